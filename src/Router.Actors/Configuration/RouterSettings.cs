@@ -1,0 +1,110 @@
+using System.Net;
+using Akka.Configuration;
+
+namespace Router.Actors.Configuration;
+
+/// <summary>
+/// The <c>router { }</c> section of the configuration, read once at start. Each property names
+/// its HOCON path; defaults and one-line explanations live in config/akka.hocon.
+/// </summary>
+public sealed record RouterSettings
+{
+    public required string Hostname { get; init; }
+    public required string DataDir { get; init; }
+    public required IReadOnlyList<IPEndPoint> SmtpEndpoints { get; init; }
+    public required IReadOnlySet<string> LocalDomains { get; init; }
+    public required IReadOnlySet<string> Mailboxes { get; init; }
+    public required IReadOnlyDictionary<string, IReadOnlyList<string>> Aliases { get; init; }
+    public required IReadOnlyDictionary<string, string> CatchAll { get; init; }
+    public required string Postmaster { get; init; }
+    public required IReadOnlyList<string> TrustedNetworks { get; init; }
+    public long MaxMessageSize { get; init; } = 25L * 1024 * 1024;
+    public int MaxRecipients { get; init; } = 1000;
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    public int MaxErrors { get; init; } = 10;
+    public int MaxReceivedHeaders { get; init; } = 50;
+    public int MaxConnections { get; init; } = 1000;
+    public bool NormalizeBareLineEndings { get; init; }
+    public bool UseSyncfs { get; init; } = true;
+    public int MaxCommitBatch { get; init; } = 512;
+    public TimeSpan DeliveryAckTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    public string MaildirRoot => Path.Combine(DataDir, "maildir");
+
+    /// <summary>
+    /// Reads the settings. <paramref name="baseDirFor"/> gives, for a setting's path under router,
+    /// the folder its relative paths start from (the folder of the file that set it).
+    /// </summary>
+    public static RouterSettings FromConfig(Config config, Func<string, string> baseDirFor)
+    {
+        var r = config.GetConfig("router") ?? throw new ConfigurationException("missing router { } section");
+        string PathOf(string key, string value) => Path.GetFullPath(Path.IsPathRooted(value) ? value : Path.Combine(baseDirFor(key), value));
+
+        var localDomains = r.GetStringList("local-domains").Select(d => d.Trim().ToLowerInvariant()).ToHashSet();
+        var mailboxes = r.GetStringList("mailboxes").Select(m => m.Trim().ToLowerInvariant()).ToHashSet();
+        var mailboxesFile = r.GetString("mailboxes-file", "");
+        if (mailboxesFile.Length > 0)
+        {
+            foreach (var line in File.ReadAllLines(PathOf("mailboxes-file", mailboxesFile)))
+            {
+                var entry = line.Split('#')[0].Trim();
+                if (entry.Length > 0) mailboxes.Add(entry.ToLowerInvariant());
+            }
+        }
+        foreach (var m in mailboxes)
+        {
+            var at = m.LastIndexOf('@');
+            if (at <= 0 || !localDomains.Contains(m[(at + 1)..]))
+                throw new ConfigurationException($"router.mailboxes: '{m}' is not an address at one of router.local-domains");
+        }
+
+        var aliases = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var (key, value) in Entries(r, "aliases"))
+        {
+            var targets = value.IsArray() ? value.GetStringList() : [value.GetString()];
+            aliases[key.ToLowerInvariant()] = targets.Select(t => t.Trim()).ToArray();
+        }
+        var catchAll = Entries(r, "catch-all").ToDictionary(e => e.Key.ToLowerInvariant(), e => e.Value.GetString().ToLowerInvariant());
+
+        var sync = r.GetString("storage.sync-mode", "syncfs");
+        if (sync is not ("syncfs" or "fsync")) throw new ConfigurationException("router.storage.sync-mode must be \"syncfs\" or \"fsync\"");
+        var bare = r.GetString("data.bare-line-endings", "reject");
+        if (bare is not ("reject" or "normalize")) throw new ConfigurationException("router.data.bare-line-endings must be \"reject\" or \"normalize\"");
+
+        return new RouterSettings
+        {
+            Hostname = r.GetString("hostname"),
+            DataDir = PathOf("data-dir", r.GetString("data-dir", "data")),
+            SmtpEndpoints = r.GetStringList("smtp.endpoints").Select(ParseEndpoint).ToArray(),
+            LocalDomains = localDomains,
+            Mailboxes = mailboxes,
+            Aliases = aliases,
+            CatchAll = catchAll,
+            TrustedNetworks = r.HasPath("relay.trusted-networks") ? r.GetStringList("relay.trusted-networks").ToArray() : ["127.0.0.0/8", "::1/128"],
+            Postmaster = r.GetString("postmaster", "postmaster@" + localDomains.FirstOrDefault()).ToLowerInvariant(),
+            MaxMessageSize = r.GetByteSize("limits.max-message-size") ?? 25L * 1024 * 1024,
+            MaxRecipients = r.GetInt("limits.max-recipients", 1000),
+            IdleTimeout = r.GetTimeSpan("limits.idle-timeout", TimeSpan.FromMinutes(5)),
+            MaxErrors = r.GetInt("limits.max-errors", 10),
+            MaxReceivedHeaders = r.GetInt("limits.max-received-headers", 50),
+            MaxConnections = r.GetInt("limits.max-connections", 1000),
+            NormalizeBareLineEndings = bare == "normalize",
+            UseSyncfs = sync == "syncfs" && OperatingSystem.IsLinux(),
+            MaxCommitBatch = r.GetInt("storage.max-batch", 512),
+            DeliveryAckTimeout = r.GetTimeSpan("delivery-ack-timeout", TimeSpan.FromSeconds(30)),
+            ShutdownGrace = r.GetTimeSpan("shutdown-grace", TimeSpan.FromSeconds(10)),
+        };
+    }
+
+    public static IPEndPoint ParseEndpoint(string text) =>
+        IPEndPoint.TryParse(text.Trim(), out var ep) && ep.Port > 0
+            ? ep
+            : throw new ConfigurationException($"'{text}' is not an endpoint of the form ip:port");
+
+    private static IEnumerable<KeyValuePair<string, Akka.Configuration.Hocon.HoconValue>> Entries(Config r, string path)
+    {
+        if (!r.HasPath(path)) return [];
+        return r.GetConfig(path).AsEnumerable().Select(e => new KeyValuePair<string, Akka.Configuration.Hocon.HoconValue>(e.Key.Trim('"'), e.Value));
+    }
+}

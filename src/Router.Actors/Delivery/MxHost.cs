@@ -1,0 +1,9 @@
+using System.Net;
+
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// One host to deliver to (RFC 5321 s5.1): its name (for logs, the DSN's Remote-MTA and TLS
+/// checks), its addresses to try in turn (IPv4 first, then IPv6) and the port.
+/// </summary>
+public sealed record MxHost(string Name, IReadOnlyList<IPAddress> Addresses, int Port);

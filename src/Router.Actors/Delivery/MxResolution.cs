@@ -1,0 +1,23 @@
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// The outcome of resolving a destination domain (RFC 5321 s5.1, RFC 7505). Permanent outcomes
+/// bounce: <see cref="NullMx"/> with 5.1.10, <see cref="NoSuchDomain"/> with 5.1.2; a
+/// <see cref="TemporaryFailure"/> defers the mail for a later retry.
+/// </summary>
+public abstract record MxResolution
+{
+    private MxResolution() { }
+
+    /// <summary>Hosts to try in order, each with at least one address.</summary>
+    public sealed record Resolved(IReadOnlyList<MxHost> Hosts) : MxResolution;
+
+    /// <summary>The domain publishes a null MX (RFC 7505): it accepts no mail.</summary>
+    public sealed record NullMx : MxResolution;
+
+    /// <summary>The domain does not exist (an authoritative NXDOMAIN).</summary>
+    public sealed record NoSuchDomain : MxResolution;
+
+    /// <summary>SERVFAIL, REFUSED, a timeout, or no address for any host: try again later.</summary>
+    public sealed record TemporaryFailure(string Reason) : MxResolution;
+}

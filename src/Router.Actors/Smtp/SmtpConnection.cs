@@ -1,0 +1,202 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Router.Protocol;
+
+namespace Router.Actors.Smtp;
+
+/// <summary>
+/// The byte side of one SMTP connection: a socket read through System.IO.Pipelines, with replies
+/// buffered and flushed only when the client has no further complete command waiting (RFC 2920
+/// s3.1), so a pipelined group gets its replies in one write. Owned by one session actor, which
+/// runs at most one read at a time, so nothing here needs a lock.
+/// </summary>
+internal sealed class SmtpConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private Stream _stream;
+    private PipeReader _reader;
+    private PipeWriter _writer;
+
+    public SmtpConnection(Socket socket)
+    {
+        _socket = socket;
+        _socket.NoDelay = true;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        (_reader, _writer) = Open(_stream);
+        RemoteAddress = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        LocalEndPoint = socket.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
+    }
+
+    public IPAddress RemoteAddress { get; }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Queues a reply; it leaves with the next flush.</summary>
+    public void Write(SmtpReply reply) => _writer.Write(reply.Bytes.Span);
+
+    public ValueTask<FlushResult> FlushAsync(CancellationToken ct) => _writer.FlushAsync(ct);
+
+    /// <summary>
+    /// Reads complete command lines that are already waiting, or waits for at least one. Stops after
+    /// a command that changes how the following bytes are read (DATA, BDAT, STARTTLS, AUTH, QUIT),
+    /// so message bytes are never taken as commands.
+    /// </summary>
+    public async Task<CommandBatch> ReadCommandsAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var batch = TakeLines(ref buffer);
+            if (batch.Count > 0)
+            {
+                _reader.AdvanceTo(buffer.Start, buffer.End);
+                return new CommandBatch(batch, Closed: false);
+            }
+            if (buffer.Length > CommandParser.MaxCommandLine)
+            {
+                // A line longer than the limit with no end in sight: discard it, then answer once
+                // its end arrives (the discarding continues in TakeLines via _discarding).
+                _discarding = true;
+                _reader.AdvanceTo(buffer.End);
+                continue;
+            }
+            if (result.IsCompleted)
+            {
+                _reader.AdvanceTo(buffer.End);
+                return new CommandBatch([], Closed: true);
+            }
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+            // Nothing complete is waiting: now is the time to send the replies we hold.
+            await _writer.FlushAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private bool _discarding;
+
+    private List<CommandLine> TakeLines(ref ReadOnlySequence<byte> buffer)
+    {
+        var lines = new List<CommandLine>(4);
+        while (true)
+        {
+            var lf = buffer.PositionOf((byte)'\n');
+            if (lf is null) break;
+            var raw = buffer.Slice(0, lf.Value);
+            buffer = buffer.Slice(buffer.GetPosition(1, lf.Value));
+            if (_discarding)
+            {
+                _discarding = false;
+                lines.Add(CommandLine.TooLong);
+                continue;
+            }
+            if (raw.Length + 1 > CommandParser.MaxCommandLine)
+            {
+                lines.Add(CommandLine.TooLong);
+                continue;
+            }
+            var bytes = raw.ToArray();
+            // RFC 5321 s2.3.8: commands end with CRLF; a bare LF is refused, never taken as one.
+            var crlf = bytes.Length > 0 && bytes[^1] == (byte)'\r';
+            var line = new CommandLine(crlf ? bytes.AsMemory(0, bytes.Length - 1) : bytes, crlf, false);
+            lines.Add(line);
+            var verb = CommandParser.ParseVerb(line.Bytes.Span, out _);
+            if (verb is SmtpVerb.Data or SmtpVerb.Bdat or SmtpVerb.StartTls or SmtpVerb.Auth or SmtpVerb.Quit) break;
+        }
+        return lines;
+    }
+
+    /// <summary>Reads a DATA body up to and including CRLF.CRLF (or until the client goes away).</summary>
+    public async Task<bool> ReadDataAsync(DataReader data, BodyBuffer body, CancellationToken ct)
+    {
+        await _writer.FlushAsync(ct).ConfigureAwait(false);
+        while (true)
+        {
+            var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            long consumed = 0;
+            foreach (var segment in buffer)
+            {
+                var n = data.Read(segment.Span, body);
+                consumed += n;
+                if (data.IsComplete) break;
+            }
+            _reader.AdvanceTo(buffer.GetPosition(consumed));
+            if (data.IsComplete) return true;
+            if (result.IsCompleted) return false;
+        }
+    }
+
+    /// <summary>Reads exactly <paramref name="size"/> octets of a BDAT chunk into the reader.</summary>
+    public async Task<bool> ReadChunkAsync(long size, DataReader data, BodyBuffer body, CancellationToken ct)
+    {
+        var remaining = size;
+        while (remaining > 0)
+        {
+            var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var take = buffer.Slice(0, Math.Min(remaining, buffer.Length));
+            foreach (var segment in take) data.Read(segment.Span, body);
+            remaining -= take.Length;
+            _reader.AdvanceTo(take.End);
+            if (remaining > 0 && result.IsCompleted) return false;
+        }
+        return true;
+    }
+
+    /// <summary>True when the client already sent bytes we have not read (used after STARTTLS).</summary>
+    public bool HasBufferedInput()
+    {
+        if (!_reader.TryRead(out var result)) return false;
+        var any = !result.Buffer.IsEmpty;
+        _reader.AdvanceTo(result.Buffer.Start);
+        return any;
+    }
+
+    /// <summary>Replaces the plain stream by a TLS stream over the same socket (RFC 3207).</summary>
+    public async Task UpgradeAsync(Func<Stream, Task<Stream>> handshake)
+    {
+        await _writer.FlushAsync().ConfigureAwait(false);
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        await _writer.CompleteAsync().ConfigureAwait(false);
+        _stream = await handshake(_stream).ConfigureAwait(false);
+        (_reader, _writer) = Open(_stream);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The client may already be gone; closing is all that is left to do.
+        }
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static (PipeReader, PipeWriter) Open(Stream stream) => (
+        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true)),
+        PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+}
+
+/// <summary>One command line without its line ending. <c>Crlf</c> is false when it ended in a bare LF.</summary>
+internal sealed record CommandLine(ReadOnlyMemory<byte> Bytes, bool Crlf, bool IsTooLong)
+{
+    public static readonly CommandLine TooLong = new(ReadOnlyMemory<byte>.Empty, true, true);
+}
+
+/// <summary>The lines read in one go; <c>Closed</c> when the client closed the connection.</summary>
+internal sealed record CommandBatch(IReadOnlyList<CommandLine> Lines, bool Closed);

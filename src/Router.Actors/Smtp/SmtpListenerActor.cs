@@ -1,0 +1,150 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Router.Protocol;
+
+namespace Router.Actors.Smtp;
+
+/// <summary>
+/// Accepts TCP connections on one endpoint and starts a session actor for each, up to the
+/// connection limit (beyond it: 421 4.7.0 and close). On <see cref="Unbind"/> it stops accepting,
+/// asks every session to finish its transaction and waits for them, up to the shutdown grace.
+/// </summary>
+public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
+{
+    private readonly IPEndPoint _endpoint;
+    private readonly SmtpServices _services;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly HashSet<IActorRef> _sessions = [];
+    private Socket? _listener;
+    private IActorRef? _unbindRequester;
+    private long _sessionCounter;
+
+    public SmtpListenerActor(IPEndPoint endpoint, SmtpServices services)
+    {
+        _endpoint = endpoint;
+        _services = services;
+        Receive<Accepted>(OnAccepted);
+        Receive<AcceptFailed>(f =>
+        {
+            if (_listener is null) return;
+            _log.Warning("accept on {0} failed: {1}", _endpoint, f.Error.Message);
+            Accept();
+        });
+        Receive<Terminated>(t =>
+        {
+            _sessions.Remove(t.ActorRef);
+            if (_unbindRequester is not null && _sessions.Count == 0) Finish();
+        });
+        Receive<Unbind>(_ => OnUnbind());
+        Receive<GraceExpired>(_ => Finish());
+        Receive<GetBoundEndpoint>(_ => Sender.Tell(BoundEndpoint));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IPEndPoint endpoint, SmtpServices services) =>
+        Akka.Actor.Props.Create(() => new SmtpListenerActor(endpoint, services));
+
+    /// <summary>The endpoint actually bound (port 0 resolves to a real port).</summary>
+    public IPEndPoint? BoundEndpoint { get; private set; }
+
+    /// <summary>Stop accepting and drain; the sender gets <see cref="Unbound"/> when every session is gone.</summary>
+    public sealed record Unbind
+    {
+        public static readonly Unbind Instance = new();
+    }
+
+    public sealed record Unbound(IPEndPoint Endpoint);
+
+    public sealed record GetBoundEndpoint
+    {
+        public static readonly GetBoundEndpoint Instance = new();
+    }
+
+    protected override void PreStart()
+    {
+        var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.Bind(_endpoint);
+        socket.Listen(512);
+        _listener = socket;
+        BoundEndpoint = (IPEndPoint)socket.LocalEndPoint!;
+        _log.Info("SMTP listening on {0}", BoundEndpoint);
+        Accept();
+    }
+
+    protected override void PostStop() => _listener?.Dispose();
+
+    private void Accept()
+    {
+        var listener = _listener!;
+        listener.AcceptAsync().ContinueWith(
+            t => t.IsCompletedSuccessfully ? new Accepted(t.Result) : (object)new AcceptFailed(t.Exception?.GetBaseException() ?? new OperationCanceledException()),
+            TaskScheduler.Default).PipeTo(Self);
+    }
+
+    private void OnAccepted(Accepted accepted)
+    {
+        var socket = accepted.Socket;
+        if (_listener is null)
+        {
+            socket.Dispose();
+            return;
+        }
+        if (_sessions.Count >= _services.Settings.MaxConnections)
+        {
+            RefuseAndClose(socket);
+        }
+        else
+        {
+            var session = Context.ActorOf(SmtpSessionActor.Props(socket, _services), $"session-{++_sessionCounter}");
+            Context.Watch(session);
+            _sessions.Add(session);
+        }
+        Accept();
+    }
+
+    private static void RefuseAndClose(Socket socket)
+    {
+        try
+        {
+            socket.Send(Replies.TooManyConnections.Bytes.Span, SocketFlags.None);
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        socket.Dispose();
+    }
+
+    private void OnUnbind()
+    {
+        _unbindRequester = Sender;
+        _listener?.Dispose();
+        _listener = null;
+        if (_sessions.Count == 0)
+        {
+            Finish();
+            return;
+        }
+        foreach (var session in _sessions) session.Tell(SmtpSessionActor.Drain.Instance);
+        Timers.StartSingleTimer("grace", new GraceExpired(), _services.Settings.ShutdownGrace);
+    }
+
+    private void Finish()
+    {
+        if (_unbindRequester is null) return;
+        if (_sessions.Count > 0) _log.Warning("{0} sessions still open after the shutdown grace; closing them", _sessions.Count);
+        _unbindRequester.Tell(new Unbound(BoundEndpoint!));
+        _unbindRequester = null;
+        Context.Stop(Self);
+    }
+
+    private sealed record Accepted(Socket Socket);
+
+    private sealed record AcceptFailed(Exception Error);
+
+    private sealed record GraceExpired;
+}

@@ -1,0 +1,483 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Router.Actors.Mailbox;
+using Router.Actors.Routing;
+using Router.Protocol;
+
+namespace Router.Actors.Smtp;
+
+/// <summary>
+/// One SMTP connection (RFC 5321 server side, with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
+/// CHUNKING, DSN and ENHANCEDSTATUSCODES). The actor runs at most one socket read at a time and
+/// handles its result as a message, so the state machine below is the only owner of the
+/// transaction. At the end of a message it hands the message to its owners (mailbox actors, the
+/// relay) and sends 250 only when every owner has confirmed the message is durable.
+/// </summary>
+public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
+{
+    private readonly SmtpServices _services;
+    private readonly SmtpConnection _connection;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly bool _mayRelay;
+    private readonly string _postmasterDomain;
+    private readonly CancellationTokenSource _readCancel = new();
+    private SessionState _state = SessionState.Connected;
+    private string _heloName = "";
+    private bool _esmtp;
+    private int _errors;
+    private bool _draining;
+    private bool _reading;
+    private Transaction? _transaction;
+    private PendingAcks? _pending;
+    private long _nextTransactionId;
+
+    public SmtpSessionActor(Socket socket, SmtpServices services)
+    {
+        _services = services;
+        _connection = new SmtpConnection(socket);
+        _mayRelay = services.Trusted.Contains(_connection.RemoteAddress);
+        var postmaster = services.Settings.Postmaster;
+        _postmasterDomain = postmaster[(postmaster.LastIndexOf('@') + 1)..];
+
+        Receive<CommandBatch>(OnCommands);
+        Receive<BodyRead>(OnBody);
+        Receive<ReadFailed>(OnReadFailed);
+        Receive<OwnerReply>(OnOwnerReply);
+        Receive<AckTimeout>(OnAckTimeout);
+        Receive<Drain>(_ => OnDrain());
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(Socket socket, SmtpServices services) =>
+        Akka.Actor.Props.Create(() => new SmtpSessionActor(socket, services));
+
+    /// <summary>Sent by the listener on shutdown: finish the transaction in flight, then say 421 and close.</summary>
+    public sealed record Drain
+    {
+        public static readonly Drain Instance = new();
+    }
+
+    protected override void PreStart()
+    {
+        _connection.Write(new SmtpReply(220, null, $"{_services.Settings.Hostname} ESMTP Router"));
+        ReadCommands();
+    }
+
+    protected override void PostStop()
+    {
+        _readCancel.Cancel();
+        _transaction?.Dispose();
+        _ = _connection.DisposeAsync().AsTask();
+        _readCancel.Dispose();
+    }
+
+    // ---- socket reads: one at a time, results come back as messages ----
+
+    private void ReadCommands() => StartRead(async ct => await _connection.ReadCommandsAsync(ct).ConfigureAwait(false));
+
+    private void StartRead(Func<CancellationToken, Task<object>> read)
+    {
+        _reading = true;
+        _readCancel.CancelAfter(_services.Settings.IdleTimeout);
+        var task = read(_readCancel.Token);
+        task.ContinueWith(
+            t => t.IsCompletedSuccessfully ? t.Result : new ReadFailed(t.IsCanceled ? new OperationCanceledException() : t.Exception?.GetBaseException()),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default).PipeTo(Self);
+    }
+
+    private void ReadData(DataReader reader, BodyBuffer body) =>
+        StartRead(async ct => new BodyRead(await _connection.ReadDataAsync(reader, body, ct).ConfigureAwait(false), Last: true));
+
+    private void ReadChunk(long size, bool last, DataReader reader, BodyBuffer body) =>
+        StartRead(async ct => new BodyRead(await _connection.ReadChunkAsync(size, reader, body, ct).ConfigureAwait(false), last));
+
+    private void OnReadFailed(ReadFailed failed)
+    {
+        _reading = false;
+        if (_draining) Close(Replies.ShuttingDown);
+        else if (failed.Error is OperationCanceledException) Close(Replies.IdleTimeout);
+        else
+        {
+            _log.Debug("session {0}: connection error: {1}", _connection.RemoteAddress, failed.Error?.Message);
+            Context.Stop(Self);
+        }
+    }
+
+    private void ReadDone()
+    {
+        _reading = false;
+        _readCancel.TryReset();
+    }
+
+    // ---- commands ----
+
+    private void OnCommands(CommandBatch batch)
+    {
+        ReadDone();
+        foreach (var line in batch.Lines)
+        {
+            var next = Handle(line);
+            if (next != Next.Command)
+            {
+                Continue(next);
+                return;
+            }
+        }
+        if (batch.Closed)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        Continue(Next.Command);
+    }
+
+    private enum Next
+    {
+        Command,
+        Body,
+        Wait,
+        Close,
+    }
+
+    private void Continue(Next next)
+    {
+        switch (next)
+        {
+            case Next.Command when _draining && _transaction is null:
+                Close(Replies.ShuttingDown);
+                break;
+            case Next.Command:
+                ReadCommands();
+                break;
+            case Next.Close:
+                Context.Stop(Self);
+                break;
+        }
+    }
+
+    private Next Handle(CommandLine line)
+    {
+        if (line.IsTooLong) return Error(Replies.LineTooLong);
+        var bytes = line.Bytes.Span;
+        if (!line.Crlf) return Error(new SmtpReply(500, "5.5.2", "Commands must end with CRLF"));
+        if (CommandParser.HasControlCharacters(bytes)) return Error(new SmtpReply(500, "5.5.2", "Invalid character in command"));
+
+        var verb = CommandParser.ParseVerb(bytes, out var argument);
+        if (verb == SmtpVerb.Unknown) return Error(Replies.UnknownCommand);
+        var refusal = SessionRules.Check(_state, verb);
+        if (refusal is not null)
+        {
+            // A BDAT chunk follows its command whatever we think of it: read it and throw it away,
+            // or its bytes would be taken as commands.
+            return verb == SmtpVerb.Bdat ? DiscardChunk(argument, refusal) : Error(refusal);
+        }
+
+        switch (verb)
+        {
+            case SmtpVerb.Ehlo:
+            case SmtpVerb.Helo:
+                return Helo(verb == SmtpVerb.Ehlo, argument);
+            case SmtpVerb.Mail:
+                return Mail(argument);
+            case SmtpVerb.Rcpt:
+                return Rcpt(argument);
+            case SmtpVerb.Data:
+                return argument.IsEmpty ? Data() : Error(Replies.SyntaxError);
+            case SmtpVerb.Bdat:
+                return Bdat(argument);
+            case SmtpVerb.Rset:
+                if (!argument.IsEmpty) return Error(Replies.SyntaxError);
+                ResetTransaction();
+                return Reply(Replies.ResetOk);
+            case SmtpVerb.Noop:
+                return Reply(Replies.NoopOk);
+            case SmtpVerb.Quit:
+                _connection.Write(new SmtpReply(221, "2.0.0", $"{_services.Settings.Hostname} closing connection"));
+                return Next.Close;
+            case SmtpVerb.Help:
+                return Reply(Replies.Help);
+            case SmtpVerb.Vrfy:
+                return argument.IsEmpty ? Error(Replies.SyntaxError) : Reply(Replies.CannotVrfy);
+            case SmtpVerb.Expn:
+                return Error(Replies.ExpnDisabled);
+            default:
+                // VERB, and STARTTLS/AUTH where they are not offered.
+                return Error(Replies.NotImplemented);
+        }
+    }
+
+    private Next Helo(bool esmtp, ReadOnlySpan<byte> argument)
+    {
+        var name = CommandParser.ParseHelo(argument, out var error);
+        if (name is null) return Error(error!);
+        ResetTransaction();
+        _heloName = name;
+        _esmtp = esmtp;
+        _state = SessionState.Ready;
+        var host = _services.Settings.Hostname;
+        if (!esmtp) return Reply(new SmtpReply(250, null, host));
+        return Reply(new SmtpReply(250, null,
+            $"{host} greets {name}",
+            "PIPELINING",
+            $"SIZE {_services.Settings.MaxMessageSize}",
+            "8BITMIME",
+            "SMTPUTF8",
+            "CHUNKING",
+            "DSN",
+            "ENHANCEDSTATUSCODES",
+            "HELP"));
+    }
+
+    private Next Mail(ReadOnlySpan<byte> argument)
+    {
+        var mail = CommandParser.ParseMail(argument, utf8Offered: _esmtp, out var error);
+        if (mail is null) return Error(error!);
+        if (mail.DeclaredSize > _services.Settings.MaxMessageSize) return Error(Replies.SizeExceeded);
+        _transaction = new Transaction(mail, ++_nextTransactionId);
+        _state = SessionState.HasSender;
+        return Reply(Replies.SenderOk);
+    }
+
+    private Next Rcpt(ReadOnlySpan<byte> argument)
+    {
+        var transaction = _transaction!;
+        if (transaction.Recipients.Count >= _services.Settings.MaxRecipients) return Reply(Replies.TooManyRecipients);
+        var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _postmasterDomain, out var error);
+        if (rcpt is null) return Error(error!);
+        var decision = _services.Policy.Decide(rcpt.Recipient, _mayRelay);
+        if (!decision.Accepted) return Error(decision.Reply);
+        transaction.Recipients.Add(rcpt);
+        transaction.Destinations.UnionWith(decision.Destinations);
+        _state = SessionState.HasRecipients;
+        return Reply(decision.Reply);
+    }
+
+    private Next Data()
+    {
+        var transaction = _transaction!;
+        if (transaction.Chunked) return Error(Replies.BdatMixed);
+        transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: true, _services.Settings.NormalizeBareLineEndings));
+        _connection.Write(Replies.StartData);
+        ReadData(transaction.Reader!, transaction.Body!);
+        return Next.Body;
+    }
+
+    private Next Bdat(ReadOnlySpan<byte> argument)
+    {
+        if (!CommandParser.TryParseBdat(argument, out var size, out var last))
+        {
+            // Without a size we cannot find the end of the chunk: nothing sane can follow.
+            _connection.Write(new SmtpReply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
+            return Next.Close;
+        }
+        var transaction = _transaction!;
+        if (!transaction.Chunked) transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: false, _services.Settings.NormalizeBareLineEndings), chunked: true);
+        if (size > 2 * _services.Settings.MaxMessageSize + 1_000_000)
+        {
+            _connection.Write(Replies.SizeExceeded);
+            return Next.Close;
+        }
+        _state = SessionState.InChunks;
+        ReadChunk(size, last, transaction.Reader!, transaction.Body!);
+        return Next.Body;
+    }
+
+    private Next DiscardChunk(ReadOnlySpan<byte> argument, SmtpReply refusal)
+    {
+        if (!CommandParser.TryParseBdat(argument, out var size, out _) || size > 2 * _services.Settings.MaxMessageSize)
+        {
+            _connection.Write(refusal);
+            return Next.Close;
+        }
+        var sink = new BodyBuffer(16);
+        var reader = new DataReader(0, dotTransparency: false);
+        _errors++;
+        _discardReply = refusal;
+        ReadChunk(size, last: false, reader, sink);
+        return Next.Body;
+    }
+
+    private SmtpReply? _discardReply;
+
+    private void OnBody(BodyRead read)
+    {
+        ReadDone();
+        if (!read.Complete)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        if (_discardReply is not null)
+        {
+            Continue(Error(_discardReply));
+            _discardReply = null;
+            return;
+        }
+        var transaction = _transaction!;
+        if (!read.Last)
+        {
+            Continue(Reply(new SmtpReply(250, "2.0.0", $"{transaction.Reader!.Size} octets received")));
+            return;
+        }
+        if (transaction.Chunked) transaction.Reader!.CompleteChunks(transaction.Body!);
+        Continue(EndOfMessage(transaction));
+    }
+
+    private Next EndOfMessage(Transaction transaction)
+    {
+        var violation = transaction.Reader!.Violation;
+        if (violation != DataViolation.None)
+        {
+            ResetTransaction();
+            return Error(violation switch
+            {
+                DataViolation.TooLarge => Replies.SizeExceeded,
+                DataViolation.BareLineEnding => Replies.BareLineEnding,
+                DataViolation.Nul => Replies.NulInData,
+                _ => Replies.DataLineTooLong,
+            });
+        }
+        var body = transaction.Body!.Memory;
+        if (TraceHeaders.CountReceived(body.Span) >= _services.Settings.MaxReceivedHeaders)
+        {
+            ResetTransaction();
+            return Error(Replies.TooManyHops);
+        }
+
+        var id = QueueId.Next();
+        var recipients = transaction.Recipients;
+        var protocol = TraceHeaders.Protocol(_esmtp, tls: false, authenticated: false, transaction.Mail.SmtpUtf8);
+        var trace = TraceHeaders.Received(_heloName, _connection.RemoteAddress, _services.Settings.Hostname, protocol, id,
+            recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
+        var returnPath = transaction.Mail.ReversePath?.ToString();
+
+        var owners = 0;
+        foreach (var destination in transaction.Destinations)
+        {
+            if (destination is Destination.Mailbox mailbox)
+            {
+                _services.Mailboxes.Tell(new MailboxActor.Deliver(mailbox.Key, transaction.Id, returnPath, trace, body));
+                owners++;
+            }
+        }
+        var remote = transaction.Destinations.OfType<Destination.Remote>().ToArray();
+        if (remote.Length > 0)
+        {
+            _services.Relay.Tell(new RelayRequest(transaction.Id, id, transaction.Mail, remote, transaction.Recipients, trace, body));
+            owners++;
+        }
+
+        _pending = new PendingAcks(transaction.Id, id, owners);
+        Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), _services.Settings.DeliveryAckTimeout);
+        _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client=[{4}]", id, returnPath, body.Length, recipients.Count, _connection.RemoteAddress);
+        return Next.Wait;
+    }
+
+    private void OnOwnerReply(OwnerReply reply)
+    {
+        var pending = _pending;
+        if (pending is null || pending.TransactionId != reply.TransactionId) return; // late reply for a timed-out message
+        if (reply is OwnerReply.Failed failed)
+        {
+            pending.Failed = true;
+            _log.Warning("{0}: owner {1} failed: {2}", pending.QueueId, failed.Owner, failed.Reason);
+        }
+        if (--pending.Outstanding > 0) return;
+        FinishMessage(pending.Failed ? Replies.LocalError : new SmtpReply(250, "2.0.0", $"Ok: queued as {pending.QueueId}"), releaseBody: true);
+    }
+
+    private void OnAckTimeout(AckTimeout timeout)
+    {
+        if (_pending is null || _pending.TransactionId != timeout.TransactionId) return;
+        _log.Warning("{0}: owners did not confirm within {1}", _pending.QueueId, _services.Settings.DeliveryAckTimeout);
+        // Owners may still be writing from the body buffer: let the GC have it rather than reuse it.
+        FinishMessage(Replies.LocalError, releaseBody: false);
+    }
+
+    private void FinishMessage(SmtpReply reply, bool releaseBody)
+    {
+        Timers.Cancel("ack");
+        _pending = null;
+        if (releaseBody) _transaction?.Dispose();
+        _transaction = null;
+        _state = SessionState.Ready;
+        var next = reply.IsPositive ? Reply(reply) : Error(reply);
+        Continue(next);
+    }
+
+    // ---- helpers ----
+
+    private Next Reply(SmtpReply reply)
+    {
+        _connection.Write(reply);
+        return Next.Command;
+    }
+
+    private Next Error(SmtpReply reply)
+    {
+        _connection.Write(reply);
+        if (++_errors < _services.Settings.MaxErrors) return Next.Command;
+        _connection.Write(Replies.TooManyErrors);
+        return Next.Close;
+    }
+
+    private void ResetTransaction()
+    {
+        _transaction?.Dispose();
+        _transaction = null;
+        if (_state > SessionState.Ready) _state = SessionState.Ready;
+    }
+
+    private void OnDrain()
+    {
+        _draining = true;
+        // Idle in a command read: interrupt it; OnReadFailed answers 421. A message in flight
+        // (body read or owners' acknowledgements pending) finishes first.
+        if (_reading && _transaction is null) _readCancel.Cancel();
+    }
+
+    private void Close(SmtpReply reply)
+    {
+        _connection.Write(reply);
+        Context.Stop(Self);
+    }
+
+    private sealed record BodyRead(bool Complete, bool Last);
+
+    private sealed record ReadFailed(Exception? Error);
+
+    private sealed record AckTimeout(long TransactionId);
+
+    private sealed class PendingAcks(long transactionId, string queueId, int outstanding)
+    {
+        public long TransactionId { get; } = transactionId;
+        public string QueueId { get; } = queueId;
+        public int Outstanding { get; set; } = outstanding;
+        public bool Failed { get; set; }
+    }
+
+    /// <summary>The envelope and body of the message being received.</summary>
+    private sealed class Transaction(MailCommand mail, long id) : IDisposable
+    {
+        public MailCommand Mail { get; } = mail;
+        public long Id { get; } = id;
+        public List<RcptCommand> Recipients { get; } = [];
+        public HashSet<Destination> Destinations { get; } = [];
+        public DataReader? Reader { get; private set; }
+        public BodyBuffer? Body { get; private set; }
+        public bool Chunked { get; private set; }
+
+        public void StartBody(DataReader reader, bool chunked = false)
+        {
+            Reader = reader;
+            Body = new BodyBuffer();
+            Chunked = chunked;
+        }
+
+        public void Dispose() => Body?.Dispose();
+    }
+}

@@ -1,0 +1,287 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace Router.Protocol;
+
+/// <summary>
+/// Parses one SMTP command line (without its CRLF) into a verb and its arguments (RFC 5321 s4.1.1).
+/// Verb recognition works on the bytes with no allocation; only addresses and parameters that
+/// the session keeps become strings. Errors are replies, never exceptions.
+/// </summary>
+public static class CommandParser
+{
+    /// <summary>RFC 5321 s4.5.3.1.4: a command line is at most 512 octets including CRLF.</summary>
+    public const int MaxCommandLine = 512;
+
+    public static SmtpVerb ParseVerb(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> argument)
+    {
+        var space = line.IndexOf((byte)' ');
+        var verb = space < 0 ? line : line[..space];
+        argument = space < 0 ? default : line[(space + 1)..];
+        if (verb.Length is < 4 or > 8) return SmtpVerb.Unknown;
+
+        // Fold the ASCII letters to upper case in a small stack buffer: the comparison is then exact.
+        Span<byte> upper = stackalloc byte[8];
+        for (var i = 0; i < verb.Length; i++)
+        {
+            var b = verb[i];
+            upper[i] = (uint)(b - 'a') <= 'z' - 'a' ? (byte)(b - 0x20) : b;
+        }
+        var v = upper[..verb.Length];
+        return v.Length switch
+        {
+            4 when v.SequenceEqual("EHLO"u8) => SmtpVerb.Ehlo,
+            4 when v.SequenceEqual("HELO"u8) => SmtpVerb.Helo,
+            4 when v.SequenceEqual("MAIL"u8) => SmtpVerb.Mail,
+            4 when v.SequenceEqual("RCPT"u8) => SmtpVerb.Rcpt,
+            4 when v.SequenceEqual("DATA"u8) => SmtpVerb.Data,
+            4 when v.SequenceEqual("BDAT"u8) => SmtpVerb.Bdat,
+            4 when v.SequenceEqual("RSET"u8) => SmtpVerb.Rset,
+            4 when v.SequenceEqual("NOOP"u8) => SmtpVerb.Noop,
+            4 when v.SequenceEqual("QUIT"u8) => SmtpVerb.Quit,
+            4 when v.SequenceEqual("HELP"u8) => SmtpVerb.Help,
+            4 when v.SequenceEqual("VRFY"u8) => SmtpVerb.Vrfy,
+            4 when v.SequenceEqual("EXPN"u8) => SmtpVerb.Expn,
+            4 when v.SequenceEqual("VERB"u8) => SmtpVerb.Verb,
+            4 when v.SequenceEqual("AUTH"u8) => SmtpVerb.Auth,
+            8 when v.SequenceEqual("STARTTLS"u8) => SmtpVerb.StartTls,
+            _ => SmtpVerb.Unknown,
+        };
+    }
+
+    /// <summary>True when the line holds a byte no command may contain (NUL, other controls but TAB, DEL).</summary>
+    public static bool HasControlCharacters(ReadOnlySpan<byte> line)
+    {
+        foreach (var b in line)
+        {
+            if ((b < 0x20 && b != (byte)'\t') || b == 0x7f) return true;
+        }
+        return false;
+    }
+
+    /// <summary>Parses the argument of HELO/EHLO. Returns the name, or null with the reply to send.</summary>
+    public static string? ParseHelo(ReadOnlySpan<byte> argument, out SmtpReply? error)
+    {
+        var name = argument.Trim((byte)' ');
+        if (name.IsEmpty || name.IndexOf((byte)' ') >= 0 || !AddressParser.IsHeloName(name))
+        {
+            error = Replies.BadHeloSyntax;
+            return null;
+        }
+        error = null;
+        return Encoding.UTF8.GetString(name);
+    }
+
+    /// <summary>Parses the argument of MAIL: <c>FROM:&lt;path&gt; [params]</c> (RFC 5321 s4.1.1.2).</summary>
+    public static MailCommand? ParseMail(ReadOnlySpan<byte> argument, bool utf8Offered, out SmtpReply? error)
+    {
+        if (!StripKeyword(argument, "FROM:"u8, out var rest))
+        {
+            error = Replies.SyntaxError;
+            return null;
+        }
+        // SMTPUTF8 decides whether a UTF-8 path is legal, and it comes after the path: look ahead.
+        var smtpUtf8 = utf8Offered && ContainsParameter(rest, "SMTPUTF8"u8);
+        if (!AddressParser.TryParsePath(rest, allowUtf8: true, allowNull: true, out var address, out var used))
+        {
+            error = Replies.BadSenderSyntax;
+            return null;
+        }
+        if (address is { IsUtf8: true } && !smtpUtf8)
+        {
+            error = Replies.Utf8NotDeclared;
+            return null;
+        }
+
+        long? size = null;
+        var body = BodyType.SevenBit;
+        var retFull = false;
+        string? envId = null;
+        foreach (var (key, value) in Parameters(rest[used..]))
+        {
+            if (Is(key, "SIZE"u8) && Utf8Parser.TryParse(value, out long n, out var c) && c == value.Length && n >= 0) size = n;
+            else if (Is(key, "BODY"u8) && Is(value, "8BITMIME"u8)) body = BodyType.EightBitMime;
+            else if (Is(key, "BODY"u8) && Is(value, "7BIT"u8)) body = BodyType.SevenBit;
+            else if (Is(key, "SMTPUTF8"u8) && value.IsEmpty && utf8Offered) { }
+            else if (Is(key, "RET"u8) && (Is(value, "FULL"u8) || Is(value, "HDRS"u8))) retFull = Is(value, "FULL"u8);
+            else if (Is(key, "ENVID"u8) && IsXtext(value) && value.Length <= 100) envId = Encoding.ASCII.GetString(value);
+            else if (Is(key, "AUTH"u8) && !value.IsEmpty && IsXtext(value)) { } // RFC 4954 s5: accepted, not trusted.
+            else
+            {
+                error = key.IsEmpty ? Replies.SyntaxError : Replies.UnknownParameter;
+                return null;
+            }
+        }
+        error = null;
+        return new MailCommand(address, size, body, smtpUtf8, retFull, envId);
+    }
+
+    /// <summary>Parses the argument of RCPT: <c>TO:&lt;path&gt; [params]</c> or <c>TO:&lt;Postmaster&gt;</c>.</summary>
+    public static RcptCommand? ParseRcpt(ReadOnlySpan<byte> argument, bool smtpUtf8, string postmasterDomain, out SmtpReply? error)
+    {
+        if (!StripKeyword(argument, "TO:"u8, out var rest))
+        {
+            error = Replies.SyntaxError;
+            return null;
+        }
+        MailAddress? address;
+        int used;
+        if (rest.Length >= 12 && Is(rest[..12], "<POSTMASTER>"u8))
+        {
+            // RFC 5321 s4.1.1.3: "Postmaster" without a domain must be accepted.
+            address = new MailAddress("postmaster", postmasterDomain);
+            used = 12;
+        }
+        else if (!AddressParser.TryParsePath(rest, allowUtf8: true, allowNull: false, out address, out used) || address is null)
+        {
+            error = Replies.BadRecipientSyntax;
+            return null;
+        }
+        if (address.IsUtf8 && !smtpUtf8)
+        {
+            error = Replies.Utf8NotDeclared;
+            return null;
+        }
+
+        var notify = DsnNotify.None;
+        string? orcpt = null;
+        foreach (var (key, value) in Parameters(rest[used..]))
+        {
+            if (Is(key, "NOTIFY"u8) && TryParseNotify(value, out var flags)) notify = flags;
+            else if (Is(key, "ORCPT"u8) && value.IndexOf((byte)';') > 0 && value.Length <= 500 && !HasControlCharacters(value)) orcpt = Encoding.UTF8.GetString(value);
+            else
+            {
+                error = key.IsEmpty ? Replies.SyntaxError : Replies.UnknownParameter;
+                return null;
+            }
+        }
+        error = null;
+        return new RcptCommand(address, notify, orcpt);
+    }
+
+    /// <summary>Parses <c>BDAT size [LAST]</c> (RFC 3030 s2).</summary>
+    public static bool TryParseBdat(ReadOnlySpan<byte> argument, out long size, out bool last)
+    {
+        last = false;
+        var space = argument.IndexOf((byte)' ');
+        var number = space < 0 ? argument : argument[..space];
+        if (!Utf8Parser.TryParse(number, out size, out var used) || used != number.Length || size < 0 || number.IsEmpty) return false;
+        if (space < 0) return true;
+        var tail = argument[(space + 1)..];
+        last = Is(tail, "LAST"u8);
+        return last;
+    }
+
+    private static bool TryParseNotify(ReadOnlySpan<byte> value, out DsnNotify flags)
+    {
+        flags = DsnNotify.None;
+        foreach (var range in value.Split((byte)','))
+        {
+            var word = value[range];
+            if (Is(word, "NEVER"u8)) flags |= DsnNotify.Never;
+            else if (Is(word, "SUCCESS"u8)) flags |= DsnNotify.Success;
+            else if (Is(word, "FAILURE"u8)) flags |= DsnNotify.Failure;
+            else if (Is(word, "DELAY"u8)) flags |= DsnNotify.Delay;
+            else return false;
+        }
+        // NEVER excludes the others (RFC 3461 s4.1).
+        return flags != DsnNotify.None && (flags == DsnNotify.Never || (flags & DsnNotify.Never) == 0);
+    }
+
+    private static bool StripKeyword(ReadOnlySpan<byte> argument, ReadOnlySpan<byte> keyword, out ReadOnlySpan<byte> rest)
+    {
+        rest = default;
+        if (argument.Length < keyword.Length || !Is(argument[..keyword.Length], keyword)) return false;
+        // Many clients write "MAIL FROM: <a@b>"; like Postfix we allow spaces after the colon.
+        rest = argument[keyword.Length..].TrimStart((byte)' ');
+        return true;
+    }
+
+    private static bool ContainsParameter(ReadOnlySpan<byte> rest, ReadOnlySpan<byte> name)
+    {
+        var close = rest.IndexOf((byte)'>');
+        if (close < 0) return false;
+        foreach (var (key, value) in Parameters(rest[(close + 1)..]))
+        {
+            if (Is(key, name) && value.IsEmpty) return true;
+        }
+        return false;
+    }
+
+    /// <summary>Splits <c>" KEY[=VALUE] KEY[=VALUE]"</c>; an empty key marks a syntax error.</summary>
+    private static ParameterEnumerator Parameters(ReadOnlySpan<byte> s) => new(s);
+
+    private static bool Is(ReadOnlySpan<byte> s, ReadOnlySpan<byte> upperAscii)
+    {
+        if (s.Length != upperAscii.Length) return false;
+        for (var i = 0; i < s.Length; i++)
+        {
+            var b = s[i];
+            if ((uint)(b - 'a') <= 'z' - 'a') b -= 0x20;
+            if (b != upperAscii[i]) return false;
+        }
+        return true;
+    }
+
+    // RFC 3461 s4: xtext = *( xchar / hexchar ), xchar = "!" .. "~" except "+" and "=".
+    private static bool IsXtext(ReadOnlySpan<byte> s)
+    {
+        foreach (var b in s)
+        {
+            if (b is < 33 or > 126 or (byte)'=') return false;
+        }
+        return true;
+    }
+
+    public ref struct ParameterEnumerator
+    {
+        private ReadOnlySpan<byte> _rest;
+        private bool _broken;
+
+        public ParameterEnumerator(ReadOnlySpan<byte> rest)
+        {
+            _rest = rest;
+            _broken = false;
+            Current = default;
+        }
+
+        public Parameter Current { get; private set; }
+
+        public readonly ParameterEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            if (_broken) return false;
+            if (_rest.IsEmpty) return false;
+            if (_rest[0] != (byte)' ')
+            {
+                // Text glued to the path, e.g. "<a@b>x": a syntax error reported as an empty key.
+                Current = default;
+                _broken = true;
+                return true;
+            }
+            _rest = _rest.TrimStart((byte)' ');
+            if (_rest.IsEmpty) return false;
+            var end = _rest.IndexOf((byte)' ');
+            var token = end < 0 ? _rest : _rest[..end];
+            _rest = end < 0 ? default : _rest[end..];
+            var eq = token.IndexOf((byte)'=');
+            Current = eq < 0 ? new Parameter(token, default) : new Parameter(token[..eq], token[(eq + 1)..]);
+            if (Current.Key.IsEmpty) _broken = true;
+            return true;
+        }
+    }
+
+    /// <summary>One ESMTP parameter: <c>KEY</c> or <c>KEY=VALUE</c>.</summary>
+    public readonly ref struct Parameter(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        public ReadOnlySpan<byte> Key { get; } = key;
+        public ReadOnlySpan<byte> Value { get; } = value;
+
+        public void Deconstruct(out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
+        {
+            key = Key;
+            value = Value;
+        }
+    }
+}

@@ -1,0 +1,189 @@
+namespace Router.Protocol;
+
+/// <summary>
+/// Reads a DATA body (RFC 5321 s4.1.1.4, s4.5.2) or BDAT chunks (RFC 3030) incrementally.
+/// DATA ends only on CRLF "." CRLF; a bare CR or LF never ends it nor starts a line, which closes
+/// the SMTP smuggling class (CVE-2023-51764/51765/51766). Leading dots are unstuffed. The reader
+/// notes bare line endings, NUL bytes, lines over 998 octets and bodies over the size limit; once
+/// one is seen it keeps reading to the real end but stores nothing more, so nothing partial is kept.
+/// </summary>
+public sealed class DataReader
+{
+    /// <summary>RFC 5322 s2.1.1: 998 characters, excluding the CRLF.</summary>
+    public const int MaxLineLength = 998;
+
+    private readonly long _maxSize;
+    private readonly bool _dotTransparency;
+    private readonly bool _normalizeBareLineEndings;
+    private State _state;
+    private int _lineLength;
+
+    /// <param name="maxSize">Body size limit in octets after unstuffing.</param>
+    /// <param name="dotTransparency">True for DATA; false for BDAT, whose chunks are taken as they are.</param>
+    /// <param name="normalizeBareLineEndings">Turn a bare CR or LF into CRLF instead of rejecting the message.</param>
+    public DataReader(long maxSize, bool dotTransparency, bool normalizeBareLineEndings = false)
+    {
+        _maxSize = maxSize;
+        _dotTransparency = dotTransparency;
+        _normalizeBareLineEndings = normalizeBareLineEndings;
+        _state = State.LineStart;
+    }
+
+    private enum State
+    {
+        LineStart,
+        InLine,
+        AfterCr,
+        AfterDot,
+        AfterDotCr,
+        Done,
+    }
+
+    public DataViolation Violation { get; private set; }
+
+    public bool IsComplete => _state == State.Done;
+
+    /// <summary>Octets of body seen after unstuffing, including those not stored once a limit was hit.</summary>
+    public long Size { get; private set; }
+
+    /// <summary>
+    /// Consumes bytes from <paramref name="input"/>, appending the body to <paramref name="output"/>.
+    /// Returns how many bytes were consumed: fewer than given only when the end of DATA was reached.
+    /// </summary>
+    public int Read(ReadOnlySpan<byte> input, BodyBuffer output)
+    {
+        var i = 0;
+        while (i < input.Length)
+        {
+            switch (_state)
+            {
+                case State.LineStart:
+                    if (_dotTransparency && input[i] == (byte)'.')
+                    {
+                        _state = State.AfterDot;
+                        _lineLength = 1;
+                        i++;
+                        continue;
+                    }
+                    _lineLength = 0;
+                    _state = State.InLine;
+                    continue;
+
+                case State.AfterDot:
+                    if (input[i] == (byte)'\r')
+                    {
+                        _state = State.AfterDotCr;
+                        i++;
+                        continue;
+                    }
+                    // A stuffed dot: drop it (the first dot), keep the rest of the line.
+                    _state = State.InLine;
+                    continue;
+
+                case State.AfterDotCr:
+                    if (input[i] == (byte)'\n')
+                    {
+                        _state = State.Done;
+                        return i + 1;
+                    }
+                    // ".\r" then something else: the CR is bare.
+                    BareLineEnding(output);
+                    _state = State.InLine;
+                    continue;
+
+                case State.AfterCr:
+                    if (input[i] == (byte)'\n')
+                    {
+                        Append(output, "\r\n"u8);
+                        _state = State.LineStart;
+                        i++;
+                        continue;
+                    }
+                    BareLineEnding(output);
+                    _state = State.InLine;
+                    continue;
+
+                case State.InLine:
+                    i += ScanLine(input[i..], output);
+                    continue;
+
+                case State.Done:
+                    return i;
+            }
+        }
+        return i;
+    }
+
+    /// <summary>At the end of a BDAT LAST chunk: a trailing CR with nothing after it is bare too.</summary>
+    public void CompleteChunks(BodyBuffer output)
+    {
+        if (_state == State.AfterCr) BareLineEnding(output);
+        _state = State.Done;
+    }
+
+    /// <summary>Copies plain bytes up to the next CR, LF or NUL; returns the bytes consumed.</summary>
+    private int ScanLine(ReadOnlySpan<byte> input, BodyBuffer output)
+    {
+        var special = input.IndexOfAny((byte)'\r', (byte)'\n', (byte)0);
+        var run = special < 0 ? input : input[..special];
+        _lineLength += run.Length;
+        if (_lineLength > MaxLineLength) Fail(DataViolation.LineTooLong);
+        Append(output, run);
+        if (special < 0) return input.Length;
+
+        switch (input[special])
+        {
+            case (byte)'\r':
+                _state = State.AfterCr;
+                break;
+            case (byte)'\n':
+                BareLineEnding(output, isLf: true);
+                break;
+            default:
+                Fail(DataViolation.Nul);
+                break;
+        }
+        return special + 1;
+    }
+
+    private void BareLineEnding(BodyBuffer output, bool isLf = false)
+    {
+        if (_normalizeBareLineEndings)
+        {
+            // The bare ending becomes CRLF in the stored body, but it still does not start a line
+            // for end-of-data purposes: "\n.\n" can never end DATA.
+            Append(output, "\r\n"u8);
+            _lineLength = 0;
+            return;
+        }
+        if (!isLf) _lineLength++;
+        Fail(DataViolation.BareLineEnding);
+    }
+
+    private void Append(BodyBuffer output, ReadOnlySpan<byte> bytes)
+    {
+        Size += bytes.Length;
+        if (Violation != DataViolation.None) return;
+        if (Size > _maxSize)
+        {
+            Fail(DataViolation.TooLarge);
+            return;
+        }
+        output.Write(bytes);
+    }
+
+    private void Fail(DataViolation violation)
+    {
+        if (Violation == DataViolation.None) Violation = violation;
+    }
+}
+
+/// <summary>Why a received body is refused; the first one seen wins.</summary>
+public enum DataViolation
+{
+    None,
+    TooLarge,
+    BareLineEnding,
+    Nul,
+    LineTooLong,
+}

@@ -1,0 +1,34 @@
+namespace Router.Protocol;
+
+/// <summary>The BODY= values of RFC 1652 (8BITMIME) and RFC 3030 (BINARYMIME, not offered).</summary>
+public enum BodyType
+{
+    SevenBit,
+    EightBitMime,
+}
+
+/// <summary>
+/// A parsed MAIL FROM command: the reverse path (null for the null sender &lt;&gt;) and its ESMTP
+/// parameters: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461).
+/// </summary>
+public sealed record MailCommand(
+    MailAddress? ReversePath,
+    long? DeclaredSize,
+    BodyType Body,
+    bool SmtpUtf8,
+    bool ReturnFull,
+    string? EnvelopeId);
+
+/// <summary>DSN NOTIFY flags (RFC 3461 s4.1). <c>None</c> means the parameter was absent.</summary>
+[Flags]
+public enum DsnNotify
+{
+    None = 0,
+    Never = 1,
+    Success = 2,
+    Failure = 4,
+    Delay = 8,
+}
+
+/// <summary>A parsed RCPT TO command: the forward path and its DSN parameters (RFC 3461 s4).</summary>
+public sealed record RcptCommand(MailAddress Recipient, DsnNotify Notify, string? OriginalRecipient);
