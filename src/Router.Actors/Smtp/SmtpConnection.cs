@@ -45,9 +45,14 @@ internal sealed class SmtpConnection : IAsyncDisposable
     /// </summary>
     public async Task<CommandBatch> ReadCommandsAsync(CancellationToken ct)
     {
+        if (!_reader.TryRead(out var result))
+        {
+            // Nothing is waiting: now is the time to send the replies we hold.
+            await _writer.FlushAsync(ct).ConfigureAwait(false);
+            result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+        }
         while (true)
         {
-            var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
             var buffer = result.Buffer;
             var batch = TakeLines(ref buffer);
             if (batch.Count > 0)
@@ -57,20 +62,22 @@ internal sealed class SmtpConnection : IAsyncDisposable
             }
             if (buffer.Length > CommandParser.MaxCommandLine)
             {
-                // A line longer than the limit with no end in sight: discard it, then answer once
-                // its end arrives (the discarding continues in TakeLines via _discarding).
+                // A line over the limit with no end yet: drop what we have and keep dropping
+                // until its LF, then answer once (TakeLines reports it).
                 _discarding = true;
                 _reader.AdvanceTo(buffer.End);
-                continue;
             }
-            if (result.IsCompleted)
+            else if (result.IsCompleted)
             {
                 _reader.AdvanceTo(buffer.End);
                 return new CommandBatch([], Closed: true);
             }
-            _reader.AdvanceTo(buffer.Start, buffer.End);
-            // Nothing complete is waiting: now is the time to send the replies we hold.
+            else
+            {
+                _reader.AdvanceTo(buffer.Start, buffer.End);
+            }
             await _writer.FlushAsync(ct).ConfigureAwait(false);
+            result = await _reader.ReadAsync(ct).ConfigureAwait(false);
         }
     }
 

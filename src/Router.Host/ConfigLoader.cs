@@ -1,0 +1,45 @@
+using Akka.Configuration;
+using Router.Actors.Configuration;
+
+namespace Router.Host;
+
+/// <summary>
+/// Loads config/akka.hocon (shipped beside the executable, or in the working folder's config/)
+/// and, with --config, a file whose values override it. A relative path in a file is taken from
+/// that file's folder; the defaults' relative paths (data-dir = "data") from the working folder.
+/// </summary>
+internal static class ConfigLoader
+{
+    public static (Config Config, RouterSettings Settings) Load(string? overridePath)
+    {
+        var defaults = ConfigurationFactory.ParseString(File.ReadAllText(DefaultConfigPath()));
+        var config = defaults;
+        string? overrideDir = null;
+        Config? overrides = null;
+        if (overridePath is not null)
+        {
+            var full = Path.GetFullPath(overridePath);
+            if (!File.Exists(full)) throw new FileNotFoundException($"configuration file not found: {full}");
+            overrides = ConfigurationFactory.ParseString(File.ReadAllText(full));
+            overrideDir = Path.GetDirectoryName(full)!;
+            config = overrides.WithFallback(defaults);
+        }
+        var cwd = Directory.GetCurrentDirectory();
+        var settings = RouterSettings.FromConfig(config, key =>
+            overrides is not null && overrides.HasPath("router." + key) ? overrideDir! : cwd);
+        return (config, settings);
+    }
+
+    private static string DefaultConfigPath()
+    {
+        foreach (var candidate in new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "config", "akka.hocon"),
+            Path.Combine(Directory.GetCurrentDirectory(), "config", "akka.hocon"),
+        })
+        {
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException("config/akka.hocon not found beside the executable or in the working folder");
+    }
+}

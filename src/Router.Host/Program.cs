@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Akka.Configuration;
+using Router.Actors;
+using Router.Host;
+
+var configOption = new Option<FileInfo?>("--config") { Description = "HOCON file whose values override config/akka.hocon" };
+
+var run = new Command("run", "Run the router (the default)") { configOption };
+run.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
+
+var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run };
+root.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
+
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+
+static async Task<int> RunAsync(string? configPath, CancellationToken ct)
+{
+    RouterNode node;
+    try
+    {
+        var (config, settings) = ConfigLoader.Load(configPath);
+        node = await RouterNode.StartAsync(config, settings, ct).ConfigureAwait(false);
+    }
+    catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException or System.Net.Sockets.SocketException)
+    {
+        await Console.Error.WriteLineAsync($"router: {e.Message}").ConfigureAwait(false);
+        return 2;
+    }
+
+    var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+    Console.WriteLine($"router: listening on {string.Join(", ", node.SmtpEndpoints)}; data in {node.Settings.DataDir}");
+    await stop.Task.ConfigureAwait(false);
+    Console.WriteLine("router: stopping (draining sessions)");
+    await node.StopAsync().ConfigureAwait(false);
+    Console.WriteLine("router: stopped");
+    return 0;
+}
