@@ -148,7 +148,12 @@ public sealed class MxResolver : IMxResolver
         var addresses = new List<IPAddress>();
         addresses.AddRange(v4.Records.OfType<ARecord>().Select(r => r.Address));
         if (v6 is not null) addresses.AddRange(v6.Records.OfType<AaaaRecord>().Select(r => r.Address));
-        var ttl = v6 is null ? v4.Ttl : Min(v4.Ttl, v6.Ttl);
+        // The addresses live as long as the records that gave them; a NODATA beside them (no AAAA,
+        // usually without an SOA, so TTL 0) says nothing about how long the A records stay valid.
+        var answered = new[] { v4, v6 }.Where(l => l is not null && l.Status != LookupStatus.Failed).Select(l => l!).ToList();
+        var positive = answered.Where(l => l.Status == LookupStatus.Found).ToList();
+        var ttlSource = positive.Count > 0 ? positive : answered;
+        var ttl = ttlSource.Count == 0 ? TimeSpan.Zero : ttlSource.Min(l => l.Ttl);
         var failed = v4.Status == LookupStatus.Failed || v6?.Status == LookupStatus.Failed;
 
         if (addresses.Count > 0) return new HostLookup(LookupStatus.Found, addresses, ttl, "", failed);

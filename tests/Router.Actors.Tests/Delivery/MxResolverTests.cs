@@ -1,0 +1,360 @@
+using System.Net;
+using System.Net.Sockets;
+using Router.Actors.Delivery;
+
+namespace Router.Actors.Tests.Delivery;
+
+/// <summary>MxResolver against a real dnsmasq on loopback (RFC 5321 s5.1, RFC 7505).</summary>
+public sealed class MxResolverTests(MxTestZone zone) : IClassFixture<MxTestZone>
+{
+    private static readonly CancellationToken Ct = CancellationToken.None;
+
+    private static MxResolverOptions Options(string server) => new()
+    {
+        NameServers = [server],
+        QueryTimeout = TimeSpan.FromSeconds(2),
+    };
+
+
+
+    private MxResolver Resolver(MxResolverOptions? options = null, int seed = 1, TimeProvider? clock = null) =>
+        new(options ?? Options(zone.Server), new Random(seed), clock);
+
+    private static IReadOnlyList<MxHost> Hosts(MxResolution resolution) =>
+        Assert.IsType<MxResolution.Resolved>(resolution).Hosts;
+
+    private static string Reason(MxResolution resolution) =>
+        Assert.IsType<MxResolution.TemporaryFailure>(resolution).Reason;
+
+    [Fact]
+    public async Task Mx_hosts_come_in_preference_order_on_the_mx_port()
+    {
+        var result = await Resolver(Options(zone.Server) with { MxPort = 2525 }).ResolveAsync("pref.test", Ct);
+
+        var hosts = Hosts(result);
+        Assert.Equal(["mx-a.pref.test", "mx-b.pref.test", "mx-c.pref.test"], hosts.Select(h => h.Name));
+        Assert.Equal(["127.0.0.11", "127.0.0.12", "127.0.0.13"], hosts.Select(h => h.Addresses.Single().ToString()));
+        Assert.All(hosts, h => Assert.Equal(2525, h.Port));
+    }
+
+    [Fact]
+    public async Task Domain_names_are_matched_case_insensitively_and_without_the_root_dot()
+    {
+        var hosts = Hosts(await Resolver().ResolveAsync("PREF.Test.", Ct));
+
+        Assert.Equal("mx-a.pref.test", hosts[0].Name);
+    }
+
+    [Fact]
+    public async Task Equal_preference_hosts_both_appear_in_either_order()
+    {
+        var orders = new HashSet<string>();
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var hosts = Hosts(await Resolver(seed: seed).ResolveAsync("equal.test", Ct));
+            Assert.Equal(["mx1.equal.test", "mx2.equal.test"], hosts.Select(h => h.Name).Order());
+            orders.Add(string.Join(',', hosts.Select(h => h.Name)));
+        }
+
+        Assert.Equal(2, orders.Count);
+    }
+
+    [Fact]
+    public async Task At_most_MaxHosts_hosts_are_returned_best_first()
+    {
+        var hosts = Hosts(await Resolver(Options(zone.Server) with { MaxHosts = 5 }).ResolveAsync("many.test", Ct));
+
+        Assert.Equal(["mx1.many.test", "mx2.many.test", "mx3.many.test", "mx4.many.test", "mx5.many.test"], hosts.Select(h => h.Name));
+    }
+
+    [Fact]
+    public async Task A_domain_without_mx_is_its_own_implicit_mx()
+    {
+        var hosts = Hosts(await Resolver().ResolveAsync("implicit.test", Ct));
+
+        var host = Assert.Single(hosts);
+        Assert.Equal("implicit.test", host.Name);
+        Assert.Equal([IPAddress.Parse("127.0.0.30")], host.Addresses);
+        Assert.Equal(25, host.Port);
+    }
+
+    [Fact]
+    public async Task A_domain_without_mx_or_address_is_a_temporary_failure()
+    {
+        var reason = Reason(await Resolver().ResolveAsync("txtonly.test", Ct));
+
+        Assert.Contains("txtonly.test", reason);
+    }
+
+    [Fact]
+    public async Task Null_mx_means_the_domain_accepts_no_mail()
+    {
+        Assert.IsType<MxResolution.NullMx>(await Resolver().ResolveAsync("nullmx.test", Ct));
+    }
+
+    [Fact]
+    public async Task Nxdomain_is_NoSuchDomain()
+    {
+        // dnsmasq answers NXDOMAIN for names under its --local=/test/ zone that it has no record for.
+        Assert.IsType<MxResolution.NoSuchDomain>(await Resolver().ResolveAsync("nosuch.test", Ct));
+    }
+
+    [Fact]
+    public async Task Refused_is_temporary_not_NoSuchDomain()
+    {
+        // Outside its local zones and with no upstream (--no-resolv), dnsmasq answers REFUSED.
+        var reason = Reason(await Resolver().ResolveAsync("example.org", Ct));
+
+        Assert.Contains("Refused", reason);
+    }
+
+    [Fact]
+    public async Task Servfail_is_temporary()
+    {
+        await using var servfail = new ScriptedDnsServer(ScriptedDnsServer.ServFail);
+
+        var reason = Reason(await Resolver(Options(servfail.Server)).ResolveAsync("pref.test", Ct));
+
+        Assert.Contains("ServerFailure", reason);
+    }
+
+    [Fact]
+    public async Task A_server_that_never_answers_times_out_as_temporary()
+    {
+        await using var silent = new ScriptedDnsServer(responseCode: null);
+        var options = Options(silent.Server) with { QueryTimeout = TimeSpan.FromMilliseconds(200) };
+
+        var reason = Reason(await Resolver(options).ResolveAsync("pref.test", Ct));
+
+        Assert.Contains("ConnectionTimeout", reason);
+    }
+
+    [Fact]
+    public async Task A_port_with_nothing_listening_is_temporary()
+    {
+        int port;
+        using (var probe = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
+            port = ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        var options = Options($"127.0.0.1:{port}") with { QueryTimeout = TimeSpan.FromMilliseconds(200) };
+
+        Assert.IsType<MxResolution.TemporaryFailure>(await Resolver(options).ResolveAsync("pref.test", Ct));
+    }
+
+    [Fact]
+    public async Task An_mx_host_without_an_address_is_temporary()
+    {
+        var reason = Reason(await Resolver().ResolveAsync("noaddr.test", Ct));
+
+        Assert.Contains("ghost.noaddr.test", reason);
+    }
+
+    [Fact]
+    public async Task An_mx_host_without_an_address_is_skipped_when_another_has_one()
+    {
+        var hosts = Hosts(await Resolver().ResolveAsync("partial.test", Ct));
+
+        Assert.Equal(["real.partial.test"], hosts.Select(h => h.Name));
+    }
+
+    [Fact]
+    public async Task Ipv4_addresses_come_before_ipv6()
+    {
+        var host = Assert.Single(Hosts(await Resolver().ResolveAsync("dual.test", Ct)));
+
+        Assert.Equal([IPAddress.Parse("127.0.0.40"), IPAddress.IPv6Loopback], host.Addresses);
+    }
+
+    [Fact]
+    public async Task Ipv6_can_be_turned_off()
+    {
+        var resolver = Resolver(Options(zone.Server) with { UseIpv6 = false });
+
+        var host = Assert.Single(Hosts(await resolver.ResolveAsync("dual.test", Ct)));
+
+        Assert.Equal([IPAddress.Parse("127.0.0.40")], host.Addresses);
+    }
+
+    [Fact]
+    public async Task A_utf8_domain_is_looked_up_by_its_a_label()
+    {
+        var host = Assert.Single(Hosts(await Resolver().ResolveAsync("bücher.test", Ct)));
+
+        Assert.Equal("mx.xn--bcher-kva.test", host.Name);
+    }
+
+    [Fact]
+    public async Task A_static_route_to_an_address_overrides_dns()
+    {
+        var options = Options(zone.Server) with { StaticRoutes = new Dictionary<string, string> { ["routed.test"] = "127.0.0.99:2525" } };
+
+        var host = Assert.Single(Hosts(await Resolver(options).ResolveAsync("routed.test", Ct)));
+
+        Assert.Equal(new MxHost("127.0.0.99", host.Addresses, 2525), host);
+        Assert.Equal([IPAddress.Parse("127.0.0.99")], host.Addresses);
+    }
+
+    [Fact]
+    public async Task A_static_route_to_a_name_uses_that_hosts_addresses_not_its_mx()
+    {
+        var options = Options(zone.Server) with { StaticRoutes = new Dictionary<string, string> { ["routed.test"] = "relay.test:587" } };
+
+        var host = Assert.Single(Hosts(await Resolver(options).ResolveAsync("routed.test", Ct)));
+
+        Assert.Equal(("relay.test", 587), (host.Name, host.Port));
+        Assert.Equal([IPAddress.Parse("127.0.0.70")], host.Addresses);
+    }
+
+    [Fact]
+    public async Task A_static_route_to_a_name_without_address_defers_rather_than_bounces()
+    {
+        var options = Options(zone.Server) with { StaticRoutes = new Dictionary<string, string> { ["routed.test"] = "gone.test" } };
+
+        var reason = Reason(await Resolver(options).ResolveAsync("routed.test", Ct));
+
+        Assert.Contains("gone.test", reason);
+    }
+
+    [Fact]
+    public async Task Parent_and_wildcard_static_routes_match_when_no_exact_route_does()
+    {
+        var options = Options(zone.Server) with
+        {
+            StaticRoutes = new Dictionary<string, string> { [".routed.test"] = "127.0.0.98:26", ["*"] = "[::1]:27" },
+        };
+        var resolver = Resolver(options);
+
+        var sub = Assert.Single(Hosts(await resolver.ResolveAsync("deep.sub.routed.test", Ct)));
+        var other = Assert.Single(Hosts(await resolver.ResolveAsync("pref.test", Ct)));
+
+        Assert.Equal(("127.0.0.98", 26), (sub.Name, sub.Port));
+        Assert.Equal([IPAddress.IPv6Loopback], other.Addresses);
+        Assert.Equal(27, other.Port);
+    }
+
+    [Fact]
+    public async Task An_address_literal_needs_no_dns()
+    {
+        await using var silent = new ScriptedDnsServer(responseCode: null);
+
+        var host = Assert.Single(Hosts(await Resolver(Options(silent.Server)).ResolveAsync("[127.0.0.5]", Ct)));
+
+        Assert.Equal([IPAddress.Parse("127.0.0.5")], host.Addresses);
+    }
+
+    [Fact]
+    public async Task An_answer_is_cached_for_its_ttl()
+    {
+        var server = await zone.StartAsync([DnsmasqFixture.Mx("ttl.test", "mx.ttl.test", 10), DnsmasqFixture.Host("mx.ttl.test", "127.0.0.90")], localTtl: 120);
+        var clock = new ManualClock();
+        var resolver = Resolver(Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(1) }, clock: clock);
+
+        var first = await resolver.ResolveAsync("ttl.test", Ct);
+        clock.Advance(TimeSpan.FromSeconds(119));
+        var cached = await resolver.ResolveAsync("ttl.test", Ct);
+        var queriesWhileCached = await MxQueriesAsync(resolver, server, "ttl.test");
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await resolver.ResolveAsync("ttl.test", Ct);
+
+        Assert.IsType<MxResolution.Resolved>(first);
+        Assert.Same(first, cached);
+        Assert.Equal(1, queriesWhileCached);
+        Assert.Equal(2, await MxQueriesAsync(resolver, server, "ttl.test"));
+    }
+
+    [Fact]
+    public async Task A_zero_ttl_answer_is_cached_for_the_floor()
+    {
+        var server = await zone.StartAsync([DnsmasqFixture.Mx("zero.test", "mx.zero.test", 10), DnsmasqFixture.Host("mx.zero.test", "127.0.0.91")], localTtl: 0);
+        var clock = new ManualClock();
+        var resolver = Resolver(Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(5) }, clock: clock);
+
+        Assert.IsType<MxResolution.Resolved>(await resolver.ResolveAsync("zero.test", Ct));
+        clock.Advance(TimeSpan.FromSeconds(4));
+        await resolver.ResolveAsync("zero.test", Ct);
+        var queriesWhileCached = await MxQueriesAsync(resolver, server, "zero.test");
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await resolver.ResolveAsync("zero.test", Ct);
+
+        Assert.Equal(1, queriesWhileCached);
+        Assert.Equal(2, await MxQueriesAsync(resolver, server, "zero.test"));
+    }
+
+    [Fact]
+    public async Task A_long_ttl_is_capped_at_the_ceiling()
+    {
+        var server = await zone.StartAsync([DnsmasqFixture.Mx("long.test", "mx.long.test", 10), DnsmasqFixture.Host("mx.long.test", "127.0.0.92")], localTtl: 86400);
+        var clock = new ManualClock();
+        var resolver = Resolver(Options(server) with { MaxCacheTtl = TimeSpan.FromHours(1) }, clock: clock);
+
+        Assert.IsType<MxResolution.Resolved>(await resolver.ResolveAsync("long.test", Ct));
+        clock.Advance(TimeSpan.FromHours(1) - TimeSpan.FromSeconds(1));
+        await resolver.ResolveAsync("long.test", Ct);
+        var queriesWhileCached = await MxQueriesAsync(resolver, server, "long.test");
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await resolver.ResolveAsync("long.test", Ct);
+
+        Assert.Equal(1, queriesWhileCached);
+        Assert.Equal(2, await MxQueriesAsync(resolver, server, "long.test"));
+    }
+
+    [Fact]
+    public async Task Nxdomain_is_cached_for_the_floor()
+    {
+        var server = await zone.StartAsync([]);
+        var clock = new ManualClock();
+        var resolver = Resolver(Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(5) }, clock: clock);
+
+        Assert.IsType<MxResolution.NoSuchDomain>(await resolver.ResolveAsync("nosuch.test", Ct));
+        clock.Advance(TimeSpan.FromSeconds(4));
+        Assert.IsType<MxResolution.NoSuchDomain>(await resolver.ResolveAsync("nosuch.test", Ct));
+        var queriesWhileCached = await MxQueriesAsync(resolver, server, "nosuch.test");
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await resolver.ResolveAsync("nosuch.test", Ct);
+
+        Assert.Equal(1, queriesWhileCached);
+        Assert.Equal(2, await MxQueriesAsync(resolver, server, "nosuch.test"));
+    }
+
+    [Fact]
+    public async Task A_temporary_failure_is_not_cached()
+    {
+        await using var servfail = new ScriptedDnsServer(ScriptedDnsServer.ServFail);
+        var resolver = Resolver(Options(servfail.Server));
+
+        Assert.IsType<MxResolution.TemporaryFailure>(await resolver.ResolveAsync("pref.test", Ct));
+        var afterFirst = servfail.Queries;
+        Assert.IsType<MxResolution.TemporaryFailure>(await resolver.ResolveAsync("pref.test", Ct));
+
+        Assert.True(servfail.Queries > afterFirst, "the second resolve should have asked the server again");
+    }
+
+    /// <summary>
+    /// How many MX queries for <paramref name="domain"/> the server has logged. dnsmasq logs in
+    /// order, so once a fresh marker query shows up in its log, every earlier query is there too.
+    /// </summary>
+    private async Task<int> MxQueriesAsync(MxResolver resolver, string server, string domain)
+    {
+        var marker = $"marker-{Guid.NewGuid():N}.test";
+        Assert.IsType<MxResolution.NoSuchDomain>(await resolver.ResolveAsync(marker, Ct));
+        await WaitUntil(() => zone.LogOf(server).Contains($"query[MX] {marker} ", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+        return CountOf(zone.LogOf(server), $"query[MX] {domain} ");
+    }
+
+    private static int CountOf(string text, string value)
+    {
+        var count = 0;
+        for (var i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + 1, StringComparison.Ordinal)) count++;
+        return count;
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"condition not met within {timeout}");
+            await timer.WaitForNextTickAsync();
+        }
+    }
+}
