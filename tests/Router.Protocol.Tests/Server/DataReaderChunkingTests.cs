@@ -1,0 +1,82 @@
+using static Router.Protocol.Tests.Server.DataReaderHarness;
+
+namespace Router.Protocol.Tests.Server;
+
+/// <summary>
+/// TCP gives no record boundaries: the outcome of reading DATA must not depend on how the bytes
+/// were split into reads. Each input is fed whole, byte by byte, cut at every offset and cut at random.
+/// </summary>
+public sealed class DataReaderChunkingTests
+{
+    public static TheoryData<string, bool> Inputs => new()
+    {
+        { "Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n", false },
+        { "..stuffed\r\n...\r\n..\r\n.\r\n", false },
+        { ".\r\n", false },
+        { "a\r\n.\r\rb\r\n.\r\nNOOP\r\n", false },
+        { "x\n.\ny\r\n.\n\r\n.\r\nz\r.\r\r\n.\r\r\n.\r\nRSET\r\n", false },
+        { "x\n.\ny\r\n.\n\r\n.\r\nz\r.\r\r\n.\r\r\n.\r\nRSET\r\n", true },
+        { "nul\0here\r\n.\r\n", false },
+        { "ends with cr\r", false },
+        { "no end yet\r\n.", false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void One_byte_at_a_time_gives_the_same_outcome(string wire, bool normalize)
+    {
+        Assert.Equal(Feed(Data(normalize: normalize), wire), FeedBytewise(Data(normalize: normalize), wire));
+    }
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void Every_single_cut_gives_the_same_outcome(string wire, bool normalize)
+    {
+        var expected = Feed(Data(normalize: normalize), wire);
+        for (var cut = 0; cut <= wire.Length; cut++)
+        {
+            Assert.Equal(expected, FeedSplit(Data(normalize: normalize), wire, [cut]));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void Every_pair_of_cuts_gives_the_same_outcome(string wire, bool normalize)
+    {
+        var expected = Feed(Data(normalize: normalize), wire);
+        for (var a = 0; a <= wire.Length; a++)
+        {
+            for (var b = a; b <= wire.Length; b++)
+            {
+                Assert.Equal(expected, FeedSplit(Data(normalize: normalize), wire, [a, b]));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void Random_cuts_give_the_same_outcome(string wire, bool normalize)
+    {
+        var expected = Feed(Data(normalize: normalize), wire);
+        var random = new Random(5321);
+        for (var round = 0; round < 500; round++)
+        {
+            var cuts = Enumerable.Range(0, random.Next(1, 8)).Select(_ => random.Next(wire.Length + 1)).Order().ToArray();
+            Assert.Equal(expected, FeedSplit(Data(normalize: normalize), wire, cuts));
+        }
+    }
+
+    [Fact]
+    public void Large_body_with_random_cuts_is_stored_exactly()
+    {
+        var random = new Random(821);
+        var lines = Enumerable.Range(0, 2000).Select(i => (i % 7 == 0 ? "." : "") + new string((char)('a' + i % 26), random.Next(0, 120))).ToArray();
+        var body = string.Concat(lines.Select(l => l + "\r\n"));
+        var wire = string.Concat(lines.Select(l => (l.StartsWith('.') ? "." : "") + l + "\r\n")) + ".\r\n";
+        var cuts = Enumerable.Range(0, 300).Select(_ => random.Next(wire.Length + 1)).Distinct().Order().ToArray();
+        var outcome = FeedSplit(Data(maxSize: long.MaxValue), wire, cuts);
+        Assert.True(outcome.Complete);
+        Assert.Equal(DataViolation.None, outcome.Violation);
+        Assert.Equal(body, outcome.Body);
+    }
+}
