@@ -45,6 +45,8 @@ public static class AddressParser
         {
             var end = QuotedStringEnd(s);
             if (end < 0 || end >= s.Length || s[end] != (byte)'@') return false;
+            // qtextSMTP is ASCII; RFC 6531 s3.3 adds well-formed UTF-8, and only under SMTPUTF8.
+            if (allowUtf8 ? !System.Text.Unicode.Utf8.IsValid(s[..end]) : !Ascii.IsValid(s[..end])) return false;
             at = end;
         }
         else
@@ -160,18 +162,38 @@ public static class AddressParser
     {
         if (s.Length < 3 || s[0] != (byte)'[' || s[^1] != (byte)']') return false;
         var inner = s[1..^1];
-        if (inner.StartsWith("IPv6:"u8))
+        if (inner.Length > 5 && Ascii.EqualsIgnoreCase(inner[..5], "IPv6:"u8))
         {
-            return System.Net.IPAddress.TryParse(Encoding.ASCII.GetString(inner[5..]), out var v6)
-                && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+            // IPv6-addr holds hex digits, colons and dots only. IPAddress.TryParse alone would also take
+            // a zone id ("%" and any text, CR LF included), which is not RFC 5321 and could inject a header.
+            var v6 = inner[5..];
+            foreach (var b in v6)
+            {
+                if (!(char.IsAsciiHexDigit((char)b) || b == (byte)':' || b == (byte)'.')) return false;
+            }
+            return System.Net.IPAddress.TryParse(Encoding.ASCII.GetString(v6), out var address)
+                && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
         }
-        var dots = 0;
-        foreach (var b in inner)
+        return IsIPv4Literal(inner);
+    }
+
+    // IPv4-address-literal = Snum 3("." Snum), Snum = 1*3DIGIT of value 0-255, in decimal.
+    private static bool IsIPv4Literal(ReadOnlySpan<byte> s)
+    {
+        var parts = 0;
+        foreach (var range in s.Split((byte)'.'))
         {
-            if (b == (byte)'.') dots++;
-            else if (b is < (byte)'0' or > (byte)'9') return false;
+            var part = s[range];
+            if (part.Length is 0 or > 3 || ++parts > 4) return false;
+            var value = 0;
+            foreach (var b in part)
+            {
+                if ((uint)(b - '0') > 9) return false;
+                value = (value * 10) + (b - '0');
+            }
+            if (value > 255) return false;
         }
-        return dots == 3 && System.Net.IPAddress.TryParse(Encoding.ASCII.GetString(inner), out _);
+        return parts == 4;
     }
 
     private static bool IsLetterOrDigit(byte b) => (uint)((b | 0x20) - 'a') <= 'z' - 'a' || (uint)(b - '0') <= 9;
