@@ -80,13 +80,13 @@ public static class CommandParser
             error = Replies.SyntaxError;
             return null;
         }
-        // SMTPUTF8 decides whether a UTF-8 path is legal, and it comes after the path: look ahead.
-        var smtpUtf8 = utf8Offered && ContainsParameter(rest, "SMTPUTF8"u8);
         if (!AddressParser.TryParsePath(rest, allowUtf8: true, allowNull: true, out var address, out var used))
         {
             error = Replies.BadSenderSyntax;
             return null;
         }
+        // SMTPUTF8 decides whether a UTF-8 path is legal, and it comes after the path: look ahead.
+        var smtpUtf8 = utf8Offered && ContainsParameter(rest[used..], "SMTPUTF8"u8);
         if (address is { IsUtf8: true } && !smtpUtf8)
         {
             error = Replies.Utf8NotDeclared;
@@ -197,11 +197,10 @@ public static class CommandParser
         return true;
     }
 
-    private static bool ContainsParameter(ReadOnlySpan<byte> rest, ReadOnlySpan<byte> name)
+    private static bool ContainsParameter(ReadOnlySpan<byte> parameters, ReadOnlySpan<byte> name)
     {
-        var close = rest.IndexOf((byte)'>');
-        if (close < 0) return false;
-        foreach (var (key, value) in Parameters(rest[(close + 1)..]))
+        // Searched after the parsed path: a quoted local part may itself hold a '>'.
+        foreach (var (key, value) in Parameters(parameters))
         {
             if (Is(key, name) && value.IsEmpty) return true;
         }
