@@ -61,7 +61,8 @@ public sealed class DataReader
                     if (_dotTransparency && input[i] == (byte)'.')
                     {
                         _state = State.AfterDot;
-                        _lineLength = 1;
+                        // RFC 5321 s4.5.3.1.6: the dot added for transparency does not count towards the line length.
+                        _lineLength = 0;
                         i++;
                         continue;
                     }
