@@ -4,8 +4,12 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.DistributedData;
+using Akka.Persistence.Sql;
+using Microsoft.Data.Sqlite;
 using Router.Actors.Configuration;
+using Router.Actors.Delivery;
 using Router.Actors.Mailbox;
+using Router.Actors.Relay;
 using Router.Actors.Routing;
 using Router.Actors.Smtp;
 using Router.Actors.Storage;
@@ -36,9 +40,67 @@ public sealed class RouterNode : IAsyncDisposable
 
     public DurableFileWriter Writer => _writer!;
 
+    /// <summary>The shard region of the destination-domain queues (for queue administration).</summary>
+    public IActorRef Domains { get; private set; } = ActorRefs.Nobody;
+
+    /// <summary>
+    /// The journal, snapshot store and remembered-entities store: SQLite under the data folder by
+    /// default (WAL mode, one writer), or PostgreSQL for a cluster.
+    /// </summary>
+    private static Config PersistenceConfig(Config config, RouterSettings settings)
+    {
+        var store = config.GetString("router.queue.store", "sqlite");
+        var connection = config.GetString("router.queue.connection-string", "");
+        string provider;
+        int parallelism;
+        switch (store)
+        {
+            case "sqlite":
+                Directory.CreateDirectory(settings.DataDir);
+                if (connection.Length == 0) connection = $"Data Source={Path.Combine(settings.DataDir, "queue.db")}";
+                using (var db = new SqliteConnection(connection))
+                {
+                    db.Open();
+                    using var pragma = db.CreateCommand();
+                    pragma.CommandText = "PRAGMA journal_mode=WAL;";
+                    pragma.ExecuteNonQuery();
+                }
+                provider = "SQLite.MS";
+                parallelism = 1;
+                break;
+            case "postgresql":
+                if (connection.Length == 0) throw new ConfigurationException("router.queue.connection-string is required with store = postgresql");
+                provider = "PostgreSQL.15";
+                parallelism = 8;
+                break;
+            default:
+                throw new ConfigurationException("router.queue.store must be \"sqlite\" or \"postgresql\"");
+        }
+        var quoted = "\"" + connection.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+        return ConfigurationFactory.ParseString($$"""
+            akka.persistence {
+              journal {
+                plugin = "akka.persistence.journal.sql"
+                sql { connection-string = {{quoted}}, provider-name = "{{provider}}", auto-initialize = on, parallelism = {{parallelism}} }
+              }
+              snapshot-store {
+                plugin = "akka.persistence.snapshot-store.sql"
+                sql { connection-string = {{quoted}}, provider-name = "{{provider}}", auto-initialize = on }
+              }
+            }
+            akka.cluster.sharding {
+              remember-entities-store = eventsourced
+              journal-plugin-id = "akka.persistence.journal.sql"
+              snapshot-plugin-id = "akka.persistence.snapshot-store.sql"
+            }
+            """);
+    }
+
     public static async Task<RouterNode> StartAsync(Config config, RouterSettings settings, CancellationToken ct = default)
     {
-        var full = config
+        var full = PersistenceConfig(config, settings)
+            .WithFallback(config)
+            .WithFallback(SqlPersistence.DefaultConfiguration)
             .WithFallback(ClusterSharding.DefaultConfig())
             .WithFallback(DistributedData.DefaultConfig());
         var system = ActorSystem.Create("router", full);
@@ -75,7 +137,29 @@ public sealed class RouterNode : IAsyncDisposable
             shardingSettings,
             new MailboxActor.MessageExtractor()).ConfigureAwait(false);
 
-        var services = new SmtpServices(Settings, new RoutingPolicy(Settings), new TrustedNetworks(Settings.TrustedNetworks), mailboxes, ActorRefs.Nobody);
+        var delivery = DeliverySettings.FromConfig(config);
+        var policy = new RoutingPolicy(Settings);
+        var store = new FileMessageStore(Settings.DataDir, writer);
+        var resolver = new MxResolver(new MxResolverOptions
+        {
+            NameServers = delivery.DnsServers,
+            MxPort = delivery.MxPort,
+            MaxHosts = delivery.MaxMxHosts,
+            QueryTimeout = delivery.DnsTimeout,
+            StaticRoutes = delivery.Transport,
+            UseIpv6 = delivery.UseIpv6,
+        });
+        IActorRef relay = ActorRefs.Nobody;
+        var notices = new DsnDispatcher(Settings, policy, () => mailboxes, () => relay);
+        var domainServices = new DomainServices(Settings, delivery, resolver, store, notices);
+        Domains = await sharding.StartAsync(
+            "domain",
+            domain => DomainDeliveryActor.Props(domain, domainServices),
+            shardingSettings.WithRememberEntities(true),
+            new DomainDeliveryActor.MessageExtractor()).ConfigureAwait(false);
+        relay = System.ActorOf(RelayActor.Props(store, Domains, Settings.DeliveryAckTimeout), "relay");
+
+        var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay);
         var bound = new List<IPEndPoint>();
         foreach (var endpoint in Settings.SmtpEndpoints)
         {

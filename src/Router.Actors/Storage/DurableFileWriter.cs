@@ -38,10 +38,17 @@ public sealed class DurableFileWriter : IDisposable
     private long _batches;
     private long _files;
 
-    /// <summary>Completes when the file is durable under <see cref="FileCommit.FinalPath"/>.</summary>
-    public Task CommitAsync(string tempPath, string finalPath, params ReadOnlyMemory<byte>[] content)
+    /// <summary>Completes when the file is durable under <paramref name="finalPath"/>.</summary>
+    public Task CommitAsync(string tempPath, string finalPath, params ReadOnlyMemory<byte>[] content) =>
+        CommitAsync(tempPath, [finalPath], content);
+
+    /// <summary>
+    /// Completes when the file is durable under every one of <paramref name="finalPaths"/>: one
+    /// copy of the data, hard-linked under each name (all names on the writer's file system).
+    /// </summary>
+    public Task CommitAsync(string tempPath, IReadOnlyList<string> finalPaths, params ReadOnlyMemory<byte>[] content)
     {
-        var request = new FileCommit(tempPath, finalPath, content);
+        var request = new FileCommit(tempPath, finalPaths, content);
         if (!_queue.Writer.TryWrite(request)) request.Done.TrySetException(new ObjectDisposedException(nameof(DurableFileWriter)));
         return request.Done.Task;
     }
@@ -88,8 +95,12 @@ public sealed class DurableFileWriter : IDisposable
             var directories = new HashSet<string>();
             foreach (var request in written)
             {
-                File.Move(request.TempPath, request.FinalPath);
-                if (!_useSyncfs) directories.Add(Path.GetDirectoryName(request.FinalPath)!);
+                for (var i = 1; i < request.FinalPaths.Count; i++) NativeMethods.HardLink(request.TempPath, request.FinalPaths[i]);
+                File.Move(request.TempPath, request.FinalPaths[0]);
+                if (!_useSyncfs)
+                {
+                    foreach (var path in request.FinalPaths) directories.Add(Path.GetDirectoryName(path)!);
+                }
             }
             if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
             else foreach (var directory in directories) NativeMethods.SyncDirectory(directory);
@@ -105,7 +116,7 @@ public sealed class DurableFileWriter : IDisposable
             foreach (var request in written)
             {
                 TryDelete(request.TempPath);
-                TryDelete(request.FinalPath);
+                foreach (var path in request.FinalPaths) TryDelete(path);
                 request.Done.TrySetException(e);
             }
         }
@@ -137,7 +148,7 @@ public sealed class DurableFileWriter : IDisposable
         }
     }
 
-    private sealed record FileCommit(string TempPath, string FinalPath, ReadOnlyMemory<byte>[] Content)
+    private sealed record FileCommit(string TempPath, IReadOnlyList<string> FinalPaths, ReadOnlyMemory<byte>[] Content)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

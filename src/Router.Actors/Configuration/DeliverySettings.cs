@@ -1,0 +1,78 @@
+using Akka.Configuration;
+
+namespace Router.Actors.Configuration;
+
+/// <summary>
+/// Outbound delivery and queue settings: <c>router.relay</c>, <c>router.dns</c>,
+/// <c>router.delivery</c> and <c>router.queue</c>. Defaults and explanations: config/akka.hocon.
+/// </summary>
+public sealed record DeliverySettings
+{
+    public IReadOnlyDictionary<string, string> Transport { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyList<string> DnsServers { get; init; } = [];
+    public TimeSpan DnsTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public bool UseIpv6 { get; init; } = true;
+    public int MxPort { get; init; } = 25;
+    public int MaxMxHosts { get; init; } = 5;
+    public int MaxConnectionsPerDestination { get; init; } = 20;
+    public int MaxRecipientsPerTransaction { get; init; } = 50;
+    public int MaxMessagesPerConnection { get; init; } = 100;
+    public TimeSpan ConnectionIdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public double RatePerDomain { get; init; }
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public string StartTls { get; init; } = "opportunistic";
+    public IReadOnlyDictionary<string, string> TlsPolicy { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyList<TimeSpan> RetrySchedule { get; init; } = [TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30), TimeSpan.FromHours(1)];
+    public double RetryJitter { get; init; } = 0.1;
+    public TimeSpan WarnAfter { get; init; } = TimeSpan.FromHours(4);
+    public TimeSpan GiveUpAfter { get; init; } = TimeSpan.FromDays(5);
+    public int SnapshotEvery { get; init; } = 200;
+    public int MaxPersistsInFlight { get; init; } = 256;
+
+    /// <summary>"require", "opportunistic" or "off" for a destination domain.</summary>
+    public string TlsPolicyFor(string domain) => TlsPolicy.TryGetValue(domain, out var p) ? p : StartTls;
+
+    public static DeliverySettings FromConfig(Config config)
+    {
+        var r = config.GetConfig("router");
+        var d = new DeliverySettings();
+        Dictionary<string, string> Map(string path) => !r.HasPath(path)
+            ? []
+            : r.GetConfig(path).AsEnumerable().ToDictionary(e => e.Key.Trim('"').ToLowerInvariant(), e => e.Value.GetString());
+
+        var tls = r.GetString("delivery.starttls", d.StartTls);
+        if (tls is not ("off" or "opportunistic" or "require")) throw new ConfigurationException("router.delivery.starttls must be off, opportunistic or require");
+        var schedule = r.HasPath("queue.retry-schedule")
+            ? r.GetStringList("queue.retry-schedule").Select(s => ConfigurationFactory.ParseString("t = " + s).GetTimeSpan("t")).ToArray()
+            : d.RetrySchedule;
+        if (schedule.Count == 0 || schedule.Any(t => t <= TimeSpan.Zero)) throw new ConfigurationException("router.queue.retry-schedule needs at least one positive duration");
+
+        return new DeliverySettings
+        {
+            Transport = Map("relay.transport"),
+            DnsServers = r.HasPath("dns.servers") ? r.GetStringList("dns.servers").ToArray() : [],
+            DnsTimeout = r.GetTimeSpan("dns.timeout", d.DnsTimeout),
+            UseIpv6 = r.GetBoolean("dns.use-ipv6", d.UseIpv6),
+            MxPort = r.GetInt("delivery.mx-port", d.MxPort),
+            MaxMxHosts = r.GetInt("delivery.max-mx-hosts", d.MaxMxHosts),
+            MaxConnectionsPerDestination = Math.Max(1, r.GetInt("delivery.max-connections-per-destination", d.MaxConnectionsPerDestination)),
+            MaxRecipientsPerTransaction = Math.Max(1, r.GetInt("delivery.max-recipients-per-transaction", d.MaxRecipientsPerTransaction)),
+            MaxMessagesPerConnection = Math.Max(1, r.GetInt("delivery.max-messages-per-connection", d.MaxMessagesPerConnection)),
+            ConnectionIdleTimeout = r.GetTimeSpan("delivery.connection-idle-timeout", d.ConnectionIdleTimeout),
+            RatePerDomain = r.GetDouble("delivery.rate-per-domain", 0),
+            ConnectTimeout = r.GetTimeSpan("delivery.connect-timeout", d.ConnectTimeout),
+            CommandTimeout = r.GetTimeSpan("delivery.command-timeout", d.CommandTimeout),
+            DataTimeout = r.GetTimeSpan("delivery.data-timeout", d.DataTimeout),
+            StartTls = tls,
+            TlsPolicy = Map("delivery.tls-policy"),
+            RetrySchedule = schedule,
+            RetryJitter = Math.Clamp(r.GetDouble("queue.retry-jitter", d.RetryJitter), 0, 0.5),
+            WarnAfter = r.GetTimeSpan("queue.warn-after", d.WarnAfter),
+            GiveUpAfter = r.GetTimeSpan("queue.give-up-after", d.GiveUpAfter),
+            SnapshotEvery = Math.Max(10, r.GetInt("queue.snapshot-every", d.SnapshotEvery)),
+            MaxPersistsInFlight = Math.Max(1, r.GetInt("queue.max-persists-in-flight", d.MaxPersistsInFlight)),
+        };
+    }
+}

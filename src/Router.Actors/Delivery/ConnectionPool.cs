@@ -1,0 +1,97 @@
+using Router.Protocol.Client;
+
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// Open SMTP connections to one destination's hosts, kept between messages (Postfix's
+/// connection cache): a connection goes back after a transaction while it is usable and under
+/// the per-connection message limit, and is closed after sitting idle too long. Thread-safe:
+/// delivery attempts run concurrently.
+/// </summary>
+public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTimeout) : IAsyncDisposable
+{
+    private readonly object _gate = new();
+    private readonly List<(string Host, SmtpClientConnection Connection, DateTimeOffset Since)> _idle = [];
+    private long _opened;
+
+    /// <summary>Connections opened so far (tests and metrics check reuse with it).</summary>
+    public long Opened => Interlocked.Read(ref _opened);
+
+    public int IdleCount
+    {
+        get
+        {
+            lock (_gate) return _idle.Count;
+        }
+    }
+
+    public void CountOpened() => Interlocked.Increment(ref _opened);
+
+    public SmtpClientConnection? TryTake(string host)
+    {
+        lock (_gate)
+        {
+            for (var i = _idle.Count - 1; i >= 0; i--)
+            {
+                if (_idle[i].Host != host) continue;
+                var connection = _idle[i].Connection;
+                _idle.RemoveAt(i);
+                if (connection.IsUsable) return connection;
+                _ = connection.DisposeAsync().AsTask();
+            }
+        }
+        return null;
+    }
+
+    public void Return(string host, SmtpClientConnection connection)
+    {
+        if (!connection.IsUsable || connection.TransactionCount >= maxMessagesPerConnection)
+        {
+            _ = CloseAsync(connection);
+            return;
+        }
+        lock (_gate) _idle.Add((host, connection, DateTimeOffset.UtcNow));
+    }
+
+    /// <summary>Closes connections idle for longer than the timeout.</summary>
+    public void Sweep()
+    {
+        var now = DateTimeOffset.UtcNow;
+        List<SmtpClientConnection> expired = [];
+        lock (_gate)
+        {
+            for (var i = _idle.Count - 1; i >= 0; i--)
+            {
+                if (now - _idle[i].Since < idleTimeout) continue;
+                expired.Add(_idle[i].Connection);
+                _idle.RemoveAt(i);
+            }
+        }
+        foreach (var connection in expired) _ = CloseAsync(connection);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        List<SmtpClientConnection> all;
+        lock (_gate)
+        {
+            all = _idle.Select(i => i.Connection).ToList();
+            _idle.Clear();
+        }
+        foreach (var connection in all) await CloseAsync(connection).ConfigureAwait(false);
+    }
+
+    private static async Task CloseAsync(SmtpClientConnection connection)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await connection.QuitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // QUIT is a courtesy; the connection is closed either way.
+        }
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,147 @@
+using System.Net;
+using Router.Actors.Configuration;
+using Router.Protocol;
+using Router.Protocol.Client;
+
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// One delivery attempt of one queued message to its domain (RFC 5321 s5.1, s4.5.4.1): resolve
+/// the MX hosts, take a pooled connection or open one (each address of each host in turn, with
+/// opportunistic or required STARTTLS per RFC 3207/7435), send the pending recipients in
+/// transactions of at most N recipients, and turn every reply into a per-recipient result.
+/// Connection-level failures move on to the next host; when no host works, the recipients are
+/// deferred with the last error.
+/// </summary>
+public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, IMxResolver resolver, ConnectionPool pool)
+{
+    private readonly SmtpClientOptions _options = new()
+    {
+        LocalHostName = hostname,
+        ConnectTimeout = settings.ConnectTimeout,
+        GreetingTimeout = settings.CommandTimeout,
+        CommandTimeout = settings.CommandTimeout,
+        MailTimeout = settings.CommandTimeout,
+        RcptTimeout = settings.CommandTimeout,
+        DataInitTimeout = settings.CommandTimeout,
+        DataBlockTimeout = settings.CommandTimeout,
+        DataTerminationTimeout = settings.DataTimeout,
+    };
+
+    public async Task<RecipientResult[]> RunAsync(QueuedMessage message, int[] recipients, byte[] content, CancellationToken ct)
+    {
+        var resolution = await resolver.ResolveAsync(message.Domain, ct).ConfigureAwait(false);
+        switch (resolution)
+        {
+            case MxResolution.NullMx:
+                return All(recipients, new SmtpReply(556, "5.1.10", $"Domain {message.Domain} does not accept mail (null MX)"));
+            case MxResolution.NoSuchDomain:
+                return All(recipients, new SmtpReply(550, "5.1.2", $"Host or domain name not found: {message.Domain}"));
+            case MxResolution.TemporaryFailure temporary:
+                return All(recipients, new SmtpReply(451, "4.4.3", $"DNS lookup for {message.Domain} failed: {temporary.Reason}"));
+        }
+
+        var hosts = ((MxResolution.Resolved)resolution).Hosts;
+        var results = new List<RecipientResult>(recipients.Length);
+        var remaining = recipients;
+        SmtpReply lastError = new(451, "4.4.1", $"No MX host of {message.Domain} could be reached");
+        foreach (var host in hosts)
+        {
+            var outcome = await TryHostAsync(host, message, remaining, content, results, ct).ConfigureAwait(false);
+            if (outcome is null) return [.. results];
+            lastError = outcome.Value.Error;
+            remaining = outcome.Value.Remaining;
+            if (remaining.Length == 0) return [.. results];
+        }
+        results.AddRange(All(remaining, lastError));
+        return [.. results];
+    }
+
+    /// <summary>Sends to one host. Null when every recipient got a result, else the error and who is left.</summary>
+    private async Task<(SmtpReply Error, int[] Remaining)?> TryHostAsync(MxHost host, QueuedMessage message, int[] recipients, byte[] content, List<RecipientResult> results, CancellationToken ct)
+    {
+        var policy = settings.TlsPolicyFor(message.Domain);
+        var remaining = recipients;
+        // A pooled connection may have been closed by the peer meanwhile: then try once afresh.
+        for (var fresh = 0; fresh < 2; fresh++)
+        {
+            var pooled = fresh == 0 ? pool.TryTake(host.Name + ":" + host.Port) : null;
+            SmtpClientConnection? connection = pooled;
+            if (connection is null)
+            {
+                var (opened, error) = await OpenAsync(host, policy, ct).ConfigureAwait(false);
+                if (opened is null) return (error!, remaining);
+                connection = opened;
+            }
+            try
+            {
+                foreach (var chunk in remaining.Chunk(settings.MaxRecipientsPerTransaction))
+                {
+                    var envelope = new SmtpEnvelope(message.Sender ?? "", chunk.Select(i => message.Recipients[i].Address).ToArray())
+                    {
+                        SmtpUtf8 = message.SmtpUtf8,
+                        EightBitMime = message.EightBitMime,
+                        Size = content.Length,
+                    };
+                    var sent = await connection.SendAsync(envelope, content, ct).ConfigureAwait(false);
+                    for (var k = 0; k < chunk.Length; k++) results.Add(RecipientResult.From(chunk[k], sent.OutcomeFor(k), host.Name));
+                    remaining = remaining[chunk.Length..];
+                    if (sent.Status == TransactionStatus.ServiceClosing) break;
+                }
+                pool.Return(host.Name + ":" + host.Port, connection);
+                return remaining.Length == 0 ? null : (new SmtpReply(421, "4.4.2", $"{host.Name} closed the connection"), remaining);
+            }
+            catch (SmtpClientException e)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                if (pooled is not null && e.Kind is SmtpClientErrorKind.ConnectionClosed or SmtpClientErrorKind.NotUsable) continue;
+                return (e.Reply ?? new SmtpReply(451, "4.4.2", $"{host.Name}: {e.Message}"), remaining);
+            }
+        }
+        return (new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"), remaining);
+    }
+
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error)> OpenAsync(MxHost host, string tlsPolicy, CancellationToken ct)
+    {
+        SmtpReply error = new(451, "4.4.1", $"{host.Name}: no address could be reached");
+        foreach (var address in host.Addresses)
+        {
+            SmtpClientConnection? connection = null;
+            try
+            {
+                connection = await SmtpClientConnection.ConnectAsync(new IPEndPoint(address, host.Port), _options, ct).ConfigureAwait(false);
+                pool.CountOpened();
+                var ehlo = await connection.EhloAsync(ct).ConfigureAwait(false);
+                if (!ehlo.IsPositive) throw new SmtpClientException(SmtpClientErrorKind.GreetingRejected, $"{host.Name} refused HELO: {ehlo}", ehlo);
+                if (tlsPolicy != "off" && connection.Capabilities.StartTls)
+                {
+                    // RFC 7435 opportunistic security: encrypt, but accept any certificate unless required.
+#pragma warning disable CA5359 // RFC 7435: opportunistic TLS encrypts without authenticating; "require" validates.
+                    var tls = await connection.StartTlsAsync(host.Name, tlsPolicy == "require" ? null : AcceptAnyCertificate, ct).ConfigureAwait(false);
+#pragma warning restore CA5359
+                    if (!tls.IsPositive && tlsPolicy == "require") throw new SmtpClientException(SmtpClientErrorKind.TlsFailed, $"{host.Name} refused STARTTLS: {tls}", tls);
+                }
+                else if (tlsPolicy == "require")
+                {
+                    error = new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires");
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    continue;
+                }
+                return (connection, null);
+            }
+            catch (SmtpClientException e)
+            {
+                if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
+                error = e.Reply is { IsPositive: false } reply && e.Kind == SmtpClientErrorKind.GreetingRejected
+                    ? new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}")
+                    : new SmtpReply(451, "4.4.1", $"{host.Name} [{address}]: {e.Message}");
+            }
+        }
+        return (null, error);
+    }
+
+    private static bool AcceptAnyCertificate(object sender, System.Security.Cryptography.X509Certificates.X509Certificate? certificate, System.Security.Cryptography.X509Certificates.X509Chain? chain, System.Net.Security.SslPolicyErrors errors) => true;
+
+    private static RecipientResult[] All(IEnumerable<int> recipients, SmtpReply reply) =>
+        recipients.Select(i => RecipientResult.From(i, reply, null)).ToArray();
+}

@@ -1,0 +1,465 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using Router.Protocol;
+using Router.Protocol.Dsn;
+
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// Owns the queue of one destination domain (a persistent, sharded entity; Postfix's qmgr
+/// per-destination queue plus its smtp clients). It persists a message's envelope before
+/// acknowledging it, delivers with at most N concurrent attempts over pooled connections,
+/// persists each recipient's outcome, retries deferred recipients on the persisted schedule,
+/// sends one delay notice after the warning time and a bounce for failed recipients or at the
+/// give-up time (RFC 3464), and snapshots so its journal stays short. State changes happen only
+/// in <see cref="DomainQueue.Apply"/>; this class decides and performs the effects.
+/// </summary>
+public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
+{
+    private readonly string _domain;
+    private readonly DomainServices _services;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ConnectionPool _pool;
+    private readonly DeliveryAttempt _attempt;
+    private readonly RetrySchedule _schedule;
+    private readonly Queue<string> _ready = new();
+    private readonly SortedSet<(DateTimeOffset Due, string Id)> _waiting = [];
+    private readonly HashSet<string> _attempting = [];
+    private readonly HashSet<string> _notifying = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private DomainQueue _queue = new();
+    private int _persisting;
+    private int _eventsSinceSnapshot;
+    private DateTimeOffset _nextStartAllowed = DateTimeOffset.MinValue;
+
+    public DomainDeliveryActor(string domain, DomainServices services)
+    {
+        _domain = domain;
+        _services = services;
+        var delivery = services.Delivery;
+        _pool = new ConnectionPool(delivery.MaxMessagesPerConnection, delivery.ConnectionIdleTimeout);
+        _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool);
+        _schedule = new RetrySchedule(delivery.RetrySchedule, delivery.RetryJitter);
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is DomainQueueSnapshot snapshot) _queue = DomainQueue.FromSnapshot(snapshot);
+        });
+        Recover<QueueEvent>(e => _queue.Apply(e));
+        Recover<RecoveryCompleted>(_ => OnRecovered());
+
+        Command<Enqueue>(OnEnqueue);
+        Command<Tick>(_ => Kick());
+        Command<AttemptDone>(OnAttemptDone);
+        Command<NoticeDone>(OnNoticeDone);
+        Command<SweepConnections>(_ => _pool.Sweep());
+        Command<GetQueue>(_ => Sender.Tell(new QueueListing(_domain, _queue.Entries.Select(Describe).ToArray())));
+        Command<RetryNow>(OnRetryNow);
+        Command<DeleteMessage>(OnDelete);
+        Command<ReceiveTimeout>(_ => MaybePassivate());
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(f => _log.Warning("snapshot of {0} failed: {1}", _domain, f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("journal cleanup of {0} failed: {1}", _domain, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    public override string PersistenceId => "domain-" + _domain;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string domain, DomainServices services) =>
+        Akka.Actor.Props.Create(() => new DomainDeliveryActor(domain, services));
+
+    protected override void PreStart()
+    {
+        Context.SetReceiveTimeout(TimeSpan.FromMinutes(1));
+        var sweep = _services.Delivery.ConnectionIdleTimeout / 2;
+        Timers.StartPeriodicTimer("sweep", SweepConnections.Instance, sweep < TimeSpan.FromMilliseconds(200) ? TimeSpan.FromMilliseconds(200) : sweep);
+    }
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        _ = _pool.DisposeAsync().AsTask();
+        base.PostStop();
+    }
+
+    // ---- acceptance ----
+
+    private void OnEnqueue(Enqueue enqueue)
+    {
+        if (_persisting >= _services.Delivery.MaxPersistsInFlight)
+        {
+            // Bounded writes in flight: an unbounded burst times out in the journal.
+            Stash.Stash();
+            return;
+        }
+        var replyTo = Sender;
+        PersistEvent(new QueueEvent.Enqueued(enqueue.Message), e =>
+        {
+            replyTo.Tell(new Accepted(e.QueueId));
+            _ready.Enqueue(e.QueueId);
+            Kick();
+        });
+    }
+
+    // ---- delivery ----
+
+    private void OnRecovered()
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var entry in _queue.Entries)
+        {
+            if (entry.OwedBounces().Length > 0) SendNotice(entry, DsnKind.Failure, entry.OwedBounces());
+            else if (entry.NextAttempt <= now) _ready.Enqueue(entry.Message.QueueId);
+            else _waiting.Add((entry.NextAttempt, entry.Message.QueueId));
+        }
+        if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
+        Kick();
+    }
+
+    /// <summary>Starts the attempts that are due, within the concurrency and rate limits, then sets the timer for the next.</summary>
+    private void Kick()
+    {
+        var now = DateTimeOffset.UtcNow;
+        while (_waiting.Count > 0 && _waiting.Min.Due <= now)
+        {
+            var due = _waiting.Min;
+            _waiting.Remove(due);
+            _ready.Enqueue(due.Id);
+        }
+        while (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination)
+        {
+            if (_services.Delivery.RatePerDomain > 0)
+            {
+                if (now < _nextStartAllowed) break;
+                _nextStartAllowed = now + TimeSpan.FromSeconds(1 / _services.Delivery.RatePerDomain);
+            }
+            var id = _ready.Dequeue();
+            var entry = _queue.Find(id);
+            if (entry is null || _attempting.Contains(id) || _notifying.Contains(id)) continue;
+            if (entry.OwedBounces().Length > 0)
+            {
+                SendNotice(entry, DsnKind.Failure, entry.OwedBounces());
+                continue;
+            }
+            StartAttempt(entry, now);
+        }
+        var next = _waiting.Count > 0 ? _waiting.Min.Due : DateTimeOffset.MaxValue;
+        if (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination && _nextStartAllowed < next) next = _nextStartAllowed;
+        if (next == DateTimeOffset.MaxValue) Timers.Cancel("tick");
+        else Timers.StartSingleTimer("tick", Tick.Instance, Max(next - now, TimeSpan.FromMilliseconds(1)));
+    }
+
+    private void StartAttempt(QueueEntry entry, DateTimeOffset now)
+    {
+        var message = entry.Message;
+        var pending = entry.PendingRecipients.ToArray();
+        if (pending.Length == 0) return;
+        if (now - message.ArrivedAt >= _services.Delivery.GiveUpAfter && entry.Attempts > 0)
+        {
+            // Expiry applies whatever state the message is in: no further attempt.
+            Record(entry, pending.Select(i => Expired(i, entry.States[i])).ToArray(), now, content: null);
+            return;
+        }
+        _attempting.Add(message.QueueId);
+        var store = _services.Store;
+        var attempt = _attempt;
+        var ct = _stopping.Token;
+        RunAttemptAsync(store, attempt, message, pending, ct).PipeTo(Self);
+    }
+
+    private static async Task<AttemptDone> RunAttemptAsync(Storage.IMessageStore store, DeliveryAttempt attempt, QueuedMessage message, int[] pending, CancellationToken ct)
+    {
+        try
+        {
+            var content = await store.LoadAsync(message.QueueId, message.Domain, ct).ConfigureAwait(false);
+            if (content is null) return new AttemptDone(message.QueueId, null, null);
+            var results = await attempt.RunAsync(message, pending, content, ct).ConfigureAwait(false);
+            return new AttemptDone(message.QueueId, results, content);
+        }
+        catch (Exception e)
+        {
+            var error = new SmtpReply(451, "4.3.0", "Local error during delivery: " + e.Message);
+            return new AttemptDone(message.QueueId, pending.Select(i => RecipientResult.From(i, error, null)).ToArray(), null);
+        }
+    }
+
+    private void OnAttemptDone(AttemptDone done)
+    {
+        _attempting.Remove(done.QueueId);
+        var entry = _queue.Find(done.QueueId);
+        if (entry is null)
+        {
+            Kick();
+            return;
+        }
+        if (done.Results is null)
+        {
+            // No body: the message was never acknowledged (its spooling failed after the envelope
+            // was persisted), so dropping it loses nothing.
+            _log.Error("{0}: body missing from the store; removing the envelope for {1}", done.QueueId, _domain);
+            PersistEvent(new QueueEvent.Removed(done.QueueId), _ => Kick());
+            return;
+        }
+        var now = DateTimeOffset.UtcNow;
+        var results = done.Results;
+        if (now - entry.Message.ArrivedAt >= _services.Delivery.GiveUpAfter)
+        {
+            results = results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray();
+        }
+        Record(entry, results, now, done.Content);
+        foreach (var r in results)
+        {
+            _log.Info("{0}: to=<{1}> relay={2} status={3} ({4} {5})", done.QueueId, entry.Message.Recipients[r.Index].Address, r.RemoteMta ?? "none", r.Outcome, r.Code, r.Text);
+        }
+    }
+
+    /// <summary>Persists an attempt's results, then sends the notices they call for and schedules what is left.</summary>
+    private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, byte[]? content)
+    {
+        var message = entry.Message;
+        var next = _schedule.Next(now, entry.Attempts + 1, Random.Shared);
+        var expiry = message.ArrivedAt + _services.Delivery.GiveUpAfter;
+        if (next > expiry) next = expiry > now ? expiry : now;
+        PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next), e =>
+        {
+            var current = _queue.Find(e.QueueId);
+            if (current is null) return;
+            var owed = current.OwedBounces();
+            if (owed.Length > 0)
+            {
+                SendNotice(current, DsnKind.Failure, owed, content);
+            }
+            else if (!current.DelayNotified && now - message.ArrivedAt >= _services.Delivery.WarnAfter && current.PendingRecipients.Any())
+            {
+                SendNotice(current, DsnKind.Delay, current.PendingRecipients.ToArray(), content);
+            }
+            if (current.PendingRecipients.Any() && !_notifying.Contains(e.QueueId)) _waiting.Add((current.NextAttempt, e.QueueId));
+            Kick();
+        });
+    }
+
+    // ---- delivery status notifications ----
+
+    private void SendNotice(QueueEntry entry, DsnKind kind, int[] recipients, byte[]? content = null)
+    {
+        var message = entry.Message;
+        var wanted = recipients.Where(i => QueueEntry.WantsNotice(message, i, kind == DsnKind.Failure ? DsnNotify.Failure : DsnNotify.Delay)).ToArray();
+        if (wanted.Length == 0)
+        {
+            // Null sender, or NOTIFY excludes it: settle without sending anything (RFC 3461 s4.1).
+            Self.Tell(new NoticeDone(message.QueueId, kind, recipients, true));
+            _notifying.Add(message.QueueId);
+            return;
+        }
+        _notifying.Add(message.QueueId);
+        var now = DateTimeOffset.UtcNow;
+        var willRetryUntil = message.ArrivedAt + _services.Delivery.GiveUpAfter;
+        var dsnRecipients = wanted.Select(i =>
+        {
+            var state = entry.States[i];
+            var reply = state?.ToReply();
+            var address = message.Recipients[i].Address;
+            var at = address.LastIndexOf('@');
+            return new DsnRecipient(new MailAddress(address[..at], address[(at + 1)..]), reply?.Enhanced ?? (kind == DsnKind.Failure ? "5.0.0" : "4.0.0"))
+            {
+                OriginalRecipient = message.Recipients[i].OriginalRecipient,
+                RemoteMta = state?.RemoteMta,
+                RemoteReply = state?.RemoteMta is null ? null : reply,
+                Reason = state?.RemoteMta is null ? reply?.Text : null,
+                LastAttemptDate = now,
+                WillRetryUntil = kind == DsnKind.Delay ? willRetryUntil : null,
+            };
+        }).ToArray();
+        var sender = message.Sender!;
+        var senderAt = sender.LastIndexOf('@');
+        var services = _services;
+        SendNoticeAsync(services, message, kind, recipients, dsnRecipients, new MailAddress(sender[..senderAt], sender[(senderAt + 1)..]), content).PipeTo(Self);
+    }
+
+    private static async Task<NoticeDone> SendNoticeAsync(DomainServices services, QueuedMessage message, DsnKind kind, int[] recipients, DsnRecipient[] dsnRecipients, MailAddress sender, byte[]? content)
+    {
+        try
+        {
+            content ??= await services.Store.LoadAsync(message.QueueId, message.Domain, CancellationToken.None).ConfigureAwait(false) ?? [];
+            var request = new DsnRequest(kind, services.Settings.Hostname, sender, dsnRecipients, content, message.ArrivedAt)
+            {
+                OriginalEnvelopeId = message.EnvelopeId,
+                ReturnFullMessage = message.ReturnFull,
+            };
+            var ok = await services.Notices.SendAsync(request, services.Settings.DeliveryAckTimeout).ConfigureAwait(false);
+            return new NoticeDone(message.QueueId, kind, recipients, ok);
+        }
+        catch (Exception)
+        {
+            return new NoticeDone(message.QueueId, kind, recipients, false);
+        }
+    }
+
+    private void OnNoticeDone(NoticeDone done)
+    {
+        _notifying.Remove(done.QueueId);
+        var entry = _queue.Find(done.QueueId);
+        if (entry is null) return;
+        if (!done.Ok)
+        {
+            _log.Warning("{0}: could not hand over the {1} notice; trying again in a minute", done.QueueId, done.Kind);
+            _waiting.Add((DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1), done.QueueId));
+            Kick();
+            return;
+        }
+        QueueEvent e = done.Kind == DsnKind.Failure
+            ? new QueueEvent.Bounced(done.QueueId, done.Recipients)
+            : new QueueEvent.DelayNotified(done.QueueId);
+        PersistEvent(e, persisted =>
+        {
+            var current = _queue.Find(persisted.QueueId);
+            if (current is not null && current.PendingRecipients.Any() && !_waiting.Any(w => w.Id == persisted.QueueId)) _waiting.Add((current.NextAttempt, persisted.QueueId));
+            Kick();
+        });
+    }
+
+    // ---- administration (router queue ...) ----
+
+    private void OnRetryNow(RetryNow retry)
+    {
+        var moved = 0;
+        foreach (var w in _waiting.Where(w => retry.QueueId is null || w.Id == retry.QueueId).ToArray())
+        {
+            _waiting.Remove(w);
+            _ready.Enqueue(w.Id);
+            moved++;
+        }
+        Sender.Tell(new AdminDone(moved));
+        Kick();
+    }
+
+    private void OnDelete(DeleteMessage delete)
+    {
+        if (_queue.Find(delete.QueueId) is null)
+        {
+            Sender.Tell(new AdminDone(0));
+            return;
+        }
+        var replyTo = Sender;
+        PersistEvent(new QueueEvent.Removed(delete.QueueId), _ => replyTo.Tell(new AdminDone(1)));
+    }
+
+    // ---- bookkeeping ----
+
+    /// <summary>
+    /// Persists without stopping the mailbox (the journal batches concurrent writes); once written:
+    /// apply, release the body of a finished message, snapshot now and then, then <paramref name="then"/>.
+    /// </summary>
+    private void PersistEvent<T>(T e, Action<T> then)
+        where T : QueueEvent
+    {
+        _persisting++;
+        PersistAsync(e, persisted =>
+        {
+            _persisting--;
+            Applied(persisted);
+            then(persisted);
+        });
+    }
+
+    private void Applied(QueueEvent e)
+    {
+        _queue.Apply(e);
+        if (_queue.Find(e.QueueId) is null)
+        {
+            _ = _services.Store.ReleaseAsync(e.QueueId, _domain);
+        }
+        if (++_eventsSinceSnapshot >= _services.Delivery.SnapshotEvery)
+        {
+            _eventsSinceSnapshot = 0;
+            SaveSnapshot(_queue.ToSnapshot());
+        }
+        if (_persisting < _services.Delivery.MaxPersistsInFlight) Stash.UnstashAll();
+    }
+
+    private void MaybePassivate()
+    {
+        if (_queue.Count == 0 && _attempting.Count == 0 && _notifying.Count == 0 && _persisting == 0)
+        {
+            Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        }
+    }
+
+    private RecipientResult Expired(int index, RecipientResult? last) => new(
+        index,
+        RecipientOutcome.Failed,
+        550,
+        "5.4.7",
+        $"Delivery time expired after {_services.Delivery.GiveUpAfter}; last error: {(last is null ? "none" : $"{last.Code} {last.Text}")}",
+        last?.RemoteMta);
+
+    private static QueueItem Describe(QueueEntry e) => new(
+        e.Message.QueueId,
+        e.Message.Sender,
+        e.Message.Recipients.Select((r, i) => new QueueItemRecipient(r.Address, e.States[i]?.Outcome.ToString() ?? "Pending", e.States[i] is null ? null : $"{e.States[i]!.Code} {e.States[i]!.Text}")).ToArray(),
+        e.Message.ArrivedAt,
+        e.Message.Size,
+        e.Attempts,
+        e.NextAttempt);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    // ---- messages ----
+
+    /// <summary>Queue a message for this domain; answered with <see cref="Accepted"/> once the envelope is persisted.</summary>
+    public sealed record Enqueue(string Domain, QueuedMessage Message);
+
+    public sealed record Accepted(string QueueId);
+
+    public sealed record GetQueue(string Domain);
+
+    public sealed record QueueListing(string Domain, QueueItem[] Messages);
+
+    public sealed record QueueItem(string QueueId, string? Sender, QueueItemRecipient[] Recipients, DateTimeOffset ArrivedAt, long Size, int Attempts, DateTimeOffset NextAttempt);
+
+    public sealed record QueueItemRecipient(string Address, string State, string? LastReply);
+
+    /// <summary>Try now what waits for its retry time (one message, or all when QueueId is null).</summary>
+    public sealed record RetryNow(string Domain, string? QueueId);
+
+    public sealed record DeleteMessage(string Domain, string QueueId);
+
+    public sealed record AdminDone(int Count);
+
+    private sealed record Tick : INotInfluenceReceiveTimeout
+    {
+        public static readonly Tick Instance = new();
+    }
+
+    private sealed record SweepConnections : INotInfluenceReceiveTimeout
+    {
+        public static readonly SweepConnections Instance = new();
+    }
+
+    private sealed record AttemptDone(string QueueId, RecipientResult[]? Results, byte[]? Content);
+
+    private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, bool Ok);
+
+    /// <summary>Routes domain messages to the entity of their domain.</summary>
+    public sealed class MessageExtractor() : HashCodeMessageExtractor(100)
+    {
+        public override string? EntityId(object message) => message switch
+        {
+            Enqueue e => e.Domain,
+            GetQueue g => g.Domain,
+            RetryNow r => r.Domain,
+            DeleteMessage d => d.Domain,
+            _ => null,
+        };
+    }
+}

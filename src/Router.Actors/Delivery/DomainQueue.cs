@@ -1,0 +1,110 @@
+using Router.Protocol;
+
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// The state of one destination domain's queue, changed only by applying <see cref="QueueEvent"/>s
+/// (so recovery replays exactly what happened). Decisions that need no I/O live here too: which
+/// messages are due, who still needs a bounce, whether a message is finished. Pure.
+/// </summary>
+public sealed class DomainQueue
+{
+    private readonly Dictionary<string, QueueEntry> _entries = new(StringComparer.Ordinal);
+
+    public int Count => _entries.Count;
+
+    public IEnumerable<QueueEntry> Entries => _entries.Values;
+
+    public QueueEntry? Find(string queueId) => _entries.GetValueOrDefault(queueId);
+
+    public void Apply(QueueEvent e)
+    {
+        switch (e)
+        {
+            case QueueEvent.Enqueued enq:
+                _entries[enq.QueueId] = new QueueEntry
+                {
+                    Message = enq.Message,
+                    States = new RecipientResult?[enq.Message.Recipients.Length],
+                    BounceDone = new bool[enq.Message.Recipients.Length],
+                    NextAttempt = enq.Message.ArrivedAt,
+                };
+                break;
+            case QueueEvent.Attempted attempted when _entries.TryGetValue(attempted.QueueId, out var entry):
+                entry.Attempts++;
+                foreach (var r in attempted.Results)
+                {
+                    entry.States[r.Index] = r;
+                    // No bounce is owed where the sender asked for none or is null (RFC 3461 s4.1).
+                    if (r.Outcome == RecipientOutcome.Failed && !QueueEntry.WantsNotice(entry.Message, r.Index, DsnNotify.Failure)) entry.BounceDone[r.Index] = true;
+                }
+                entry.NextAttempt = attempted.NextAttempt;
+                RemoveIfFinished(entry);
+                break;
+            case QueueEvent.DelayNotified delayed when _entries.TryGetValue(delayed.QueueId, out var entry):
+                entry.DelayNotified = true;
+                break;
+            case QueueEvent.Bounced bounced when _entries.TryGetValue(bounced.QueueId, out var entry):
+                foreach (var i in bounced.Recipients) entry.BounceDone[i] = true;
+                RemoveIfFinished(entry);
+                break;
+            case QueueEvent.Removed removed:
+                _entries.Remove(removed.QueueId);
+                break;
+        }
+    }
+
+    private void RemoveIfFinished(QueueEntry entry)
+    {
+        if (entry.IsFinished) _entries.Remove(entry.Message.QueueId);
+    }
+
+    public DomainQueueSnapshot ToSnapshot() => new(_entries.Values.ToArray());
+
+    public static DomainQueue FromSnapshot(DomainQueueSnapshot snapshot)
+    {
+        var queue = new DomainQueue();
+        foreach (var entry in snapshot.Entries) queue._entries[entry.Message.QueueId] = entry;
+        return queue;
+    }
+}
+
+/// <summary>A snapshot of a domain's queue (Akka.Persistence snapshot store).</summary>
+public sealed record DomainQueueSnapshot(QueueEntry[] Entries);
+
+/// <summary>One queued message and what is known of each of its recipients.</summary>
+public sealed class QueueEntry
+{
+    public required QueuedMessage Message { get; init; }
+
+    /// <summary>Latest result per recipient; null = not tried yet.</summary>
+    public required RecipientResult?[] States { get; init; }
+
+    /// <summary>Per recipient: a bounce was sent for it, or none is owed.</summary>
+    public required bool[] BounceDone { get; init; }
+
+    public int Attempts { get; set; }
+
+    public DateTimeOffset NextAttempt { get; set; }
+
+    public bool DelayNotified { get; set; }
+
+    public bool IsPending(int i) => States[i] is null || States[i]!.Outcome == RecipientOutcome.Deferred;
+
+    public IEnumerable<int> PendingRecipients => Enumerable.Range(0, States.Length).Where(IsPending);
+
+    /// <summary>Failed recipients whose sender still has to be told (RFC 3461 NOTIFY, never for a null sender).</summary>
+    public int[] OwedBounces() => Enumerable.Range(0, States.Length)
+        .Where(i => States[i] is { Outcome: RecipientOutcome.Failed } && !BounceDone[i])
+        .ToArray();
+
+    public static bool WantsNotice(QueuedMessage message, int i, DsnNotify kind)
+    {
+        if (message.Sender is null) return false;
+        var notify = message.Recipients[i].Notify;
+        return notify == DsnNotify.None ? kind != DsnNotify.Success : (notify & kind) != 0;
+    }
+
+    /// <summary>Nothing left to try and no bounce owed.</summary>
+    public bool IsFinished => !PendingRecipients.Any() && OwedBounces().Length == 0;
+}

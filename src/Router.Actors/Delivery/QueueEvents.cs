@@ -1,0 +1,62 @@
+using Router.Protocol;
+
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// A message as queued for one destination domain: the envelope, never the body (that is in the
+/// message store, under <see cref="QueueId"/>). Persisted in <see cref="QueueEvent.Enqueued"/>.
+/// </summary>
+public sealed record QueuedMessage(
+    string QueueId,
+    string Domain,
+    string? Sender,
+    string? EnvelopeId,
+    bool ReturnFull,
+    bool SmtpUtf8,
+    bool EightBitMime,
+    DateTimeOffset ArrivedAt,
+    long Size,
+    QueuedRecipient[] Recipients);
+
+/// <summary>One recipient of a queued message, with its DSN parameters (RFC 3461).</summary>
+public sealed record QueuedRecipient(string Address, DsnNotify Notify, string? OriginalRecipient);
+
+/// <summary>How one recipient fared in one attempt.</summary>
+public enum RecipientOutcome
+{
+    Delivered,
+    Deferred,
+    Failed,
+}
+
+/// <summary>The result of one attempt for one recipient (by index), with the reply that settled it.</summary>
+public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Code, string? Enhanced, string Text, string? RemoteMta)
+{
+    public SmtpReply ToReply() => new(Code, Enhanced, Text);
+
+    public static RecipientResult From(int index, SmtpReply reply, string? remoteMta) => new(
+        index,
+        reply.IsPositive ? RecipientOutcome.Delivered : reply.IsTransient ? RecipientOutcome.Deferred : RecipientOutcome.Failed,
+        reply.Code,
+        reply.Enhanced,
+        reply.Text,
+        remoteMta);
+}
+
+/// <summary>The events of a domain's queue: the only facts persisted in the journal.</summary>
+public abstract record QueueEvent(string QueueId)
+{
+    public sealed record Enqueued(QueuedMessage Message) : QueueEvent(Message.QueueId);
+
+    /// <summary>An attempt finished; deferred recipients are next tried at <see cref="NextAttempt"/>.</summary>
+    public sealed record Attempted(string QueueId, RecipientResult[] Results, DateTimeOffset NextAttempt) : QueueEvent(QueueId);
+
+    /// <summary>The delay notice (RFC 3464 Action: delayed) was handed to its owner.</summary>
+    public sealed record DelayNotified(string QueueId) : QueueEvent(QueueId);
+
+    /// <summary>A bounce for these failed recipients was handed to its owner (or none was due).</summary>
+    public sealed record Bounced(string QueueId, int[] Recipients) : QueueEvent(QueueId);
+
+    /// <summary>Every recipient is settled: the message leaves the queue.</summary>
+    public sealed record Removed(string QueueId) : QueueEvent(QueueId);
+}

@@ -1,0 +1,61 @@
+using Akka.Actor;
+using Router.Actors.Delivery;
+using Router.Actors.Routing;
+using Router.Actors.Storage;
+
+namespace Router.Actors.Relay;
+
+/// <summary>
+/// Takes a message with remote recipients from a session (or a DSN from the queue): writes the
+/// body once to the message store and, at the same time, has each destination domain's actor
+/// persist its envelope; answers <see cref="OwnerReply.Durable"/> when both are done. Were the
+/// store to fail after an envelope was persisted, the session answers 451 and the domain actor
+/// later finds no body and drops the envelope: nothing acknowledged is lost.
+/// </summary>
+public sealed class RelayActor : ReceiveActor
+{
+    public RelayActor(IMessageStore store, IActorRef domains, TimeSpan timeout)
+    {
+        Receive<RelayRequest>(request =>
+        {
+            AcceptAsync(store, domains, timeout, request).PipeTo(Sender);
+        });
+    }
+
+    public static Props Props(IMessageStore store, IActorRef domains, TimeSpan timeout) =>
+        Akka.Actor.Props.Create(() => new RelayActor(store, domains, timeout));
+
+    private static async Task<OwnerReply> AcceptAsync(IMessageStore store, IActorRef domains, TimeSpan timeout, RelayRequest request)
+    {
+        try
+        {
+            var arrived = DateTimeOffset.UtcNow;
+            var byDomain = request.Recipients
+                .Select((r, i) => (Recipient: r, Command: request.RcptCommands.FirstOrDefault(c => string.Equals(c.Recipient.ToString(), r.Address, StringComparison.OrdinalIgnoreCase))))
+                .GroupBy(x => x.Recipient.Domain)
+                .ToArray();
+            var size = request.Trace.Length + request.Body.Length;
+            var stored = store.StoreAsync(request.QueueId, byDomain.Select(g => g.Key).ToArray(), request.Trace, request.Body);
+            var enqueued = byDomain.Select(g => domains.Ask<DomainDeliveryActor.Accepted>(
+                new DomainDeliveryActor.Enqueue(g.Key, new QueuedMessage(
+                    request.QueueId,
+                    g.Key,
+                    request.Mail.ReversePath?.ToString(),
+                    request.Mail.EnvelopeId,
+                    request.Mail.ReturnFull,
+                    request.Mail.SmtpUtf8,
+                    request.Mail.Body == Protocol.BodyType.EightBitMime,
+                    arrived,
+                    size,
+                    g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? Protocol.DsnNotify.None, x.Command?.OriginalRecipient)).ToArray())),
+                timeout)).ToArray();
+            await stored.ConfigureAwait(false);
+            await Task.WhenAll(enqueued).ConfigureAwait(false);
+            return new OwnerReply.Durable(request.TransactionId, "relay");
+        }
+        catch (Exception e)
+        {
+            return new OwnerReply.Failed(request.TransactionId, "relay", e.GetBaseException().Message);
+        }
+    }
+}
