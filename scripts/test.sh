@@ -27,7 +27,7 @@ passed=0; failed=0; status=0
 for project in tests/*/*.csproj; do
   echo "== $project"
   log=$(mktemp)
-  if ! dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" | grep -E "^\s*(Failed|Passed|Skipped) |Error Message|Assert|Total tests|Passed!|Failed!"; then :; fi
+  dotnet test "$project" -c Release --no-build -nologo 2>&1 | tee "$log" || true
   if ! grep -qE "^(Passed!|Failed!)" "$log"; then status=1; echo "test.sh: $project did not report results"; fi
   p=$(grep -oE "Passed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
   f=$(grep -oE "Failed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
