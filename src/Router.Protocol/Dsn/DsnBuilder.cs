@@ -76,12 +76,19 @@ public static partial class DsnBuilder
         ArgumentNullException.ThrowIfNull(request);
         if (string.IsNullOrWhiteSpace(request.ReportingMta)) throw new ArgumentException("ReportingMta is required", nameof(request));
         if (request.Recipients.Count == 0) throw new ArgumentException("a DSN reports on at least one recipient", nameof(request));
-        var expectedClass = request.Kind == DsnKind.Failure ? '5' : '4';
-        foreach (var r in request.Recipients)
-        {
-            if (!StatusCode().IsMatch(r.Status) || r.Status[0] != expectedClass)
-                throw new ArgumentException($"status '{r.Status}' does not fit a {request.Kind} DSN ({expectedClass}.x.x)", nameof(request));
-        }
+    }
+
+    /// <summary>
+    /// The Status field for <paramref name="kind"/> (RFC 3463 s3.1, RFC 3464 s2.3.4): the class must
+    /// match the action, so a failure after the last of many 4.x.x replies (the message expired)
+    /// reports 5.x.x with the same subject and detail; a malformed code becomes x.0.0. A report
+    /// with a slightly wrong code still beats no report.
+    /// </summary>
+    public static string StatusFor(DsnKind kind, string? status)
+    {
+        var cls = kind == DsnKind.Failure ? '5' : '4';
+        if (status is null || !StatusCode().IsMatch(status)) return cls + ".0.0";
+        return status[0] == cls ? status : cls + status[1..];
     }
 
     private static TextPart ReadableText(DsnRequest request, string host)
@@ -106,7 +113,7 @@ public static partial class DsnBuilder
             }
             else
             {
-                text.Append(Clean(r.Reason ?? $"delivery failed with status {r.Status}", ascii: false));
+                text.Append(Clean(r.Reason ?? $"delivery failed with status {StatusFor(request.Kind, r.Status)}", ascii: false));
             }
             if (request.Kind == DsnKind.Delay && r.WillRetryUntil is { } until)
                 text.Append(" (will be retried until ").Append(DateUtils.FormatDate(until)).Append(')');
@@ -136,7 +143,7 @@ public static partial class DsnBuilder
             // RFC 6533 s3: a UTF-8 address is of type "utf-8", written raw in message/global-delivery-status.
             Field(sb, "Final-Recipient", (r.Address.IsUtf8 ? "utf-8; " : "rfc822; ") + Clean(r.Address.ToString(), ascii));
             Field(sb, "Action", request.Kind == DsnKind.Failure ? "failed" : "delayed");
-            Field(sb, "Status", r.Status);
+            Field(sb, "Status", StatusFor(request.Kind, r.Status));
             if (r.RemoteMta is { } mta) Field(sb, "Remote-MTA", "dns; " + Clean(mta, ascii));
             if (r.RemoteReply is { } reply) Field(sb, "Diagnostic-Code", "smtp; " + Clean(reply.ToString(), ascii));
             if (r.LastAttemptDate is { } last) Field(sb, "Last-Attempt-Date", DateUtils.FormatDate(last));
@@ -235,6 +242,6 @@ public static partial class DsnBuilder
 
     private static bool Ascii(ReadOnlySpan<byte> bytes) => !bytes.ContainsAnyInRange((byte)0x80, (byte)0xff);
 
-    [GeneratedRegex(@"^[245]\.[0-9]{1,3}\.[0-9]{1,3}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[245]\.[0-9]{1,3}\.[0-9]{1,3}\z", RegexOptions.CultureInvariant)]
     private static partial Regex StatusCode();
 }

@@ -6,7 +6,8 @@ namespace Router.Protocol.Dsn;
 /// control characters by <see cref="DsnBuilder"/>; callers pass them as they are.
 /// </summary>
 /// <param name="Address">The Final-Recipient: the address this MTA tried to deliver to.</param>
-/// <param name="Status">RFC 3463 enhanced status, "5.x.x" for failures and "4.x.x" for delays.</param>
+/// <param name="Status">RFC 3463 enhanced status, "5.x.x" for failures and "4.x.x" for delays
+/// (a code of the other class is adjusted to the DSN's kind, see <see cref="DsnBuilder.StatusFor"/>).</param>
 public sealed record DsnRecipient(MailAddress Address, string Status)
 {
     /// <summary>The ORCPT parameter (RFC 3461 s4.2), xtext already decoded, e.g. "rfc822;bob@example.com".</summary>

@@ -280,9 +280,31 @@ public sealed class DsnBuilderTests
     }
 
     [Fact]
-    public void A_status_that_does_not_fit_the_kind_is_a_bug()
+    public void A_bounce_after_temporary_errors_reports_a_permanent_status()
     {
-        Assert.Throws<ArgumentException>(() => DsnBuilder.Build(Bounce(Bob with { Status = "4.4.1" })));
-        Assert.Throws<ArgumentException>(() => DsnBuilder.Build(Bounce(Bob with { Status = "5.1" })));
+        // The message expired after 4.4.1 replies: Action failed needs class 5, same subject and detail.
+        var (dsn, _) = RoundTrip(Bounce(Bob with { Status = "4.4.1", RemoteReply = new SmtpReply(421, "4.4.1", "busy") }));
+
+        Assert.Equal("5.4.1", Groups(dsn)[1]["Status"]);
+        Assert.Equal("smtp; 421 4.4.1 busy", Groups(dsn)[1]["Diagnostic-Code"]);
+    }
+
+    [Theory]
+    [InlineData(DsnKind.Failure, "5.1.1", "5.1.1")]
+    [InlineData(DsnKind.Failure, "4.4.7", "5.4.7")]
+    [InlineData(DsnKind.Delay, "5.2.2", "4.2.2")]
+    [InlineData(DsnKind.Failure, "5.1", "5.0.0")]
+    [InlineData(DsnKind.Delay, null, "4.0.0")]
+    [InlineData(DsnKind.Failure, "5.1.1\r\nX: y", "5.0.0")]
+    [InlineData(DsnKind.Failure, "5.1.1\n", "5.0.0")]
+    public void The_status_class_follows_the_kind(DsnKind kind, string? given, string expected)
+    {
+        Assert.Equal(expected, DsnBuilder.StatusFor(kind, given));
+    }
+
+    [Fact]
+    public void A_dsn_without_recipients_is_a_bug()
+    {
+        Assert.Throws<ArgumentException>(() => DsnBuilder.Build(Bounce() with { Recipients = [] }));
     }
 }
