@@ -103,7 +103,8 @@ public sealed class LoadGenerator
         var failures = 0;
         try
         {
-            while (!ct.IsCancellationRequested && !Expired)
+            // An open loop is bounded by its slots (WaitForSlotAsync), a closed loop by the clock.
+            while (!ct.IsCancellationRequested && (_options.Rate is not null || !Expired))
             {
                 var sequence = Interlocked.Increment(ref _claimed);
                 if (sequence > MessageLimit) break;
