@@ -25,6 +25,7 @@ public sealed class RouterNode : IAsyncDisposable
 {
     private readonly List<IActorRef> _listeners = [];
     private DurableFileWriter? _writer;
+    private IMessageStore? _store;
 
     private RouterNode(ActorSystem system, RouterSettings settings)
     {
@@ -129,17 +130,24 @@ public sealed class RouterNode : IAsyncDisposable
         _writer = new DurableFileWriter(Settings.DataDir, Settings.UseSyncfs, Settings.MaxCommitBatch);
         var writer = _writer;
 
+        // One node: bodies in the file spool, local mailboxes get them in memory. Cluster: bodies in
+        // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them.
+        var clustered = config.GetString("router.queue.store", "sqlite") == "postgresql";
+        IMessageStore store = clustered
+            ? await PostgresMessageStore.OpenAsync(config.GetString("router.queue.connection-string")).ConfigureAwait(false)
+            : new FileMessageStore(Settings.DataDir, writer);
+        _store = store;
+
         var sharding = ClusterSharding.Get(System);
         var shardingSettings = ClusterShardingSettings.Create(System);
         var mailboxes = await sharding.StartAsync(
             "mailbox",
-            key => MailboxActor.Props(key, Settings.MaildirRoot, Settings.Hostname, writer),
+            key => MailboxActor.Props(key, Settings.MaildirRoot, Settings.Hostname, writer, store),
             shardingSettings,
             new MailboxActor.MessageExtractor()).ConfigureAwait(false);
 
         var delivery = DeliverySettings.FromConfig(config);
         var policy = new RoutingPolicy(Settings);
-        var store = new FileMessageStore(Settings.DataDir, writer);
         var resolver = new MxResolver(new MxResolverOptions
         {
             NameServers = delivery.DnsServers,
@@ -149,17 +157,18 @@ public sealed class RouterNode : IAsyncDisposable
             StaticRoutes = delivery.Transport,
             UseIpv6 = delivery.UseIpv6,
         });
-        IActorRef relay = ActorRefs.Nobody;
-        var notices = new DsnDispatcher(Settings, policy, () => mailboxes, () => relay);
+        MessageHandoff? handoff = null;
+        var notices = new DsnDispatcher(Settings, policy, () => handoff!);
         var domainServices = new DomainServices(Settings, delivery, resolver, store, notices);
         Domains = await sharding.StartAsync(
             "domain",
             domain => DomainDeliveryActor.Props(domain, domainServices),
             shardingSettings.WithRememberEntities(true),
             new DomainDeliveryActor.MessageExtractor()).ConfigureAwait(false);
-        relay = System.ActorOf(RelayActor.Props(store, Domains, Settings.DeliveryAckTimeout), "relay");
+        var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes, Settings.DeliveryAckTimeout), "relay");
 
-        var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay);
+        var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered);
+        handoff = services.Handoff;
         var bound = new List<IPEndPoint>();
         foreach (var endpoint in Settings.SmtpEndpoints)
         {
@@ -194,5 +203,7 @@ public sealed class RouterNode : IAsyncDisposable
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).ConfigureAwait(false);
         _writer?.Dispose();
         _writer = null;
+        if (_store is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
+        _store = null;
     }
 }

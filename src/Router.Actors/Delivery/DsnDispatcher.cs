@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Router.Actors.Configuration;
-using Router.Actors.Mailbox;
 using Router.Actors.Routing;
 using Router.Protocol;
 using Router.Protocol.Dsn;
@@ -14,7 +13,7 @@ namespace Router.Actors.Delivery;
 /// owner confirmed it is durable. A DSN whose recipient cannot be routed is dropped and logged,
 /// as Postfix drops an undeliverable double bounce.
 /// </summary>
-public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy, Func<IActorRef> mailboxes, Func<IActorRef> relay)
+public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy, Func<MessageHandoff> handoff)
 {
     private static long _transactionIds;
 
@@ -27,25 +26,12 @@ public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy,
         var id = QueueId.Next();
         var trace = TraceHeaders.Received("localhost", System.Net.IPAddress.Loopback, settings.Hostname, "local", id, request.Sender.ToString(), DateTimeOffset.Now);
         var tx = Interlocked.Increment(ref _transactionIds);
-        var owners = new List<Task<OwnerReply>>();
-        foreach (var mailbox in decision.Destinations.OfType<Destination.Mailbox>())
-        {
-            owners.Add(mailboxes().Ask<OwnerReply>(new MailboxActor.Deliver(mailbox.Key, tx, null, trace, bytes), timeout));
-        }
-        var remote = decision.Destinations.OfType<Destination.Remote>().ToArray();
-        if (remote.Length > 0)
-        {
-            var mail = new MailCommand(null, bytes.Length, DsnBuilder.Requires8BitMime(request) ? BodyType.EightBitMime : BodyType.SevenBit, DsnBuilder.RequiresSmtpUtf8(request), false, null);
-            var rcpts = remote.Select(r => new RcptCommand(ParseAddress(r.Address), DsnNotify.Never, null)).ToArray();
-            owners.Add(relay().Ask<OwnerReply>(new RelayRequest(tx, id, mail, remote, rcpts, trace, bytes), timeout));
-        }
+        var mail = new MailCommand(null, bytes.Length, DsnBuilder.Requires8BitMime(request) ? BodyType.EightBitMime : BodyType.SevenBit, DsnBuilder.RequiresSmtpUtf8(request), false, null);
+        var rcpts = new[] { new RcptCommand(request.Sender, DsnNotify.Never, null) };
+        var owners = handoff().Plan(tx, id, mail, decision.Destinations, rcpts, trace, bytes)
+            .Select(p => p.Owner.Ask<OwnerReply>(p.Message, timeout))
+            .ToArray();
         var replies = await Task.WhenAll(owners).ConfigureAwait(false);
         return replies.All(r => r is OwnerReply.Durable);
-    }
-
-    private static MailAddress ParseAddress(string address)
-    {
-        var at = address.LastIndexOf('@');
-        return new MailAddress(address[..at], address[(at + 1)..]);
     }
 }

@@ -16,18 +16,23 @@ namespace Router.Actors.Mailbox;
 public sealed class MailboxActor : ReceiveActor
 {
     private readonly DurableFileWriter _writer;
+    private readonly IMessageStore? _store;
     private readonly MaildirFolder _folder;
 
-    public MailboxActor(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer)
+    public MailboxActor(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store)
     {
         _writer = writer;
+        _store = store;
         _folder = new MaildirFolder(maildirRoot, mailbox, hostname);
         Receive<Deliver>(Handle);
         Receive<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
     }
 
-    public static Props Props(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer) =>
-        Akka.Actor.Props.Create(() => new MailboxActor(mailbox, maildirRoot, hostname, writer));
+    public static Props Props(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store) =>
+        Akka.Actor.Props.Create(() => new MailboxActor(mailbox, maildirRoot, hostname, writer, store));
+
+    /// <summary>The message store owner name under which a mailbox holds a stored body.</summary>
+    public static string StoreOwner(string mailbox) => "mailbox:" + mailbox;
 
     protected override void PreStart() => Context.SetReceiveTimeout(TimeSpan.FromMinutes(2));
 
@@ -38,10 +43,9 @@ public sealed class MailboxActor : ReceiveActor
         try
         {
             _folder.EnsureCreated();
-            var headers = TraceHeaders.DeliveryHeaders(deliver.ReturnPath, deliver.Mailbox);
-            var size = headers.Length + deliver.Trace.Length + deliver.Body.Length;
-            var (tmp, final) = _folder.NewFileNames(size);
-            commit = _writer.CommitAsync(tmp, final, headers, deliver.Trace, deliver.Body);
+            commit = deliver.StoredAs is null
+                ? Write(deliver, deliver.Trace, deliver.Body)
+                : WriteStoredAsync(deliver);
         }
         catch (Exception e)
         {
@@ -54,8 +58,36 @@ public sealed class MailboxActor : ReceiveActor
             TaskScheduler.Default).PipeTo(replyTo);
     }
 
-    /// <summary>Deliver one message into this mailbox. The body is the message as received, with the Received header in Trace.</summary>
-    public sealed record Deliver(string Mailbox, long TransactionId, string? ReturnPath, ReadOnlyMemory<byte> Trace, ReadOnlyMemory<byte> Body);
+    private Task Write(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    {
+        var headers = TraceHeaders.DeliveryHeaders(deliver.ReturnPath, deliver.Mailbox);
+        var (tmp, final) = _folder.NewFileNames(headers.Length + trace.Length + body.Length);
+        return _writer.CommitAsync(tmp, final, headers, trace, body);
+    }
+
+    /// <summary>Cluster mode: the body was stored by the accepting node; fetch it, write it, drop our reference.</summary>
+    private async Task WriteStoredAsync(Deliver deliver)
+    {
+        var store = _store ?? throw new InvalidOperationException("a stored body was sent to a node without a message store");
+        var owner = StoreOwner(deliver.Mailbox);
+        var content = await store.LoadAsync(deliver.StoredAs!, owner, CancellationToken.None).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"body {deliver.StoredAs} not found in the message store");
+        await Write(deliver, ReadOnlyMemory<byte>.Empty, content).ConfigureAwait(false);
+        await store.ReleaseAsync(deliver.StoredAs!, owner).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deliver one message into this mailbox: the Received header in <paramref name="Trace"/> and
+    /// the body as received, in memory (same node only: <paramref name="Body"/> is never
+    /// serialized), or stored in the message store under <paramref name="StoredAs"/> (cluster).
+    /// </summary>
+    public sealed record Deliver(
+        string Mailbox,
+        long TransactionId,
+        string? ReturnPath,
+        byte[] Trace,
+        [property: Newtonsoft.Json.JsonIgnore] ReadOnlyMemory<byte> Body,
+        string? StoredAs = null);
 
     /// <summary>Routes <see cref="Deliver"/> to the entity for its mailbox.</summary>
     public sealed class MessageExtractor() : HashCodeMessageExtractor(100)

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Router.Actors.Delivery;
+using Router.Actors.Mailbox;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
 
@@ -14,18 +15,18 @@ namespace Router.Actors.Relay;
 /// </summary>
 public sealed class RelayActor : ReceiveActor
 {
-    public RelayActor(IMessageStore store, IActorRef domains, TimeSpan timeout)
+    public RelayActor(IMessageStore store, IActorRef domains, IActorRef mailboxes, TimeSpan timeout)
     {
         Receive<RelayRequest>(request =>
         {
-            AcceptAsync(store, domains, timeout, request).PipeTo(Sender);
+            AcceptAsync(store, domains, mailboxes, timeout, request).PipeTo(Sender);
         });
     }
 
-    public static Props Props(IMessageStore store, IActorRef domains, TimeSpan timeout) =>
-        Akka.Actor.Props.Create(() => new RelayActor(store, domains, timeout));
+    public static Props Props(IMessageStore store, IActorRef domains, IActorRef mailboxes, TimeSpan timeout) =>
+        Akka.Actor.Props.Create(() => new RelayActor(store, domains, mailboxes, timeout));
 
-    private static async Task<OwnerReply> AcceptAsync(IMessageStore store, IActorRef domains, TimeSpan timeout, RelayRequest request)
+    private static async Task<OwnerReply> AcceptAsync(IMessageStore store, IActorRef domains, IActorRef mailboxes, TimeSpan timeout, RelayRequest request)
     {
         try
         {
@@ -35,7 +36,8 @@ public sealed class RelayActor : ReceiveActor
                 .GroupBy(x => x.Recipient.Domain)
                 .ToArray();
             var size = request.Trace.Length + request.Body.Length;
-            var stored = store.StoreAsync(request.QueueId, byDomain.Select(g => g.Key).ToArray(), request.Trace, request.Body);
+            var owners = byDomain.Select(g => g.Key).Concat(request.Mailboxes.Select(MailboxActor.StoreOwner)).ToArray();
+            var stored = store.StoreAsync(request.QueueId, owners, request.Trace, request.Body);
             var enqueued = byDomain.Select(g => domains.Ask<DomainDeliveryActor.Accepted>(
                 new DomainDeliveryActor.Enqueue(g.Key, new QueuedMessage(
                     request.QueueId,
@@ -50,8 +52,14 @@ public sealed class RelayActor : ReceiveActor
                     g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? Protocol.DsnNotify.None, x.Command?.OriginalRecipient)).ToArray())),
                 timeout)).ToArray();
             await stored.ConfigureAwait(false);
+            var delivered = request.Mailboxes.Select(m => mailboxes.Ask<OwnerReply>(
+                new MailboxActor.Deliver(m, request.TransactionId, request.Mail.ReversePath?.ToString(), [], ReadOnlyMemory<byte>.Empty, request.QueueId),
+                timeout)).ToArray();
             await Task.WhenAll(enqueued).ConfigureAwait(false);
-            return new OwnerReply.Durable(request.TransactionId, "relay");
+            var failed = (await Task.WhenAll(delivered).ConfigureAwait(false)).OfType<OwnerReply.Failed>().FirstOrDefault();
+            return failed is null
+                ? new OwnerReply.Durable(request.TransactionId, "relay")
+                : new OwnerReply.Failed(request.TransactionId, "relay", failed.Reason);
         }
         catch (Exception e)
         {

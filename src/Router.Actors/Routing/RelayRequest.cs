@@ -3,8 +3,10 @@ using Router.Protocol;
 namespace Router.Actors.Routing;
 
 /// <summary>
-/// A session hands the relay a message with remote recipients. The relay answers with an
-/// <see cref="OwnerReply"/> once the body is spooled and every recipient's envelope is persisted.
+/// A session hands the relay a message with remote recipients and, in cluster mode, its local
+/// mailboxes too (the body then travels by reference through the message store). The relay
+/// answers with an <see cref="OwnerReply"/> once the body is stored, every domain's envelope is
+/// persisted and every mailbox copy is durable.
 /// </summary>
 public sealed record RelayRequest(
     long TransactionId,
@@ -12,5 +14,9 @@ public sealed record RelayRequest(
     MailCommand Mail,
     IReadOnlyList<Destination.Remote> Recipients,
     IReadOnlyList<RcptCommand> RcptCommands,
-    ReadOnlyMemory<byte> Trace,
-    ReadOnlyMemory<byte> Body);
+    byte[] Trace,
+    ReadOnlyMemory<byte> Body)
+{
+    /// <summary>Local mailboxes to deliver through the message store (cluster mode).</summary>
+    public IReadOnlyList<string> Mailboxes { get; init; } = [];
+}

@@ -1,0 +1,44 @@
+using Akka.Actor;
+using Router.Actors.Mailbox;
+using Router.Protocol;
+
+namespace Router.Actors.Routing;
+
+/// <summary>
+/// Who gets an accepted message, and in which form: each local mailbox directly with the body in
+/// memory (one node), the relay for remote recipients, or — when bodies travel by reference
+/// (cluster) — the relay for everything, which stores the body once for all owners. Each target
+/// answers with an <see cref="OwnerReply"/>. Used by sessions and by the DSN sender alike.
+/// </summary>
+public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bodiesByReference)
+{
+    public IReadOnlyList<(IActorRef Owner, object Message)> Plan(
+        long transactionId,
+        string queueId,
+        MailCommand mail,
+        IEnumerable<Destination> destinations,
+        IReadOnlyList<RcptCommand> rcpts,
+        byte[] trace,
+        ReadOnlyMemory<byte> body)
+    {
+        var plan = new List<(IActorRef, object)>();
+        var local = new List<string>();
+        var remote = new List<Destination.Remote>();
+        foreach (var destination in destinations)
+        {
+            if (destination is Destination.Mailbox m) local.Add(m.Key);
+            else if (destination is Destination.Remote r) remote.Add(r);
+        }
+        if (!bodiesByReference)
+        {
+            var returnPath = mail.ReversePath?.ToString();
+            foreach (var key in local) plan.Add((mailboxes, new MailboxActor.Deliver(key, transactionId, returnPath, trace, body)));
+            local.Clear();
+        }
+        if (remote.Count > 0 || local.Count > 0)
+        {
+            plan.Add((relay, new RelayRequest(transactionId, queueId, mail, remote, rcpts, trace, body) { Mailboxes = local }));
+        }
+        return plan;
+    }
+}

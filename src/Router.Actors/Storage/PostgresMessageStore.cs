@@ -1,0 +1,75 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Router.Actors.Storage;
+
+/// <summary>
+/// Message bodies in PostgreSQL, for a cluster: every node can read what any node accepted.
+/// One row per body and one row per owner's reference; releasing the last reference deletes
+/// the body in the same transaction. Commits are durable (fsync) and PostgreSQL groups the
+/// commits of concurrent sessions.
+/// </summary>
+public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _source;
+
+    private PostgresMessageStore(NpgsqlDataSource source) => _source = source;
+
+    public static async Task<PostgresMessageStore> OpenAsync(string connectionString)
+    {
+        var store = new PostgresMessageStore(NpgsqlDataSource.Create(connectionString));
+        await using var command = store._source.CreateCommand("""
+            CREATE TABLE IF NOT EXISTS router_bodies (queue_id text PRIMARY KEY, data bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now());
+            CREATE TABLE IF NOT EXISTS router_body_refs (queue_id text NOT NULL, owner text NOT NULL, PRIMARY KEY (queue_id, owner));
+            """);
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        return store;
+    }
+
+    public async Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    {
+        var data = new byte[trace.Length + body.Length];
+        trace.CopyTo(data);
+        body.CopyTo(data.AsMemory(trace.Length));
+        await using var connection = await _source.OpenConnectionAsync().ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO router_bodies (queue_id, data) VALUES (@id, @data) ON CONFLICT (queue_id) DO NOTHING;
+            INSERT INTO router_body_refs (queue_id, owner) SELECT @id, unnest(@owners::text[]) ON CONFLICT DO NOTHING;
+            """, connection, transaction))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<string>("id", queueId));
+            insert.Parameters.Add(new NpgsqlParameter<byte[]>("data", data) { NpgsqlDbType = NpgsqlDbType.Bytea });
+            insert.Parameters.Add(new NpgsqlParameter<string[]>("owners", owners.ToArray()));
+            await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+        await transaction.CommitAsync().ConfigureAwait(false);
+    }
+
+    public async Task<byte[]?> LoadAsync(string queueId, string owner, CancellationToken ct)
+    {
+        await using var command = _source.CreateCommand(
+            "SELECT b.data FROM router_bodies b JOIN router_body_refs r ON r.queue_id = b.queue_id WHERE b.queue_id = $1 AND r.owner = $2");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queueId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
+        return await command.ExecuteScalarAsync(ct).ConfigureAwait(false) as byte[];
+    }
+
+    public async Task ReleaseAsync(string queueId, string owner)
+    {
+        // Two commits, in this order: whichever of two concurrent releases checks last sees both
+        // references gone, so the body cannot be left behind.
+        await using (var release = _source.CreateCommand("DELETE FROM router_body_refs WHERE queue_id = $1 AND owner = $2"))
+        {
+            release.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queueId });
+            release.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
+            await release.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+        await using var drop = _source.CreateCommand(
+            "DELETE FROM router_bodies b WHERE b.queue_id = $1 AND NOT EXISTS (SELECT 1 FROM router_body_refs r WHERE r.queue_id = $1)");
+        drop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queueId });
+        await drop.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+}
