@@ -1,9 +1,12 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.DistributedData;
+using Akka.Event;
 using Akka.Persistence.Sql;
 using Microsoft.Data.Sqlite;
 using Router.Actors.Configuration;
@@ -11,6 +14,7 @@ using Router.Actors.Delivery;
 using Router.Actors.Mailbox;
 using Router.Actors.Relay;
 using Router.Actors.Routing;
+using Router.Actors.Security;
 using Router.Actors.Smtp;
 using Router.Actors.Storage;
 
@@ -38,6 +42,10 @@ public sealed class RouterNode : IAsyncDisposable
     public RouterSettings Settings { get; }
 
     public IReadOnlyList<IPEndPoint> SmtpEndpoints { get; private set; } = [];
+
+    public IReadOnlyList<IPEndPoint> SubmissionEndpoints { get; private set; } = [];
+
+    public IReadOnlyList<IPEndPoint> TlsEndpoints { get; private set; } = [];
 
     public DurableFileWriter Writer => _writer!;
 
@@ -127,7 +135,7 @@ public sealed class RouterNode : IAsyncDisposable
         await up.Task.WaitAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
 
         Directory.CreateDirectory(Settings.MaildirRoot);
-        _writer = new DurableFileWriter(Settings.DataDir, Settings.UseSyncfs, Settings.MaxCommitBatch);
+        _writer = new DurableFileWriter([Settings.DataDir, Settings.MaildirRoot], Settings.UseSyncfs, Settings.MaxCommitBatch);
         var writer = _writer;
 
         // One node: bodies in the file spool, local mailboxes get them in memory. Cluster: bodies in
@@ -167,16 +175,61 @@ public sealed class RouterNode : IAsyncDisposable
             new DomainDeliveryActor.MessageExtractor()).ConfigureAwait(false);
         var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes, Settings.DeliveryAckTimeout), "relay");
 
-        var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered);
-        handoff = services.Handoff;
-        var bound = new List<IPEndPoint>();
-        foreach (var endpoint in Settings.SmtpEndpoints)
+        var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
         {
-            var listener = System.ActorOf(SmtpListenerActor.Props(endpoint, services), $"smtp-listener-{endpoint.Port}");
+            Security = LoadSecurity(),
+        };
+        handoff = services.Handoff;
+        SmtpEndpoints = await BindAsync(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services, ct).ConfigureAwait(false);
+        SubmissionEndpoints = await BindAsync(Settings.SubmissionEndpoints, SmtpEndpointKind.Submission, "submission-listener", services, ct).ConfigureAwait(false);
+        TlsEndpoints = await BindAsync(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services, ct).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<IPEndPoint>> BindAsync(IReadOnlyList<IPEndPoint> endpoints, SmtpEndpointKind kind, string name, SmtpServices services, CancellationToken ct)
+    {
+        var bound = new List<IPEndPoint>();
+        for (var i = 0; i < endpoints.Count; i++)
+        {
+            var endpoint = endpoints[i];
+            var listener = System.ActorOf(SmtpListenerActor.Props(endpoint, services, kind), i == 0 ? $"{name}-{endpoint.Port}" : $"{name}-{endpoint.Port}-{i}");
             _listeners.Add(listener);
             bound.Add(await listener.Ask<IPEndPoint>(SmtpListenerActor.GetBoundEndpoint.Instance, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false));
         }
-        SmtpEndpoints = bound;
+        return bound;
+    }
+
+    /// <summary>The server certificate (configured, or self-signed on first start), the users file and the DKIM keys.</summary>
+    private SmtpSecurity LoadSecurity()
+    {
+        var security = Settings.Security;
+        X509Certificate2 certificate;
+        try
+        {
+            (certificate, var generated) = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, Settings.DataDir, Settings.Hostname);
+            if (generated is not null)
+                System.Log.Info("TLS: no router.tls.certificate configured; generated a self-signed certificate for {0} in {1}", Settings.Hostname, generated);
+            else
+                System.Log.Info("TLS: certificate {0}, valid until {1:yyyy-MM-dd}", certificate.Subject, certificate.NotAfter);
+        }
+        catch (CryptographicException e)
+        {
+            throw new ConfigurationException($"router.tls: cannot load the certificate or key: {e.Message}", e);
+        }
+        var users = new UserStore(security.UsersFileIn(Settings.DataDir));
+        DkimMessageSigner? dkim = null;
+        if (security.Dkim.Count > 0)
+        {
+            try
+            {
+                dkim = new DkimMessageSigner(security.Dkim);
+            }
+            catch (Exception e) when (e is IOException or FormatException or CryptographicException or ArgumentException or InvalidCastException)
+            {
+                throw new ConfigurationException($"router.dkim: cannot load a signing key: {e.Message}", e);
+            }
+            System.Log.Info("DKIM: signing for {0}", string.Join(", ", security.Dkim.Keys));
+        }
+        return new SmtpSecurity(security, certificate, users, dkim);
     }
 
     /// <summary>Stops accepting, lets transactions in flight finish (up to the grace), then stops the actors.</summary>

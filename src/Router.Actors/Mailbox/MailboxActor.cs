@@ -19,7 +19,7 @@ public sealed class MailboxActor : ReceiveActor
     private readonly IMessageStore? _store;
     private readonly MaildirFolder _folder;
 
-    public MailboxActor(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store)
+    public MailboxActor(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store = null)
     {
         _writer = writer;
         _store = store;
@@ -28,7 +28,7 @@ public sealed class MailboxActor : ReceiveActor
         Receive<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
     }
 
-    public static Props Props(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store) =>
+    public static Props Props(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store = null) =>
         Akka.Actor.Props.Create(() => new MailboxActor(mailbox, maildirRoot, hostname, writer, store));
 
     /// <summary>The message store owner name under which a mailbox holds a stored body.</summary>

@@ -12,20 +12,26 @@ namespace Router.Actors.Storage;
 public sealed class DurableFileWriter : IDisposable
 {
     private readonly Channel<FileCommit> _queue = Channel.CreateUnbounded<FileCommit>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly string _root;
     private readonly bool _useSyncfs;
     private readonly int _maxBatch;
     private readonly Thread _thread;
-    private int _rootFd = -1;
+    private int[] _rootFds = [];
 
-    /// <param name="root">A folder on the file system that holds every file written (its fd is used for syncfs).</param>
     public DurableFileWriter(string root, bool useSyncfs, int maxBatch)
+        : this([root], useSyncfs, maxBatch)
     {
-        _root = root;
+    }
+
+    /// <param name="roots">Folders that hold every file written; each one's file system is flushed by syncfs.</param>
+    public DurableFileWriter(IReadOnlyList<string> roots, bool useSyncfs, int maxBatch)
+    {
         _useSyncfs = useSyncfs;
         _maxBatch = Math.Max(1, maxBatch);
-        Directory.CreateDirectory(root);
-        if (_useSyncfs) _rootFd = NativeMethods.OpenDirectory(root);
+        foreach (var root in roots) Directory.CreateDirectory(root);
+        // A root inside another is on the same file system as far as we can tell cheaply: skip it.
+        var distinct = roots.Select(r => Path.GetFullPath(r).TrimEnd('/') + "/").Distinct().ToList();
+        distinct = distinct.Where(r => !distinct.Any(o => o != r && r.StartsWith(o, StringComparison.Ordinal))).ToList();
+        if (_useSyncfs) _rootFds = distinct.Select(NativeMethods.OpenDirectory).ToArray();
         _thread = new Thread(Run) { IsBackground = true, Name = "durable-file-writer" };
         _thread.Start();
     }
@@ -57,8 +63,8 @@ public sealed class DurableFileWriter : IDisposable
     {
         _queue.Writer.TryComplete();
         _thread.Join();
-        if (_rootFd >= 0) NativeMethods.CloseDirectory(_rootFd);
-        _rootFd = -1;
+        foreach (var fd in _rootFds) NativeMethods.CloseDirectory(fd);
+        _rootFds = [];
     }
 
     private void Run()
@@ -91,7 +97,7 @@ public sealed class DurableFileWriter : IDisposable
         }
         try
         {
-            if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
+            if (_useSyncfs) SyncAll();
             var directories = new HashSet<string>();
             foreach (var request in written)
             {
@@ -102,7 +108,7 @@ public sealed class DurableFileWriter : IDisposable
                     foreach (var path in request.FinalPaths) directories.Add(Path.GetDirectoryName(path)!);
                 }
             }
-            if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
+            if (_useSyncfs) SyncAll();
             else foreach (var directory in directories) NativeMethods.SyncDirectory(directory);
 
             Interlocked.Increment(ref _batches);
@@ -120,6 +126,11 @@ public sealed class DurableFileWriter : IDisposable
                 request.Done.TrySetException(e);
             }
         }
+    }
+
+    private void SyncAll()
+    {
+        foreach (var fd in _rootFds) NativeMethods.SyncFileSystem(fd);
     }
 
     private void Write(FileCommit request)
