@@ -79,4 +79,41 @@ public sealed class DataReaderChunkingTests
         Assert.Equal(DataViolation.None, outcome.Violation);
         Assert.Equal(body, outcome.Body);
     }
+
+    [Fact]
+    public void Random_inputs_read_the_same_whatever_the_cuts()
+    {
+        // Whole reads take the multi-line fast path, single bytes never do: they must agree on everything,
+        // including near the size and line-length limits.
+        string[] tokens = ["x", "ab", ".", "\r", "\n", "\r\n", "\0", ".\r\n", "\r\n.", "\r\n..", new string('y', 500)];
+        var random = new Random(3030);
+        for (var round = 0; round < 3000; round++)
+        {
+            var wire = string.Concat(Enumerable.Range(0, random.Next(1, 25)).Select(_ => tokens[random.Next(tokens.Length)]));
+            var maxSize = random.Next(3) == 0 ? random.Next(wire.Length + 2) : long.MaxValue;
+            var dotTransparency = random.Next(3) != 0;
+            var normalize = random.Next(2) == 0;
+            var whole = Feed(new DataReader(maxSize, dotTransparency, normalize), wire);
+            var bytewise = FeedBytewise(new DataReader(maxSize, dotTransparency, normalize), wire);
+            // After a violation the body is discarded; how much of it was kept before TooLarge depends on the reads.
+            if (whole.Violation != DataViolation.None) bytewise = bytewise with { Body = whole.Body };
+            Assert.Equal(whole, bytewise);
+            var cuts = Enumerable.Range(0, random.Next(1, 6)).Select(_ => random.Next(wire.Length + 1)).Order().ToArray();
+            var split = FeedSplit(new DataReader(maxSize, dotTransparency, normalize), wire, cuts);
+            if (whole.Violation != DataViolation.None) split = split with { Body = whole.Body };
+            Assert.Equal(whole, split);
+        }
+    }
+
+    [Theory]
+    [InlineData(10, DataViolation.TooLarge)]
+    [InlineData(998, DataViolation.LineTooLong)]
+    [InlineData(5000, DataViolation.LineTooLong)]
+    public void Line_and_size_limits_broken_together_report_the_earlier_byte(long maxSize, DataViolation expected)
+    {
+        var wire = new string('x', 2000) + "\r\n.\r\n";
+        Assert.Equal(expected, Feed(Data(maxSize), wire).Violation);
+        Assert.Equal(expected, FeedBytewise(Data(maxSize), wire).Violation);
+        Assert.Equal(expected, FeedSplit(Data(maxSize), wire, [5, 1500]).Violation);
+    }
 }
