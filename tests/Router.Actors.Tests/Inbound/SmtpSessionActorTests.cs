@@ -1,0 +1,149 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Router.Actors.Configuration;
+using Router.Actors.Mailbox;
+using Router.Actors.Routing;
+using Router.Actors.Smtp;
+
+namespace Router.Actors.Tests.Inbound;
+
+/// <summary>
+/// The session actor over a real loopback socket, with a probe standing in for the mailbox
+/// region: the client's 250 waits for the owner's Durable; Failed or silence past the
+/// delivery-ack-timeout become 451 4.3.0.
+/// </summary>
+public sealed class SmtpSessionActorTests : TestKit
+{
+    private static readonly byte[] Message = Encoding.ASCII.GetBytes("Subject: probe\r\n\r\nhello\r\n");
+
+    [Fact]
+    public async Task Client_gets_250_only_after_the_owner_replies_durable()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendTransactionAsync();
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        Assert.Equal("alice@example.test", deliver.Mailbox);
+        Assert.Equal("a@remote.test", deliver.ReturnPath);
+        Assert.Equal(Message, deliver.Body.ToArray());
+        Assert.StartsWith("Received: from client.test ([127.0.0.1])", Encoding.ASCII.GetString(deliver.Trace), StringComparison.Ordinal);
+        // The owner has not answered: the client must not have its 250 yet.
+        Assert.Null(await client.TryReadLineAsync(TimeSpan.FromMilliseconds(300)));
+
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Failed_owner_reply_is_451_4_3_0()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendTransactionAsync();
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        probe.Reply(new OwnerReply.Failed(deliver.TransactionId, deliver.Mailbox, "disk on fire"));
+
+        Assert.StartsWith("451 4.3.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        // The session goes on: the client may retry.
+        await client.SendAsync("NOOP\r\n");
+        Assert.StartsWith("250 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task No_owner_reply_within_the_ack_timeout_is_451_4_3_0()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromMilliseconds(500));
+        await client.SendTransactionAsync();
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        Assert.StartsWith("451 4.3.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        // A Durable that arrives after the timeout changes nothing.
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        await client.SendAsync("NOOP\r\n");
+        Assert.StartsWith("250 2.0.0 OK", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout)
+    {
+        var settings = new RouterSettings
+        {
+            Hostname = "mx.test",
+            DataDir = Path.GetTempPath(),
+            SmtpEndpoints = [],
+            LocalDomains = new HashSet<string> { "example.test" },
+            Mailboxes = new HashSet<string> { "alice@example.test" },
+            Aliases = new Dictionary<string, IReadOnlyList<string>>(),
+            CatchAll = new Dictionary<string, string>(),
+            Postmaster = "alice@example.test",
+            TrustedNetworks = [],
+            DeliveryAckTimeout = ackTimeout,
+            IdleTimeout = TimeSpan.FromSeconds(30),
+        };
+        var services = new SmtpServices(settings, new RoutingPolicy(settings), new TrustedNetworks(settings.TrustedNetworks), mailboxes.Ref, ActorRefs.Nobody);
+
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var tcp = new TcpClient(AddressFamily.InterNetwork) { NoDelay = true };
+        var accept = listener.AcceptAsync();
+        await tcp.ConnectAsync((IPEndPoint)listener.LocalEndPoint!);
+        var server = await accept;
+        Sys.ActorOf(SmtpSessionActor.Props(server, services));
+
+        var client = new LineClient(tcp);
+        Assert.StartsWith("220 mx.test ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        return client;
+    }
+
+    /// <summary>The client side: exact bytes out, CRLF lines in, every read bounded.</summary>
+    private sealed class LineClient(TcpClient tcp) : IAsyncDisposable
+    {
+        private readonly StreamReader _reader = new(tcp.GetStream(), Encoding.Latin1);
+        private Task<string?>? _pending;
+
+        public async Task SendAsync(string text) => await tcp.GetStream().WriteAsync(Encoding.Latin1.GetBytes(text));
+
+        /// <summary>EHLO..DATA and the body, reading every reply up to the 354.</summary>
+        public async Task SendTransactionAsync()
+        {
+            await SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+            string? line;
+            do line = await ReadLineAsync();
+            while (line.StartsWith("250-", StringComparison.Ordinal));
+            Assert.StartsWith("250 ", line, StringComparison.Ordinal); // EHLO's last line
+            Assert.StartsWith("250 2.1.0", await ReadLineAsync(), StringComparison.Ordinal);
+            Assert.StartsWith("250 2.1.5", await ReadLineAsync(), StringComparison.Ordinal);
+            Assert.StartsWith("354", await ReadLineAsync(), StringComparison.Ordinal);
+            await tcp.GetStream().WriteAsync(Message.Concat(".\r\n"u8.ToArray()).ToArray());
+        }
+
+        public async Task<string> ReadLineAsync() =>
+            await TryReadLineAsync(TimeSpan.FromSeconds(15)) ?? throw new TimeoutException("no reply line within 15 s");
+
+        /// <summary>A line, or null when none arrived within <paramref name="wait"/> (the read stays pending for the next call).</summary>
+        public async Task<string?> TryReadLineAsync(TimeSpan wait)
+        {
+            _pending ??= _reader.ReadLineAsync();
+            var first = await Task.WhenAny(_pending, Task.Delay(wait));
+            if (first != _pending) return null;
+            var line = await _pending;
+            _pending = null;
+            return line ?? throw new IOException("connection closed");
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            tcp.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
