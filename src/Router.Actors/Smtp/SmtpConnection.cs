@@ -57,7 +57,9 @@ internal sealed class SmtpConnection : IAsyncDisposable
             var batch = TakeLines(ref buffer);
             if (batch.Count > 0)
             {
-                _reader.AdvanceTo(buffer.Start, buffer.End);
+                // Examined only up to what we took: bytes already here after DATA or BDAT (a
+                // pipelined body, a chunk) must be returned by the next read without waiting for more.
+                _reader.AdvanceTo(buffer.Start);
                 return new CommandBatch(batch, Closed: false);
             }
             if (buffer.Length > CommandParser.MaxCommandLine)
