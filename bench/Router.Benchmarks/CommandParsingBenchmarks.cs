@@ -8,6 +8,7 @@ namespace Router.Benchmarks;
 /// ParseMail/ParseRcpt allocate only what the session keeps: the address strings and the command record.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(ProtocolBenchConfig))]
 public class CommandParsingBenchmarks
 {
     private static readonly byte[] MailLine = "MAIL FROM:<bounces+1234@mailer.example.com> SIZE=48213 BODY=8BITMIME"u8.ToArray();

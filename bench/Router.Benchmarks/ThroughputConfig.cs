@@ -5,8 +5,17 @@ using BenchmarkDotNet.Running;
 
 namespace Router.Benchmarks;
 
-/// <summary>Adds an "MB/s" column to the DATA benchmarks: 10^6 wire bytes per second, from the mean time.</summary>
-public sealed class ThroughputConfig : ManualConfig
+/// <summary>
+/// Config of the protocol benchmarks: a build timeout long enough for a busy build machine (the default
+/// two minutes is not), and for the DATA benchmarks an "MB/s" column: 10^6 wire bytes per second, from the mean.
+/// </summary>
+public class ProtocolBenchConfig : ManualConfig
+{
+    public ProtocolBenchConfig() => WithBuildTimeout(TimeSpan.FromMinutes(10));
+}
+
+/// <inheritdoc cref="ProtocolBenchConfig"/>
+public sealed class ThroughputConfig : ProtocolBenchConfig
 {
     public ThroughputConfig() => AddColumn(new ThroughputColumn());
 
