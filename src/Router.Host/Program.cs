@@ -9,7 +9,7 @@ var configOption = new Option<FileInfo?>("--config") { Description = "HOCON file
 var run = new Command("run", "Run the router (the default)") { configOption };
 run.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
 
-var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run };
+var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run, UserCommands.Create() };
 root.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
@@ -32,6 +32,8 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
     using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
     Console.WriteLine($"router: listening on {string.Join(", ", node.SmtpEndpoints)}; data in {node.Settings.DataDir}");
+    if (node.SubmissionEndpoints.Count > 0) Console.WriteLine($"router: submission (STARTTLS, AUTH) on {string.Join(", ", node.SubmissionEndpoints)}");
+    if (node.TlsEndpoints.Count > 0) Console.WriteLine($"router: submission over implicit TLS on {string.Join(", ", node.TlsEndpoints)}");
     await stop.Task.ConfigureAwait(false);
     Console.WriteLine("router: stopping (draining sessions)");
     await node.StopAsync().ConfigureAwait(false);

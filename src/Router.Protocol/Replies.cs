@@ -47,4 +47,16 @@ public static class Replies
     public static readonly SmtpReply ReadyForTls = new(220, "2.0.0", "Ready to start TLS");
     public static readonly SmtpReply EncryptionRequired = new(538, "5.7.11", "Encryption required for requested authentication mechanism");
     public static readonly SmtpReply AuthRequired = new(530, "5.7.0", "Authentication required");
+    public static readonly SmtpReply ImproperTlsPipelining = new(554, "5.5.1", "Error: improper command pipelining after STARTTLS");
+    public static readonly SmtpReply AuthSucceeded = new(235, "2.7.0", "Authentication successful");
+    public static readonly SmtpReply AuthFailed = new(535, "5.7.8", "Authentication credentials invalid");
+    public static readonly SmtpReply AuthCancelled = new(501, "5.0.0", "Authentication cancelled");
+    public static readonly SmtpReply AuthBadResponse = new(501, "5.5.2", "Cannot decode the authentication response");
+    public static readonly SmtpReply AuthUnknownMechanism = new(504, "5.5.4", "Unrecognized authentication type");
+    public static readonly SmtpReply AlreadyAuthenticated = new(503, "5.5.1", "Already authenticated");
+    public static readonly SmtpReply TooManyAuthFailures = new(421, "4.7.0", "Too many authentication failures: closing connection");
+    public static readonly SmtpReply SenderNotOwned = new(553, "5.7.1", "Sender address rejected: not owned by the authenticated user");
+    public static readonly SmtpReply MessageRateExceeded = new(450, "4.7.1", "Too many messages from this client: slow down");
+    public static readonly SmtpReply TooManyConnectionsFromClient = new(421, "4.7.0", "Too many connections from this client: try again later");
+    public static readonly SmtpReply ConnectionRateExceeded = new(421, "4.7.0", "Too many connections from this client in the last minute: try again later");
 }

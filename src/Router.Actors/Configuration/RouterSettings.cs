@@ -12,6 +12,12 @@ public sealed record RouterSettings
     public required string Hostname { get; init; }
     public required string DataDir { get; init; }
     public required IReadOnlyList<IPEndPoint> SmtpEndpoints { get; init; }
+
+    /// <summary>Message submission endpoints (RFC 6409, STARTTLS then AUTH required).</summary>
+    public IReadOnlyList<IPEndPoint> SubmissionEndpoints { get; init; } = [];
+
+    /// <summary>Submission over implicit TLS (RFC 8314 s3.3, port 465).</summary>
+    public IReadOnlyList<IPEndPoint> TlsEndpoints { get; init; } = [];
     public required IReadOnlySet<string> LocalDomains { get; init; }
     public required IReadOnlySet<string> Mailboxes { get; init; }
     public required IReadOnlyDictionary<string, IReadOnlyList<string>> Aliases { get; init; }
@@ -24,6 +30,10 @@ public sealed record RouterSettings
     public int MaxErrors { get; init; } = 10;
     public int MaxReceivedHeaders { get; init; } = 50;
     public int MaxConnections { get; init; } = 1000;
+    public int MaxConnectionsPerClient { get; init; } = 50;
+    public int ConnectionRatePerMinute { get; init; } = 600;
+    public int MessageRatePerMinute { get; init; } = 600;
+    public SecuritySettings Security { get; init; } = new();
     public bool NormalizeBareLineEndings { get; init; }
     public bool UseSyncfs { get; init; } = true;
     public int MaxCommitBatch { get; init; } = 512;
@@ -77,6 +87,8 @@ public sealed record RouterSettings
             Hostname = r.GetString("hostname"),
             DataDir = PathOf("data-dir", r.GetString("data-dir", "data")),
             SmtpEndpoints = r.GetStringList("smtp.endpoints").Select(ParseEndpoint).ToArray(),
+            SubmissionEndpoints = r.HasPath("smtp.submission-endpoints") ? r.GetStringList("smtp.submission-endpoints").Select(ParseEndpoint).ToArray() : [],
+            TlsEndpoints = r.HasPath("smtp.tls-endpoints") ? r.GetStringList("smtp.tls-endpoints").Select(ParseEndpoint).ToArray() : [],
             LocalDomains = localDomains,
             Mailboxes = mailboxes,
             Aliases = aliases,
@@ -89,6 +101,10 @@ public sealed record RouterSettings
             MaxErrors = r.GetInt("limits.max-errors", 10),
             MaxReceivedHeaders = r.GetInt("limits.max-received-headers", 50),
             MaxConnections = r.GetInt("limits.max-connections", 1000),
+            MaxConnectionsPerClient = r.GetInt("limits.max-connections-per-client", 50),
+            ConnectionRatePerMinute = r.GetInt("limits.connection-rate-per-minute", 600),
+            MessageRatePerMinute = r.GetInt("limits.message-rate-per-minute", 600),
+            Security = SecuritySettings.FromConfig(r, PathOf),
             NormalizeBareLineEndings = bare == "normalize",
             UseSyncfs = sync == "syncfs" && OperatingSystem.IsLinux(),
             MaxCommitBatch = r.GetInt("storage.max-batch", 512),

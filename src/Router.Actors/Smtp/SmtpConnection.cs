@@ -157,10 +157,14 @@ internal sealed class SmtpConnection : IAsyncDisposable
     /// <summary>True when the client already sent bytes we have not read (used after STARTTLS).</summary>
     public bool HasBufferedInput()
     {
-        if (!_reader.TryRead(out var result)) return false;
-        var any = !result.Buffer.IsEmpty;
-        _reader.AdvanceTo(result.Buffer.Start);
-        return any;
+        if (_reader.TryRead(out var result))
+        {
+            var any = !result.Buffer.IsEmpty;
+            _reader.AdvanceTo(result.Buffer.Start);
+            if (any) return true;
+        }
+        // Bytes that reached the socket but not yet the pipe count too.
+        return _socket.Available > 0;
     }
 
     /// <summary>Replaces the plain stream by a TLS stream over the same socket (RFC 3207).</summary>

@@ -7,8 +7,8 @@ using Router.Protocol;
 namespace Router.Actors.Smtp;
 
 /// <summary>
-/// Accepts TCP connections on one endpoint and starts a session actor for each, up to the
-/// connection limit (beyond it: 421 4.7.0 and close). On <see cref="Unbind"/> it stops accepting,
+/// Accepts TCP connections on one endpoint and starts a session actor for each, within the
+/// node's <see cref="ClientLimits"/> (beyond them: 421 4.7.0 and close). On <see cref="Unbind"/> it stops accepting,
 /// asks every session to finish its transaction and waits for them, up to the shutdown grace.
 /// </summary>
 public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
@@ -16,15 +16,17 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
     private readonly IPEndPoint _endpoint;
     private readonly SmtpServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly HashSet<IActorRef> _sessions = [];
+    private readonly Dictionary<IActorRef, IPAddress> _sessions = [];
+    private readonly SmtpEndpointKind _kind;
     private Socket? _listener;
     private IActorRef? _unbindRequester;
     private long _sessionCounter;
 
-    public SmtpListenerActor(IPEndPoint endpoint, SmtpServices services)
+    public SmtpListenerActor(IPEndPoint endpoint, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta)
     {
         _endpoint = endpoint;
         _services = services;
+        _kind = kind;
         Receive<Accepted>(OnAccepted);
         Receive<AcceptFailed>(f =>
         {
@@ -34,7 +36,7 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(t =>
         {
-            _sessions.Remove(t.ActorRef);
+            if (_sessions.Remove(t.ActorRef, out var client)) _services.Limits.Close(client);
             if (_unbindRequester is not null && _sessions.Count == 0) Finish();
         });
         Receive<Unbind>(_ => OnUnbind());
@@ -44,8 +46,8 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IPEndPoint endpoint, SmtpServices services) =>
-        Akka.Actor.Props.Create(() => new SmtpListenerActor(endpoint, services));
+    public static Props Props(IPEndPoint endpoint, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta) =>
+        Akka.Actor.Props.Create(() => new SmtpListenerActor(endpoint, services, kind));
 
     /// <summary>The endpoint actually bound (port 0 resolves to a real port).</summary>
     public IPEndPoint? BoundEndpoint { get; private set; }
@@ -71,7 +73,7 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
         socket.Listen(512);
         _listener = socket;
         BoundEndpoint = (IPEndPoint)socket.LocalEndPoint!;
-        _log.Info("SMTP listening on {0}", BoundEndpoint);
+        _log.Info("SMTP ({0}) listening on {1}", _kind, BoundEndpoint);
         Accept();
     }
 
@@ -93,24 +95,28 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
             socket.Dispose();
             return;
         }
-        if (_sessions.Count >= _services.Settings.MaxConnections)
+        var client = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        var refusal = _services.Limits.TryOpen(client, exempt: _services.Trusted.Contains(client));
+        if (refusal is not null)
         {
-            RefuseAndClose(socket);
+            _log.Info("refused a connection from {0} on {1}: {2}", client, BoundEndpoint, refusal);
+            RefuseAndClose(socket, refusal);
         }
         else
         {
-            var session = Context.ActorOf(SmtpSessionActor.Props(socket, _services), $"session-{++_sessionCounter}");
+            var session = Context.ActorOf(SmtpSessionActor.Props(socket, _services, _kind), $"session-{++_sessionCounter}");
             Context.Watch(session);
-            _sessions.Add(session);
+            _sessions.Add(session, client);
         }
         Accept();
     }
 
-    private static void RefuseAndClose(Socket socket)
+    private void RefuseAndClose(Socket socket, SmtpReply refusal)
     {
         try
         {
-            socket.Send(Replies.TooManyConnections.Bytes.Span, SocketFlags.None);
+            // On the implicit-TLS port a plain-text reply would only confuse the handshake: just close.
+            if (_kind != SmtpEndpointKind.ImplicitTlsSubmission) socket.Send(refusal.Bytes.Span, SocketFlags.None);
             socket.Shutdown(SocketShutdown.Both);
         }
         catch (SocketException)
@@ -129,7 +135,7 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
             Finish();
             return;
         }
-        foreach (var session in _sessions) session.Tell(SmtpSessionActor.Drain.Instance);
+        foreach (var session in _sessions.Keys) session.Tell(SmtpSessionActor.Drain.Instance);
         Timers.StartSingleTimer("grace", new GraceExpired(), _services.Settings.ShutdownGrace);
     }
 

@@ -10,4 +10,14 @@ public sealed record SmtpServices(
     RoutingPolicy Policy,
     TrustedNetworks Trusted,
     IActorRef Mailboxes,
-    IActorRef Relay);
+    IActorRef Relay,
+    bool BodiesByReference = false)
+{
+    public MessageHandoff Handoff { get; } = new(Mailboxes, Relay, BodiesByReference);
+
+    /// <summary>Per-client limits shared by every listener of the node.</summary>
+    public ClientLimits Limits { get; init; } = new(Settings);
+
+    /// <summary>TLS, AUTH, submission sender policy and DKIM; disabled unless the node sets it.</summary>
+    public SmtpSecurity Security { get; init; } = SmtpSecurity.Disabled;
+}

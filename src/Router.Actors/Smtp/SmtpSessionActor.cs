@@ -1,9 +1,13 @@
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Akka.Actor;
+using Router.Actors.Admin;
 using Akka.Event;
 using Router.Actors.Mailbox;
 using Router.Actors.Routing;
 using Router.Protocol;
+using Router.Protocol.Sasl;
 
 namespace Router.Actors.Smtp;
 
@@ -13,13 +17,18 @@ namespace Router.Actors.Smtp;
 /// handles its result as a message, so the state machine below is the only owner of the
 /// transaction. At the end of a message it hands the message to its owners (mailbox actors, the
 /// relay) and sends 250 only when every owner has confirmed the message is durable.
+/// STARTTLS (RFC 3207) starts the session over; AUTH (RFC 4954, PLAIN and LOGIN, only under TLS)
+/// lets a user relay; on submission endpoints (RFC 6409) AUTH comes before MAIL, the sender must
+/// be the user's own, and Date/Message-ID are added when missing. Relayed mail from trusted or
+/// authenticated clients is DKIM-signed (RFC 6376) before its owners get it.
 /// </summary>
 public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 {
     private readonly SmtpServices _services;
     private readonly SmtpConnection _connection;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly bool _mayRelay;
+    private readonly bool _trusted;
+    private readonly SmtpEndpointKind _kind;
     private readonly string _postmasterDomain;
     private readonly CancellationTokenSource _readCancel = new();
     private SessionState _state = SessionState.Connected;
@@ -31,16 +40,26 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private Transaction? _transaction;
     private PendingAcks? _pending;
     private long _nextTransactionId;
+    private bool _tls;
+    private bool _upgrading;
+    private bool _greeted;
+    private string? _user;
+    private SaslExchange? _sasl;
+    private IReadOnlyList<CommandLine> _heldLines = [];
+    private bool _heldClosed;
 
-    public SmtpSessionActor(Socket socket, SmtpServices services)
+    public SmtpSessionActor(Socket socket, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta)
     {
         _services = services;
+        _kind = kind;
         _connection = new SmtpConnection(socket);
-        _mayRelay = services.Trusted.Contains(_connection.RemoteAddress);
+        _trusted = services.Trusted.Contains(_connection.RemoteAddress);
         var postmaster = services.Settings.Postmaster;
         _postmasterDomain = postmaster[(postmaster.LastIndexOf('@') + 1)..];
 
         Receive<CommandBatch>(OnCommands);
+        Receive<TlsStarted>(_ => OnTlsStarted());
+        Receive<AuthChecked>(OnAuthChecked);
         Receive<BodyRead>(OnBody);
         Receive<ReadFailed>(OnReadFailed);
         Receive<OwnerReply>(OnOwnerReply);
@@ -50,8 +69,13 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(Socket socket, SmtpServices services) =>
-        Akka.Actor.Props.Create(() => new SmtpSessionActor(socket, services));
+    public static Props Props(Socket socket, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta) =>
+        Akka.Actor.Props.Create(() => new SmtpSessionActor(socket, services, kind));
+
+    /// <summary>Trusted networks and authenticated users may relay (RFC 5321 s3.6, never an open relay).</summary>
+    private bool MayRelay => _trusted || _user is not null;
+
+    private bool IsSubmission => _kind is SmtpEndpointKind.Submission or SmtpEndpointKind.ImplicitTlsSubmission;
 
     /// <summary>Sent by the listener on shutdown: finish the transaction in flight, then say 421 and close.</summary>
     public sealed record Drain
@@ -61,12 +85,31 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        RouterMetrics.ConnectionAccepted();
+        if (_kind == SmtpEndpointKind.ImplicitTlsSubmission)
+        {
+            // RFC 8314 s3.3: the TLS handshake comes first; the greeting is the first thing sent under TLS.
+            if (!_services.Security.TlsAvailable)
+            {
+                Context.Stop(Self);
+                return;
+            }
+            StartTlsHandshake();
+            return;
+        }
+        Greet();
+    }
+
+    private void Greet()
+    {
+        _greeted = true;
         _connection.Write(new SmtpReply(220, null, $"{_services.Settings.Hostname} ESMTP Router"));
         ReadCommands();
     }
 
     protected override void PostStop()
     {
+        RouterMetrics.SessionClosed();
         _readCancel.Cancel();
         _transaction?.Dispose();
         _ = _connection.DisposeAsync().AsTask();
@@ -98,7 +141,13 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private void OnReadFailed(ReadFailed failed)
     {
         _reading = false;
-        if (_draining) Close(Replies.ShuttingDown);
+        if (_upgrading)
+        {
+            // The plain pipes are closed and TLS never started: nothing can be said any more.
+            _log.Debug("session {0}: TLS handshake failed: {1}", _connection.RemoteAddress, failed.Error?.Message);
+            Context.Stop(Self);
+        }
+        else if (_draining) Close(Replies.ShuttingDown);
         else if (failed.Error is OperationCanceledException) Close(Replies.IdleTimeout);
         else
         {
@@ -118,16 +167,28 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private void OnCommands(CommandBatch batch)
     {
         ReadDone();
-        foreach (var line in batch.Lines)
+        ProcessLines(batch.Lines, batch.Closed);
+    }
+
+    private void ProcessLines(IReadOnlyList<CommandLine> lines, bool closed)
+    {
+        for (var i = 0; i < lines.Count; i++)
         {
-            var next = Handle(line);
+            var next = _sasl is not null ? SaslResponse(lines[i]) : Handle(lines[i]);
+            if (next == Next.Wait && _awaitingAuth)
+            {
+                // The credentials are being checked: lines the client sent after them wait their turn.
+                _heldLines = lines.Skip(i + 1).ToArray();
+                _heldClosed = closed;
+                return;
+            }
             if (next != Next.Command)
             {
                 Continue(next);
                 return;
             }
         }
-        if (batch.Closed)
+        if (closed)
         {
             Context.Stop(Self);
             return;
@@ -204,6 +265,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
                 return argument.IsEmpty ? Error(Replies.SyntaxError) : Reply(Replies.CannotVrfy);
             case SmtpVerb.Expn:
                 return Error(Replies.ExpnDisabled);
+            case SmtpVerb.StartTls:
+                return StartTls(argument);
+            case SmtpVerb.Auth:
+                return Auth(argument);
             default:
                 // VERB, and STARTTLS/AUTH where they are not offered.
                 return Error(Replies.NotImplemented);
@@ -220,7 +285,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _state = SessionState.Ready;
         var host = _services.Settings.Hostname;
         if (!esmtp) return Reply(new SmtpReply(250, null, host));
-        return Reply(new SmtpReply(250, null,
+        var lines = new List<string>
+        {
             $"{host} greets {name}",
             "PIPELINING",
             $"SIZE {_services.Settings.MaxMessageSize}",
@@ -229,14 +295,28 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             "CHUNKING",
             "DSN",
             "ENHANCEDSTATUSCODES",
-            "HELP"));
+        };
+        // RFC 3207 s4.2: STARTTLS is not offered once TLS is on; RFC 4954 s4: AUTH only under TLS here.
+        if (_services.Security.TlsAvailable && !_tls) lines.Add("STARTTLS");
+        if (_tls && _services.Security.Users is not null && _user is null) lines.Add("AUTH PLAIN LOGIN");
+        lines.Add("HELP");
+        return Reply(new SmtpReply(250, null, [.. lines]));
     }
 
     private Next Mail(ReadOnlySpan<byte> argument)
     {
+        // RFC 6409 s4.3 / RFC 4954 s6: a submission server takes mail from authenticated users only.
+        if (IsSubmission && _user is null) return Error(Replies.AuthRequired);
         var mail = CommandParser.ParseMail(argument, utf8Offered: _esmtp, out var error);
         if (mail is null) return Error(error!);
         if (mail.DeclaredSize > _services.Settings.MaxMessageSize) return Error(Replies.SizeExceeded);
+        if (_user is not null && _services.Security.Settings.EnforceSender && mail.ReversePath is { } sender &&
+            !_services.Security.Senders.Owns(_user, sender))
+        {
+            _log.Info("session {0}: user {1} may not send as <{2}>", _connection.RemoteAddress, _user, sender);
+            return Error(Replies.SenderNotOwned);
+        }
+        if (_services.Limits.TryStartMessage(_connection.RemoteAddress, exempt: _trusted) is { } slowDown) return Reply(slowDown);
         _transaction = new Transaction(mail, ++_nextTransactionId);
         _state = SessionState.HasSender;
         return Reply(Replies.SenderOk);
@@ -248,7 +328,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (transaction.Recipients.Count >= _services.Settings.MaxRecipients) return Reply(Replies.TooManyRecipients);
         var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _postmasterDomain, out var error);
         if (rcpt is null) return Error(error!);
-        var decision = _services.Policy.Decide(rcpt.Recipient, _mayRelay);
+        var decision = _services.Policy.Decide(rcpt.Recipient, MayRelay);
         if (!decision.Accepted) return Error(decision.Reply);
         transaction.Recipients.Add(rcpt);
         transaction.Destinations.UnionWith(decision.Destinations);
@@ -350,7 +430,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
         var id = QueueId.Next();
         var recipients = transaction.Recipients;
-        var protocol = TraceHeaders.Protocol(_esmtp, tls: false, authenticated: false, transaction.Mail.SmtpUtf8);
+        var protocol = TraceHeaders.Protocol(_esmtp, _tls, _user is not null, transaction.Mail.SmtpUtf8);
+        body = Complete(transaction, id, body);
         var trace = TraceHeaders.Received(_heloName, _connection.RemoteAddress, _services.Settings.Hostname, protocol, id,
             recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
         var returnPath = transaction.Mail.ReversePath?.ToString();
@@ -405,8 +486,214 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (releaseBody) _transaction?.Dispose();
         _transaction = null;
         _state = SessionState.Ready;
+        if (reply.IsPositive) RouterMetrics.MessageAccepted();
+        else RouterMetrics.MessageRejected();
         var next = reply.IsPositive ? Reply(reply) : Error(reply);
         Continue(next);
+    }
+
+    // ---- STARTTLS (RFC 3207) ----
+
+    private Next StartTls(ReadOnlySpan<byte> argument)
+    {
+        if (!argument.IsEmpty) return Error(Replies.SyntaxError);
+        if (!_services.Security.TlsAvailable) return Error(Replies.TlsNotAvailable);
+        if (_tls) return Error(Replies.BadSequence);
+        if (_connection.HasBufferedInput())
+        {
+            // Anything sent after STARTTLS before the handshake would be taken as if it came
+            // under TLS (CVE-2011-0411 and kin): refuse it, as Postfix does, and hang up.
+            _log.Info("session {0}: improper command pipelining after STARTTLS", _connection.RemoteAddress);
+            _connection.Write(Replies.ImproperTlsPipelining);
+            return Next.Close;
+        }
+        _connection.Write(Replies.ReadyForTls);
+        StartTlsHandshake();
+        return Next.Wait;
+    }
+
+    private void StartTlsHandshake()
+    {
+        var security = _services.Security;
+        _upgrading = true;
+        StartRead(async ct =>
+        {
+            var options = await security.TlsOptions.WaitAsync(ct).ConfigureAwait(false);
+            await _connection.UpgradeAsync(async plain =>
+            {
+                var tls = new SslStream(plain, leaveInnerStreamOpen: false);
+                try
+                {
+                    await tls.AuthenticateAsServerAsync(options, ct).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await tls.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+                return tls;
+            }).ConfigureAwait(false);
+            return TlsStarted.Instance;
+        });
+    }
+
+    private void OnTlsStarted()
+    {
+        ReadDone();
+        _upgrading = false;
+        _tls = true;
+        // RFC 3207 s4.2: forget everything learnt before TLS (HELO name, transaction); EHLO again.
+        ResetTransaction();
+        _state = SessionState.Connected;
+        _heloName = "";
+        _esmtp = false;
+        if (!_greeted) Greet();
+        else ReadCommands();
+    }
+
+    // ---- AUTH (RFC 4954, PLAIN RFC 4616, LOGIN) ----
+
+    private bool _awaitingAuth;
+
+    private Next Auth(ReadOnlySpan<byte> argument)
+    {
+        if (!_tls) return Error(Replies.EncryptionRequired);
+        if (_services.Security.Users is null) return Error(Replies.NotImplemented);
+        if (_user is not null) return Error(Replies.AlreadyAuthenticated);
+        if (_services.Limits.AuthFailures(_connection.RemoteAddress) >= _services.Security.Settings.AuthMaxFailures)
+        {
+            _connection.Write(Replies.TooManyAuthFailures);
+            return Next.Close;
+        }
+        if (!SaslDecoder.TryParseAuth(argument, out var mechanism, out var initial)) return Error(Replies.SyntaxError);
+        if (mechanism is not ("PLAIN" or "LOGIN")) return Error(Replies.AuthUnknownMechanism);
+        _sasl = new SaslExchange(mechanism);
+        if (initial is null)
+        {
+            _connection.Write(new SmtpReply(334, null, mechanism == "PLAIN" ? "" : SaslDecoder.LoginUserChallenge));
+            return Next.Command;
+        }
+        return SaslResponse(new CommandLine(initial, Crlf: true, IsTooLong: false));
+    }
+
+    /// <summary>One client response of the exchange in progress (never logged: it holds the password).</summary>
+    private Next SaslResponse(CommandLine line)
+    {
+        var exchange = _sasl!;
+        var bytes = line.Bytes.Span;
+        if (SaslDecoder.IsCancel(bytes))
+        {
+            _sasl = null;
+            return Error(Replies.AuthCancelled);
+        }
+        var decoded = line.IsTooLong || !line.Crlf ? null : SaslDecoder.DecodeResponse(bytes);
+        if (decoded is null)
+        {
+            _sasl = null;
+            return Error(Replies.AuthBadResponse);
+        }
+        if (exchange.Mechanism == "LOGIN" && exchange.LoginUser is null)
+        {
+            exchange.LoginUser = SaslDecoder.DecodeLoginField(decoded);
+            if (exchange.LoginUser is null)
+            {
+                _sasl = null;
+                return Error(Replies.AuthBadResponse);
+            }
+            _connection.Write(new SmtpReply(334, null, SaslDecoder.LoginPasswordChallenge));
+            return Next.Command;
+        }
+        _sasl = null;
+        SaslCredentials? credentials;
+        if (exchange.Mechanism == "PLAIN")
+        {
+            credentials = SaslDecoder.DecodePlain(decoded);
+        }
+        else
+        {
+            var password = SaslDecoder.DecodeLoginField(decoded);
+            credentials = password is null ? null : new SaslCredentials(exchange.LoginUser!, password);
+        }
+        Array.Clear(decoded);
+        return credentials is null ? Error(Replies.AuthBadResponse) : CheckCredentials(credentials);
+    }
+
+    /// <summary>PBKDF2 costs tens of milliseconds: it runs off the actor, and its answer comes back as a message.</summary>
+    private Next CheckCredentials(SaslCredentials credentials)
+    {
+        var users = _services.Security.Users!;
+        var limits = _services.Limits;
+        var settings = _services.Security.Settings;
+        var client = _connection.RemoteAddress;
+        _awaitingAuth = true;
+        StartRead(async ct =>
+        {
+            var ok = await Task.Run(() => users.Verify(credentials.User, credentials.Password), ct).ConfigureAwait(false);
+            if (ok) return new AuthChecked(credentials.User, 0);
+            var failures = limits.RecordAuthFailure(client);
+            var delay = settings.DelayAfterFailures(failures);
+            if (delay > TimeSpan.Zero) await Task.Delay(delay, ct).ConfigureAwait(false);
+            return new AuthChecked(null, failures);
+        });
+        return Next.Wait;
+    }
+
+    private void OnAuthChecked(AuthChecked result)
+    {
+        ReadDone();
+        _awaitingAuth = false;
+        Next next;
+        if (result.User is not null)
+        {
+            _user = result.User;
+            _log.Info("session {0}: authenticated as {1}", _connection.RemoteAddress, _user);
+            next = Reply(Replies.AuthSucceeded);
+        }
+        else
+        {
+            _log.Info("session {0}: authentication failed ({1} failures in the window)", _connection.RemoteAddress, result.Failures);
+            if (result.Failures >= _services.Security.Settings.AuthMaxFailures)
+            {
+                _connection.Write(Replies.AuthFailed);
+                _connection.Write(Replies.TooManyAuthFailures);
+                next = Next.Close;
+            }
+            else
+            {
+                next = Error(Replies.AuthFailed);
+            }
+        }
+        if (next != Next.Command)
+        {
+            Continue(next);
+            return;
+        }
+        var held = _heldLines;
+        _heldLines = [];
+        ProcessLines(held, _heldClosed);
+    }
+
+    // ---- message completion: submission headers (RFC 6409 s8) and DKIM (RFC 6376) ----
+
+    /// <summary>The message as its owners get it: missing Date/Message-ID added on submission, then DKIM-signed when it leaves.</summary>
+    private ReadOnlyMemory<byte> Complete(Transaction transaction, string queueId, ReadOnlyMemory<byte> body)
+    {
+        var added = IsSubmission || _user is not null
+            ? SubmissionHeaders.Missing(body.Span, _services.Settings.Hostname, $"{queueId}.{Convert.ToHexString(RandomNumberGenerator.GetBytes(6))}", DateTimeOffset.Now)
+            : [];
+        var message = added.Length == 0 ? body : Concat(added, body);
+        var signer = _services.Security.Dkim;
+        if (signer is null || !MayRelay || !transaction.Destinations.Any(d => d is Destination.Remote)) return message;
+        var signature = signer.Sign(message, transaction.Mail.ReversePath?.Domain.ToLowerInvariant());
+        return signature is null ? message : Concat(signature, message);
+    }
+
+    private static ReadOnlyMemory<byte> Concat(byte[] head, ReadOnlyMemory<byte> rest)
+    {
+        var joined = new byte[head.Length + rest.Length];
+        head.CopyTo(joined, 0);
+        rest.Span.CopyTo(joined.AsSpan(head.Length));
+        return joined;
     }
 
     // ---- helpers ----
@@ -447,6 +734,21 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     }
 
     private sealed record BodyRead(bool Complete, bool Last);
+
+    private sealed record TlsStarted
+    {
+        public static readonly TlsStarted Instance = new();
+    }
+
+    /// <summary>The outcome of a credential check: the user, or null with the client's failure count.</summary>
+    private sealed record AuthChecked(string? User, int Failures);
+
+    /// <summary>An AUTH exchange waiting for the client's next response.</summary>
+    private sealed class SaslExchange(string mechanism)
+    {
+        public string Mechanism { get; } = mechanism;
+        public string? LoginUser { get; set; }
+    }
 
     private sealed record ReadFailed(Exception? Error);
 

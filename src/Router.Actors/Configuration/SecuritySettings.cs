@@ -1,0 +1,89 @@
+using Akka.Configuration;
+
+namespace Router.Actors.Configuration;
+
+/// <summary>
+/// The <c>router.tls</c>, <c>router.auth</c>, <c>router.submission</c> and <c>router.dkim</c>
+/// sections: the server certificate, SMTP AUTH users and failure limits, the submission sender
+/// policy (RFC 6409) and DKIM keys. Defaults and one-line explanations live in config/akka.hocon.
+/// </summary>
+public sealed record SecuritySettings
+{
+    /// <summary>PEM certificate (chain) path; null = a self-signed one under &lt;data-dir&gt;/tls/.</summary>
+    public string? TlsCertificate { get; init; }
+
+    /// <summary>PEM private key path; null = in the certificate file.</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>The users file; null = &lt;data-dir&gt;/users.</summary>
+    public string? UsersFile { get; init; }
+
+    public int AuthFailureDelayAfter { get; init; } = 3;
+    public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
+    public int AuthMaxFailures { get; init; } = 10;
+    public TimeSpan AuthFailureWindow { get; init; } = TimeSpan.FromMinutes(10);
+
+    public bool EnforceSender { get; init; } = true;
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> SenderLoginMaps { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    public IReadOnlyDictionary<string, DkimDomainSettings> Dkim { get; init; } = new Dictionary<string, DkimDomainSettings>();
+
+    /// <summary>
+    /// How long the answer to a failed AUTH waits: nothing for the first
+    /// <see cref="AuthFailureDelayAfter"/> failures, then one more <see cref="AuthFailureDelay"/>
+    /// per further failure, at most ten of them.
+    /// </summary>
+    public TimeSpan DelayAfterFailures(int failures) =>
+        failures < AuthFailureDelayAfter ? TimeSpan.Zero : AuthFailureDelay * Math.Min(10, failures - AuthFailureDelayAfter + 1);
+
+    public string UsersFileIn(string dataDir) => UsersFile ?? Path.Combine(dataDir, "users");
+
+    internal static SecuritySettings FromConfig(Config r, Func<string, string, string> pathOf)
+    {
+        string? OptionalPath(string key)
+        {
+            var value = r.GetString(key, "");
+            return value.Length == 0 ? null : pathOf(key, value);
+        }
+
+        var maps = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        if (r.HasPath("submission.sender-login-maps"))
+        {
+            foreach (var (user, value) in r.GetConfig("submission.sender-login-maps").AsEnumerable())
+            {
+                var owned = value.IsArray() ? value.GetStringList() : [value.GetString()];
+                maps[user.Trim('"').ToLowerInvariant()] = owned.Select(o => o.Trim().ToLowerInvariant()).ToArray();
+            }
+        }
+
+        var dkim = new Dictionary<string, DkimDomainSettings>(StringComparer.OrdinalIgnoreCase);
+        if (r.HasPath("dkim"))
+        {
+            foreach (var (domain, value) in r.GetConfig("dkim").AsEnumerable())
+            {
+                var name = domain.Trim('"');
+                if (!value.IsObject()) throw new ConfigurationException($"router.dkim.\"{name}\" must be {{ selector = ..., key = ... }}");
+                var entry = new Config(new Akka.Configuration.Hocon.HoconRoot(value));
+                var selector = entry.GetString("selector", "");
+                var key = entry.GetString("key", "");
+                if (selector.Length == 0 || key.Length == 0)
+                    throw new ConfigurationException($"router.dkim.\"{name}\" needs both selector and key");
+                dkim[name.ToLowerInvariant()] = new DkimDomainSettings(selector, pathOf("dkim", key));
+            }
+        }
+
+        return new SecuritySettings
+        {
+            TlsCertificate = OptionalPath("tls.certificate"),
+            TlsKey = OptionalPath("tls.key"),
+            UsersFile = OptionalPath("auth.users-file"),
+            AuthFailureDelayAfter = r.GetInt("auth.failure-delay-after", 3),
+            AuthFailureDelay = r.GetTimeSpan("auth.failure-delay", TimeSpan.FromSeconds(1)),
+            AuthMaxFailures = r.GetInt("auth.max-failures", 10),
+            AuthFailureWindow = r.GetTimeSpan("auth.failure-window", TimeSpan.FromMinutes(10)),
+            EnforceSender = r.GetBoolean("submission.enforce-sender", true),
+            SenderLoginMaps = maps,
+            Dkim = dkim,
+        };
+    }
+}

@@ -1,0 +1,90 @@
+using MimeKit;
+using MimeKit.Cryptography;
+
+namespace Router.Actors.Security;
+
+/// <summary>
+/// DKIM signing (RFC 6376) of mail leaving through the relay, for the sender domains that have a
+/// key: relaxed/relaxed canonicalization, rsa-sha256, the From domain's key first (the one DMARC
+/// aligns with), else the envelope sender's. Only the DKIM-Signature field is produced; the
+/// message bytes themselves are never rewritten.
+/// </summary>
+public sealed class DkimMessageSigner
+{
+    /// <summary>RFC 6376 s5.4.1's recommended fields, with the MIME ones; fields a message lacks are skipped.</summary>
+    private static readonly string[] SignedHeaders =
+    [
+        "From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID", "In-Reply-To", "References",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+    ];
+
+    private readonly Dictionary<string, DkimSigner> _signers;
+
+    public DkimMessageSigner(IReadOnlyDictionary<string, Configuration.DkimDomainSettings> domains)
+    {
+        _signers = new Dictionary<string, DkimSigner>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (domain, settings) in domains)
+        {
+            _signers[domain] = new DkimSigner(settings.KeyFile, domain, settings.Selector, DkimSignatureAlgorithm.RsaSha256)
+            {
+                HeaderCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
+                BodyCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
+            };
+        }
+    }
+
+    public bool IsEmpty => _signers.Count == 0;
+
+    /// <summary>
+    /// The "DKIM-Signature: ..." field (CRLF-terminated) to put before the message, or null when
+    /// neither the From domain nor <paramref name="envelopeDomain"/> has a key (or the message
+    /// cannot be parsed).
+    /// </summary>
+    public byte[]? Sign(ReadOnlyMemory<byte> message, string? envelopeDomain)
+    {
+        if (_signers.Count == 0) return null;
+        MimeMessage parsed;
+        try
+        {
+            using var stream = new MemoryStream(message.ToArray(), writable: false);
+            parsed = MimeMessage.Load(stream);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+        var fromDomain = parsed.From.Mailboxes.FirstOrDefault()?.Domain;
+        if (!((fromDomain is not null && _signers.TryGetValue(fromDomain, out var signer)) ||
+              (envelopeDomain is not null && _signers.TryGetValue(envelopeDomain, out signer))))
+        {
+            return null;
+        }
+        var present = SignedHeaders.Where(h => parsed.Headers.Contains(h)).ToArray();
+        if (!present.Contains("From")) return null; // RFC 6376 s5.4: From must be signed
+        lock (signer)
+        {
+            var options = FormatOptions.Default.Clone();
+            options.NewLineFormat = NewLineFormat.Dos;
+            signer.Sign(options, parsed, present);
+        }
+        var field = parsed.Headers.First(h => h.Id == HeaderId.DkimSignature);
+        var raw = new byte[field.RawField.Length + 1 + field.RawValue.Length];
+        field.RawField.CopyTo(raw, 0);
+        raw[field.RawField.Length] = (byte)':';
+        field.RawValue.CopyTo(raw, field.RawField.Length + 1);
+        return Normalize(raw);
+    }
+
+    /// <summary>MimeKit may fold with bare LF; the wire needs CRLF throughout.</summary>
+    private static byte[] Normalize(byte[] field)
+    {
+        var output = new List<byte>(field.Length + 8);
+        for (var i = 0; i < field.Length; i++)
+        {
+            if (field[i] == (byte)'\n' && (i == 0 || field[i - 1] != (byte)'\r')) output.Add((byte)'\r');
+            output.Add(field[i]);
+        }
+        if (output.Count < 2 || output[^1] != (byte)'\n') output.AddRange("\r\n"u8.ToArray());
+        return output.ToArray();
+    }
+}

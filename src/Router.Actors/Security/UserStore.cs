@@ -1,0 +1,120 @@
+using System.Text;
+
+namespace Router.Actors.Security;
+
+/// <summary>
+/// The users who may AUTH (RFC 4954), one per line of a text file:
+/// <c>name:pbkdf2-sha256:iterations:salt-b64:hash-b64</c> (# starts a comment). Names are
+/// compared case-insensitively. The file is read again when it changes, so <c>router user add</c>
+/// takes effect without a restart; it is written atomically (temporary file and rename) and
+/// readable by its owner only.
+/// </summary>
+public sealed class UserStore
+{
+    private readonly object _gate = new();
+    private Dictionary<string, string> _users = new(StringComparer.Ordinal);
+    private (DateTime Modified, long Length) _loaded = (DateTime.MinValue, -1);
+
+    public UserStore(string path) => FilePath = path;
+
+    public string FilePath { get; }
+
+    /// <summary>Checks a password; costs one PBKDF2 whether or not the user exists.</summary>
+    public bool Verify(string user, string password)
+    {
+        string? encoded;
+        lock (_gate)
+        {
+            Refresh();
+            _users.TryGetValue(Normalize(user), out encoded);
+        }
+        if (encoded is null)
+        {
+            PasswordHash.VerifyNothing(password);
+            return false;
+        }
+        return PasswordHash.Verify(password, encoded);
+    }
+
+    public IReadOnlyList<string> List()
+    {
+        lock (_gate)
+        {
+            Refresh();
+            return _users.Keys.Order(StringComparer.Ordinal).ToArray();
+        }
+    }
+
+    /// <summary>Adds the user, or sets a new password; true when the user already existed.</summary>
+    public bool Set(string user, string password, int iterations = PasswordHash.DefaultIterations)
+    {
+        var name = CheckName(user);
+        if (password.Length == 0) throw new ArgumentException("the password is empty", nameof(password));
+        var encoded = PasswordHash.Create(password, iterations);
+        lock (_gate)
+        {
+            Refresh();
+            var existed = _users.ContainsKey(name);
+            var users = new Dictionary<string, string>(_users, StringComparer.Ordinal) { [name] = encoded };
+            Write(users);
+            return existed;
+        }
+    }
+
+    /// <summary>Removes the user; false when there was none.</summary>
+    public bool Remove(string user)
+    {
+        lock (_gate)
+        {
+            Refresh();
+            var users = new Dictionary<string, string>(_users, StringComparer.Ordinal);
+            if (!users.Remove(Normalize(user))) return false;
+            Write(users);
+            return true;
+        }
+    }
+
+    /// <summary>A user name may not hold ':' (the field separator), whitespace or control characters.</summary>
+    public static string CheckName(string user)
+    {
+        if (user.Length is 0 or > 256 || user.Any(c => c == ':' || c == '#' || char.IsWhiteSpace(c) || char.IsControl(c)))
+            throw new ArgumentException($"'{user}' is not a valid user name (no ':', '#', spaces or control characters; 1 to 256 characters)", nameof(user));
+        return Normalize(user);
+    }
+
+    private static string Normalize(string user) => user.ToLowerInvariant();
+
+    private void Refresh()
+    {
+        var info = new FileInfo(FilePath);
+        var stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1L);
+        if (stamp == _loaded) return;
+        var users = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (info.Exists)
+        {
+            foreach (var raw in File.ReadAllLines(FilePath))
+            {
+                var line = raw.Trim();
+                if (line.Length == 0 || line[0] == '#') continue;
+                var colon = line.IndexOf(':');
+                if (colon <= 0) continue;
+                var encoded = line[(colon + 1)..];
+                if (PasswordHash.IsWellFormed(encoded)) users[Normalize(line[..colon])] = encoded;
+            }
+        }
+        _users = users;
+        _loaded = stamp;
+    }
+
+    private void Write(Dictionary<string, string> users)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(FilePath))!;
+        Directory.CreateDirectory(folder);
+        var text = new StringBuilder("# Router users: name:pbkdf2-sha256:iterations:salt:hash (edit with `router user`)\n");
+        foreach (var (name, encoded) in users.OrderBy(u => u.Key, StringComparer.Ordinal)) text.Append(name).Append(':').Append(encoded).Append('\n');
+        SecretFile.Write(FilePath, Encoding.UTF8.GetBytes(text.ToString()), ownerOnly: true);
+        _users = users;
+        var info = new FileInfo(FilePath);
+        _loaded = (info.LastWriteTimeUtc, info.Length);
+    }
+}
