@@ -49,8 +49,11 @@ public sealed class RouterNode : IAsyncDisposable
 
     public DurableFileWriter Writer => _writer!;
 
-    /// <summary>The shard region of the destination-domain queues (for queue administration).</summary>
+    /// <summary>The shard region of the destination-domain queues.</summary>
     public IActorRef Domains { get; private set; } = ActorRefs.Nobody;
+
+    /// <summary>Queue administration for the domain queues running on this node.</summary>
+    public Admin.QueueAdmin Queue => new(Domains, TimeSpan.FromSeconds(10));
 
     /// <summary>
     /// The journal, snapshot store and remembered-entities store: SQLite under the data folder by
@@ -180,20 +183,20 @@ public sealed class RouterNode : IAsyncDisposable
             Security = LoadSecurity(),
         };
         handoff = services.Handoff;
-        SmtpEndpoints = await BindAsync(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services, ct).ConfigureAwait(false);
-        SubmissionEndpoints = await BindAsync(Settings.SubmissionEndpoints, SmtpEndpointKind.Submission, "submission-listener", services, ct).ConfigureAwait(false);
-        TlsEndpoints = await BindAsync(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services, ct).ConfigureAwait(false);
+        SmtpEndpoints = Bind(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services);
+        SubmissionEndpoints = Bind(Settings.SubmissionEndpoints, SmtpEndpointKind.Submission, "submission-listener", services);
+        TlsEndpoints = Bind(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services);
     }
 
-    private async Task<IReadOnlyList<IPEndPoint>> BindAsync(IReadOnlyList<IPEndPoint> endpoints, SmtpEndpointKind kind, string name, SmtpServices services, CancellationToken ct)
+    private IReadOnlyList<IPEndPoint> Bind(IReadOnlyList<IPEndPoint> endpoints, SmtpEndpointKind kind, string name, SmtpServices services)
     {
         var bound = new List<IPEndPoint>();
         for (var i = 0; i < endpoints.Count; i++)
         {
-            var endpoint = endpoints[i];
-            var listener = System.ActorOf(SmtpListenerActor.Props(endpoint, services, kind), i == 0 ? $"{name}-{endpoint.Port}" : $"{name}-{endpoint.Port}-{i}");
-            _listeners.Add(listener);
-            bound.Add(await listener.Ask<IPEndPoint>(SmtpListenerActor.GetBoundEndpoint.Instance, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false));
+            var socket = SmtpListenerActor.Listen(endpoints[i]);
+            var endpoint = (IPEndPoint)socket.LocalEndPoint!;
+            _listeners.Add(System.ActorOf(SmtpListenerActor.Props(socket, services, kind), i == 0 ? $"{name}-{endpoint.Port}" : $"{name}-{endpoint.Port}-{i}"));
+            bound.Add(endpoint);
         }
         return bound;
     }

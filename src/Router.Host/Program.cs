@@ -4,15 +4,17 @@ using Akka.Configuration;
 using Router.Actors;
 using Router.Host;
 
-var configOption = new Option<FileInfo?>("--config") { Description = "HOCON file whose values override config/akka.hocon" };
+var configOption = new Option<FileInfo?>("--config") { Description = "HOCON file whose values override config/akka.hocon", Recursive = true };
 
 var run = new Command("run", "Run the router (the default)") { configOption };
 run.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
 
-var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run, UserCommands.Create() };
+var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run, UserCommands.Create(), QueueCommands.Create(configOption) };
 root.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
 
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+// SIGTERM and SIGINT are ours (drain, then exit): System.CommandLine's own handling would end the
+// process 2 s after the signal, in the middle of the drain.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
 
 static async Task<int> RunAsync(string? configPath, CancellationToken ct)
 {
@@ -34,7 +36,22 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     Console.WriteLine($"router: listening on {string.Join(", ", node.SmtpEndpoints)}; data in {node.Settings.DataDir}");
     if (node.SubmissionEndpoints.Count > 0) Console.WriteLine($"router: submission (STARTTLS, AUTH) on {string.Join(", ", node.SubmissionEndpoints)}");
     if (node.TlsEndpoints.Count > 0) Console.WriteLine($"router: submission over implicit TLS on {string.Join(", ", node.TlsEndpoints)}");
+    Microsoft.AspNetCore.Builder.WebApplication? admin = null;
+    if (node.Settings.HttpEndpoint is { } http)
+    {
+        try
+        {
+            admin = await AdminHttp.StartAsync(node, http).ConfigureAwait(false);
+            Console.WriteLine($"router: admin (health, metrics, queue) on http://{http}");
+        }
+        catch (IOException e)
+        {
+            // The mail service does not depend on it: run without, and say why.
+            await Console.Error.WriteLineAsync($"router: admin endpoint {http} not started: {e.Message}").ConfigureAwait(false);
+        }
+    }
     await stop.Task.ConfigureAwait(false);
+    if (admin is not null) await admin.DisposeAsync().ConfigureAwait(false);
     Console.WriteLine("router: stopping (draining sessions)");
     await node.StopAsync().ConfigureAwait(false);
     Console.WriteLine("router: stopped");

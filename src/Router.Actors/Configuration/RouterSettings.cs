@@ -13,6 +13,9 @@ public sealed record RouterSettings
     public required string DataDir { get; init; }
     public required IReadOnlyList<IPEndPoint> SmtpEndpoints { get; init; }
 
+    /// <summary>router.http.endpoint: the loopback admin endpoint (health, metrics, queue); null = off.</summary>
+    public IPEndPoint? HttpEndpoint { get; init; }
+
     /// <summary>Message submission endpoints (RFC 6409, STARTTLS then AUTH required).</summary>
     public IReadOnlyList<IPEndPoint> SubmissionEndpoints { get; init; } = [];
 
@@ -40,7 +43,14 @@ public sealed record RouterSettings
     public TimeSpan DeliveryAckTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
-    public string MaildirRoot => Path.Combine(DataDir, "maildir");
+    /// <summary>router.maildir-dir: where the Maildirs live (default &lt;data-dir&gt;/maildir; shared by the nodes of a cluster).</summary>
+    public string MaildirRoot
+    {
+        get => _maildirRoot ?? Path.Combine(DataDir, "maildir");
+        init => _maildirRoot = value;
+    }
+
+    private readonly string? _maildirRoot;
 
     /// <summary>
     /// Reads the settings. <paramref name="baseDirFor"/> gives, for a setting's path under router,
@@ -86,7 +96,11 @@ public sealed record RouterSettings
         {
             Hostname = r.GetString("hostname"),
             DataDir = PathOf("data-dir", r.GetString("data-dir", "data")),
+            MaildirRoot = r.GetString("maildir-dir", "").Length > 0
+                ? PathOf("maildir-dir", r.GetString("maildir-dir"))
+                : Path.Combine(PathOf("data-dir", r.GetString("data-dir", "data")), "maildir"),
             SmtpEndpoints = r.GetStringList("smtp.endpoints").Select(ParseEndpoint).ToArray(),
+            HttpEndpoint = r.GetString("http.endpoint", "") is { Length: > 0 } http ? ParseEndpoint(http) : null,
             SubmissionEndpoints = r.HasPath("smtp.submission-endpoints") ? r.GetStringList("smtp.submission-endpoints").Select(ParseEndpoint).ToArray() : [],
             TlsEndpoints = r.HasPath("smtp.tls-endpoints") ? r.GetStringList("smtp.tls-endpoints").Select(ParseEndpoint).ToArray() : [],
             LocalDomains = localDomains,

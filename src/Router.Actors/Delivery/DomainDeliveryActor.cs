@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Router.Actors.Admin;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
@@ -18,6 +19,9 @@ namespace Router.Actors.Delivery;
 /// </summary>
 public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 {
+    /// <summary>How often an attempt looks again for a body whose write has not completed yet.</summary>
+    private static readonly TimeSpan BodyPollInterval = TimeSpan.FromMilliseconds(50);
+
     private readonly string _domain;
     private readonly DomainServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -202,15 +206,27 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             Kick();
             return;
         }
+        var now = DateTimeOffset.UtcNow;
         if (done.Results is null)
         {
-            // No body: the message was never acknowledged (its spooling failed after the envelope
-            // was persisted), so dropping it loses nothing.
+            // No body yet: the relay writes it while this actor persists the envelope, so the
+            // first attempt can come before the write completes. Look again shortly, until the
+            // session's acknowledgement deadline has passed.
+            var deadline = entry.Message.ArrivedAt + _services.Settings.DeliveryAckTimeout;
+            if (now < deadline)
+            {
+                var again = now + BodyPollInterval;
+                _waiting.Add((again < deadline ? again : deadline, done.QueueId));
+                Kick();
+                return;
+            }
+            // Still no body after the deadline: the message was never acknowledged (its spooling
+            // failed after the envelope was persisted, and the session answered 451), so
+            // dropping it loses nothing.
             _log.Error("{0}: body missing from the store; removing the envelope for {1}", done.QueueId, _domain);
             PersistEvent(new QueueEvent.Removed(done.QueueId), _ => Kick());
             return;
         }
-        var now = DateTimeOffset.UtcNow;
         var results = done.Results;
         if (now - entry.Message.ArrivedAt >= _services.Delivery.GiveUpAfter)
         {
@@ -219,6 +235,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         Record(entry, results, now, done.Content);
         foreach (var r in results)
         {
+            RouterMetrics.RemoteOutcome(r.Outcome);
             _log.Info("{0}: to=<{1}> relay={2} status={3} ({4} {5})", done.QueueId, entry.Message.Recipients[r.Index].Address, r.RemoteMta ?? "none", r.Outcome, r.Code, r.Text);
         }
     }
@@ -233,7 +250,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next), e =>
         {
             var current = _queue.Find(e.QueueId);
-            if (current is null) return;
+            if (current is null)
+            {
+                // Finished: its slot is free for the next ready message.
+                Kick();
+                return;
+            }
             var owed = current.OwedBounces();
             if (owed.Length > 0)
             {

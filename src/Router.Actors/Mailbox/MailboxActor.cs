@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Router.Actors.Admin;
 using Akka.Cluster.Sharding;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
@@ -51,11 +52,17 @@ public sealed class MailboxActor : ReceiveActor
         {
             commit = Task.FromException(e);
         }
-        commit.ContinueWith(
-            t => t.IsCompletedSuccessfully
-                ? new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox)
-                : (OwnerReply)new OwnerReply.Failed(deliver.TransactionId, deliver.Mailbox, t.Exception?.GetBaseException().Message ?? "cancelled"),
-            TaskScheduler.Default).PipeTo(replyTo);
+        commit.ContinueWith(t => Outcome(deliver, t), TaskScheduler.Default).PipeTo(replyTo);
+    }
+
+    private static OwnerReply Outcome(Deliver deliver, Task commit)
+    {
+        if (!commit.IsCompletedSuccessfully)
+        {
+            return new OwnerReply.Failed(deliver.TransactionId, deliver.Mailbox, commit.Exception?.GetBaseException().Message ?? "cancelled");
+        }
+        RouterMetrics.LocalDelivery();
+        return new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox);
     }
 
     private Task Write(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)

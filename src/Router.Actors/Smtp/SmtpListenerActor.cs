@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Router.Actors.Admin;
 using Akka.Event;
 using Router.Protocol;
 
@@ -22,9 +23,11 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
     private IActorRef? _unbindRequester;
     private long _sessionCounter;
 
-    public SmtpListenerActor(IPEndPoint endpoint, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta)
+    /// <param name="listener">A socket already bound and listening (see <see cref="Listen"/>); the actor owns it.</param>
+    public SmtpListenerActor(Socket listener, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta)
     {
-        _endpoint = endpoint;
+        _listener = listener;
+        _endpoint = (IPEndPoint)listener.LocalEndPoint!;
         _services = services;
         _kind = kind;
         Receive<Accepted>(OnAccepted);
@@ -41,16 +44,35 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
         });
         Receive<Unbind>(_ => OnUnbind());
         Receive<GraceExpired>(_ => Finish());
-        Receive<GetBoundEndpoint>(_ => Sender.Tell(BoundEndpoint));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IPEndPoint endpoint, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta) =>
-        Akka.Actor.Props.Create(() => new SmtpListenerActor(endpoint, services, kind));
+    public static Props Props(Socket listener, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta) =>
+        Akka.Actor.Props.Create(() => new SmtpListenerActor(listener, services, kind));
 
-    /// <summary>The endpoint actually bound (port 0 resolves to a real port).</summary>
-    public IPEndPoint? BoundEndpoint { get; private set; }
+    /// <summary>
+    /// Binds and listens, before any actor exists, so that a taken port fails the start with a
+    /// plain IOException naming the endpoint, which the host reports.
+    /// </summary>
+    public static Socket Listen(IPEndPoint endpoint)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            // SO_REUSEADDR only (restart while old connections sit in TIME_WAIT). .NET's ReuseAddress
+            // also sets SO_REUSEPORT on Linux, which would let a second router share the port unnoticed.
+            if (OperatingSystem.IsLinux()) socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+            socket.Bind(endpoint);
+            socket.Listen(512);
+            return socket;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"cannot listen on {endpoint}: {e.Message}", e);
+        }
+    }
 
     /// <summary>Stop accepting and drain; the sender gets <see cref="Unbound"/> when every session is gone.</summary>
     public sealed record Unbind
@@ -60,20 +82,9 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
 
     public sealed record Unbound(IPEndPoint Endpoint);
 
-    public sealed record GetBoundEndpoint
-    {
-        public static readonly GetBoundEndpoint Instance = new();
-    }
-
     protected override void PreStart()
     {
-        var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        socket.Bind(_endpoint);
-        socket.Listen(512);
-        _listener = socket;
-        BoundEndpoint = (IPEndPoint)socket.LocalEndPoint!;
-        _log.Info("SMTP ({0}) listening on {1}", _kind, BoundEndpoint);
+        _log.Info("SMTP ({0}) listening on {1}", _kind, _endpoint);
         Accept();
     }
 
@@ -99,7 +110,8 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
         var refusal = _services.Limits.TryOpen(client, exempt: _services.Trusted.Contains(client));
         if (refusal is not null)
         {
-            _log.Info("refused a connection from {0} on {1}: {2}", client, BoundEndpoint, refusal);
+            _log.Info("refused a connection from {0} on {1}: {2}", client, _endpoint, refusal);
+            RouterMetrics.ConnectionRefused();
             RefuseAndClose(socket, refusal);
         }
         else
@@ -143,7 +155,7 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
     {
         if (_unbindRequester is null) return;
         if (_sessions.Count > 0) _log.Warning("{0} sessions still open after the shutdown grace; closing them", _sessions.Count);
-        _unbindRequester.Tell(new Unbound(BoundEndpoint!));
+        _unbindRequester.Tell(new Unbound(_endpoint));
         _unbindRequester = null;
         Context.Stop(Self);
     }
