@@ -1,0 +1,74 @@
+using System.Text.RegularExpressions;
+using Akka.Configuration;
+using Router.Actors.Configuration;
+
+namespace Router.Actors.Tests.Configuration;
+
+/// <summary>
+/// config/akka.hocon is the one place settings are documented; these tests keep it loadable and
+/// keep README's configuration reference in step with it.
+/// </summary>
+public sealed partial class ConfigurationReferenceTests
+{
+    private static readonly string Root = FindRoot();
+
+    [Fact]
+    public void Shipped_configuration_loads_with_the_documented_defaults()
+    {
+        var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon")));
+        var settings = RouterSettings.FromConfig(config, _ => "/srv/router");
+        var delivery = DeliverySettings.FromConfig(config);
+
+        Assert.Equal("mx.example.test", settings.Hostname);
+        Assert.Equal("/srv/router/data", settings.DataDir);
+        Assert.Equal("/srv/router/data/maildir", settings.MaildirRoot);
+        Assert.Equal("127.0.0.1:2525", Assert.Single(settings.SmtpEndpoints).ToString());
+        Assert.Contains("demo@example.test", settings.Mailboxes);
+        Assert.Equal(25L * 1024 * 1024, settings.MaxMessageSize);
+        Assert.Equal(TimeSpan.FromMinutes(5), settings.IdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(4), delivery.WarnAfter);
+        Assert.Equal(TimeSpan.FromDays(5), delivery.GiveUpAfter);
+        Assert.Equal(20, delivery.MaxConnectionsPerDestination);
+        Assert.Equal([TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30), TimeSpan.FromHours(1)], delivery.RetrySchedule);
+    }
+
+    [Fact]
+    public void Every_router_setting_is_in_the_README_configuration_reference()
+    {
+        var hocon = File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"));
+        var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
+        var config = ConfigurationFactory.ParseString(hocon).GetConfig("router");
+        var missing = Leaves(config.Root, "router")
+            .Where(key => !readme.Contains($"`{key}`", StringComparison.Ordinal))
+            .ToArray();
+        Assert.True(missing.Length == 0, "README lacks: " + string.Join(", ", missing));
+    }
+
+    private static IEnumerable<string> Leaves(Akka.Configuration.Hocon.HoconValue value, string path)
+    {
+        var obj = value.GetObject();
+        // Maps keyed by user data (aliases, routes, DKIM domains...) are documented as one setting.
+        if (obj is null || obj.Items.Count == 0 || obj.Items.Keys.Any(k => k.Contains('@', StringComparison.Ordinal) || DomainKey().IsMatch(k)))
+        {
+            yield return path;
+            yield break;
+        }
+        foreach (var (key, child) in obj.Items)
+        {
+            foreach (var leaf in Leaves(child, path + "." + key)) yield return leaf;
+        }
+    }
+
+    [GeneratedRegex(@"\.")]
+    private static partial Regex DomainKey();
+
+    /// <summary>The checkout this file was compiled from (test output may live anywhere).</summary>
+    private static string FindRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    {
+        for (var dir = new FileInfo(source).Directory; dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Router.sln"))) return dir.FullName;
+        }
+        throw new InvalidOperationException("Router.sln not found above " + source);
+    }
+}
