@@ -225,9 +225,15 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (line.IsTooLong) return Error(Replies.LineTooLong);
         var bytes = line.Bytes.Span;
         if (!line.Crlf) return Error(new SmtpReply(500, "5.5.2", "Commands must end with CRLF"));
-        if (CommandParser.HasControlCharacters(bytes)) return Error(new SmtpReply(500, "5.5.2", "Invalid character in command"));
-
         var verb = CommandParser.ParseVerb(bytes, out var argument);
+        if (CommandParser.HasControlCharacters(bytes))
+        {
+            // A known command with a bad argument (an EHLO name with a control character) is a
+            // parameter error (501); a line whose verb itself is garbage is unrecognised (500).
+            return Error(verb == SmtpVerb.Unknown
+                ? new SmtpReply(500, "5.5.2", "Invalid character in command")
+                : new SmtpReply(501, "5.5.2", "Invalid character in parameters"));
+        }
         if (verb == SmtpVerb.Unknown) return Error(Replies.UnknownCommand);
         var refusal = SessionRules.Check(_state, verb);
         if (refusal is not null)
