@@ -440,27 +440,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         body = Complete(transaction, id, body);
         var trace = TraceHeaders.Received(_heloName, _connection.RemoteAddress, _services.Settings.Hostname, protocol, id,
             recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
-        var returnPath = transaction.Mail.ReversePath?.ToString();
-
-        var owners = 0;
-        foreach (var destination in transaction.Destinations)
-        {
-            if (destination is Destination.Mailbox mailbox)
-            {
-                _services.Mailboxes.Tell(new MailboxActor.Deliver(mailbox.Key, transaction.Id, returnPath, trace, body));
-                owners++;
-            }
-        }
-        var remote = transaction.Destinations.OfType<Destination.Remote>().ToArray();
-        if (remote.Length > 0)
-        {
-            _services.Relay.Tell(new RelayRequest(transaction.Id, id, transaction.Mail, remote, transaction.Recipients, trace, body));
-            owners++;
-        }
-
+        var plan = _services.Handoff.Plan(transaction.Id, id, transaction.Mail, transaction.Destinations, recipients, trace, body);
+        foreach (var (owner, message) in plan) owner.Tell(message);
+        var owners = plan.Count;
         _pending = new PendingAcks(transaction.Id, id, owners);
         Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), _services.Settings.DeliveryAckTimeout);
-        _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client=[{4}]", id, returnPath, body.Length, recipients.Count, _connection.RemoteAddress);
+        _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client=[{4}]", id, transaction.Mail.ReversePath, body.Length, recipients.Count, _connection.RemoteAddress);
         return Next.Wait;
     }
 
