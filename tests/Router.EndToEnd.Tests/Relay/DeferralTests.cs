@@ -1,0 +1,82 @@
+using Router.EndToEnd.Tests.Infrastructure;
+
+namespace Router.EndToEnd.Tests.Relay;
+
+/// <summary>
+/// Temporary failures (RFC 5321 s4.5.4.1), retried every second: a 451 is retried and delivered
+/// once the server recovers; a server that keeps deferring earns the sender one delay notice and
+/// then a bounce with the last error (RFC 3464 Action: delayed, then failed) from the router whose
+/// clock is compressed (warn after 2 s, give up after 5 s).
+/// </summary>
+[Collection(RelayWorldCollection.Name)]
+public sealed class DeferralTests(RelayWorldFixture world)
+{
+    private const string Sender = "bob@example.test";
+
+    [Fact]
+    public async Task Temporary_failure_is_retried_until_delivered()
+    {
+        var token = TestMessages.NewToken();
+        var refusing = world.Sink("retry");
+        await using (var c = await world.Router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, "user@retry.relay.test"), Sender, ["user@retry.relay.test"]);
+        }
+        await refusing.WaitUntilAsync(s => s.RecipientsTempFailed >= 1, TimeSpan.FromSeconds(10));
+
+        var recovered = await world.ReplaceSinkAsync("retry");
+
+        await Eventually.TrueAsync(() => recovered.MessagesWith(token).Length > 0, TimeSpan.FromSeconds(10), () => $"retry sink stats {recovered.Stats}");
+        var delivered = Assert.Single(recovered.MessagesWith(token));
+        Assert.Equal(["user@retry.relay.test"], delivered.Recipients);
+        Assert.Empty(world.Router.Mailbox(Sender).NewMessagesContaining(token));
+    }
+
+    [Fact]
+    public async Task Persistent_deferral_sends_one_delay_notice_then_a_bounce_with_the_last_error()
+    {
+        var token = TestMessages.NewToken();
+        var router = world.Expiring;
+        var sent = DateTimeOffset.UtcNow;
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, "user@delay.relay.test"), Sender, ["user@delay.relay.test"]);
+        }
+
+        var failed = await Eventually.ValueAsync(
+            () => DsnReport.FindAll(router, Sender, token).FirstOrDefault(d => d.PerRecipient.Any(r => r["Action"] == "failed")),
+            RelayWorldFixture.GiveUpAfter + TimeSpan.FromSeconds(20),
+            () => $"a bounce for {token}; router output:\n{router.Output}");
+        var bouncedAfter = DateTimeOffset.UtcNow - sent;
+
+        var reports = DsnReport.FindAll(router, Sender, token);
+        Assert.Equal(2, reports.Count);
+        var delayed = Assert.Single(reports, d => d.PerRecipient.Any(r => r["Action"] == "delayed"));
+
+        var notice = Assert.Single(delayed.PerRecipient);
+        Assert.Equal("delayed", notice["Action"]);
+        Assert.StartsWith("4.", notice["Status"], StringComparison.Ordinal);
+        Assert.Contains("451", notice["Diagnostic-Code"], StringComparison.Ordinal);
+        Assert.NotNull(notice["Will-Retry-Until"]);
+        Assert.Equal("<>", delayed.ReturnPath);
+
+        var bounce = Assert.Single(failed.PerRecipient);
+        Assert.Equal("failed", bounce["Action"]);
+        Assert.StartsWith("5.", bounce["Status"], StringComparison.Ordinal);
+        // The last error the server gave is in the bounce, in the report or its explanation.
+        Assert.Contains("451", bounce["Diagnostic-Code"] + failed.Explanation, StringComparison.Ordinal);
+        Assert.Contains("Temporary failure (sink)", bounce["Diagnostic-Code"] + failed.Explanation, StringComparison.Ordinal);
+        Assert.Equal("<>", failed.ReturnPath);
+        Assert.True(bouncedAfter >= RelayWorldFixture.GiveUpAfter, $"bounced after {bouncedAfter}, before give-up-after {RelayWorldFixture.GiveUpAfter}");
+        // The delay notice came first, after warn-after.
+        Assert.True(File.GetLastWriteTimeUtc(delayed.File) <= File.GetLastWriteTimeUtc(failed.File));
+        await Eventually.TrueAsync(() => !SpoolHolds(router, "delay.relay.test"), TimeSpan.FromSeconds(5), () => "the spool still holds the expired message");
+    }
+
+    /// <summary>True while a body for the domain is in the spool (<c>spool/&lt;id&gt;@&lt;domain&gt;</c>).</summary>
+    internal static bool SpoolHolds(RouterProcess router, string domain)
+    {
+        var spool = Path.Combine(router.DataDir, "spool");
+        return Directory.Exists(spool) && Directory.EnumerateFiles(spool, "*@" + domain).Any();
+    }
+}
