@@ -8,10 +8,10 @@ namespace Router.Actors.Relay;
 
 /// <summary>
 /// Takes a message with remote recipients from a session (or a DSN from the queue): writes the
-/// body once to the message store and, at the same time, has each destination domain's actor
-/// persist its envelope; answers <see cref="OwnerReply.Durable"/> when both are done. Were the
-/// store to fail after an envelope was persisted, the session answers 451 and the domain actor
-/// later finds no body and drops the envelope: nothing acknowledged is lost.
+/// body once to the message store, then has each destination domain's actor persist its envelope
+/// (and, in cluster mode, each mailbox write its copy); answers <see cref="OwnerReply.Durable"/>
+/// when all are done. The body is durable before any owner learns of the message, so an owner
+/// never looks for a body that is still being written.
 /// </summary>
 public sealed class RelayActor : ReceiveActor
 {
@@ -37,7 +37,7 @@ public sealed class RelayActor : ReceiveActor
                 .ToArray();
             var size = request.Trace.Length + request.Body.Length;
             var owners = byDomain.Select(g => g.Key).Concat(request.Mailboxes.Select(MailboxActor.StoreOwner)).ToArray();
-            var stored = store.StoreAsync(request.QueueId, owners, request.Trace, request.Body);
+            await store.StoreAsync(request.QueueId, owners, request.Trace, request.Body).ConfigureAwait(false);
             var enqueued = byDomain.Select(g => domains.Ask<DomainDeliveryActor.Accepted>(
                 new DomainDeliveryActor.Enqueue(g.Key, new QueuedMessage(
                     request.QueueId,
@@ -51,7 +51,6 @@ public sealed class RelayActor : ReceiveActor
                     size,
                     g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? Protocol.DsnNotify.None, x.Command?.OriginalRecipient)).ToArray())),
                 timeout)).ToArray();
-            await stored.ConfigureAwait(false);
             var delivered = request.Mailboxes.Select(m => mailboxes.Ask<OwnerReply>(
                 new MailboxActor.Deliver(m, request.TransactionId, request.Mail.ReversePath?.ToString(), [], ReadOnlyMemory<byte>.Empty, request.QueueId),
                 timeout)).ToArray();
