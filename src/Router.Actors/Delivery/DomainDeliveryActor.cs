@@ -409,6 +409,17 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (_persisting < _services.Delivery.MaxPersistsInFlight) Stash.UnstashAll();
     }
 
+    /// <summary>
+    /// A rejected event (the journal refused it, e.g. it could not serialize it) never runs its
+    /// handler: give its in-flight slot back, or enough rejections would stall the queue for good.
+    /// </summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _persisting--;
+        if (_persisting < _services.Delivery.MaxPersistsInFlight) Stash.UnstashAll();
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
     private void MaybePassivate()
     {
         if (_queue.Count == 0 && _attempting.Count == 0 && _notifying.Count == 0 && _persisting == 0)
