@@ -1,0 +1,249 @@
+using System.Text;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using Akka.Persistence.TestKit;
+using Akka.TestKit.Xunit2;
+using Router.Actors.Delivery;
+using Router.Actors.Mailbox;
+using Router.Actors.Routing;
+using Router.Protocol;
+using Xunit.Abstractions;
+
+namespace Router.Actors.Tests.Relay;
+
+/// <summary>
+/// The per-domain queue actor against Akka.Persistence.TestKit's in-memory journal and a real
+/// loopback SMTP server: a message is acknowledged only once its envelope is in the journal (a
+/// failed write acknowledges nothing), it is delivered and leaves the queue, a permanent failure
+/// bounces to the local sender, and a queued message survives the actor's restart.
+/// </summary>
+public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
+{
+    private const string Domain = "remote.test";
+
+    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
+        akka.loglevel = INFO
+        akka.persistence {
+          journal {
+            plugin = "akka.persistence.journal.test"
+            auto-start-journals = ["akka.persistence.journal.test"]
+            test {
+              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+          }
+          snapshot-store {
+            plugin = "akka.persistence.snapshot-store.test"
+            auto-start-snapshot-stores = ["akka.persistence.snapshot-store.test"]
+            test {
+              class = "Akka.Persistence.TestKit.TestSnapshotStore, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+          }
+        }
+        """);
+
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    private readonly RecordingSmtpServer _server = new();
+    private readonly Akka.TestKit.TestProbe _mailboxes;
+    private readonly TestDomainServices _services;
+    private readonly ITestJournal _journal;
+
+    public DomainDeliveryActorTests(ITestOutputHelper output)
+        : base(Hocon, "domain-delivery", output)
+    {
+        _mailboxes = CreateTestProbe();
+        _services = new TestDomainServices(_mailboxes, CreateTestProbe());
+        _journal = TestJournal.FromRef(Persistence.Instance.Apply(Sys).JournalFor(null));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    async Task IAsyncLifetime.DisposeAsync() => await _server.DisposeAsync();
+
+    private IActorRef StartQueue() => Sys.ActorOf(DomainDeliveryActor.Props(Domain, _services.Services));
+
+    private static byte[] Body(string id) => Encoding.ASCII.GetBytes($"Subject: {id}\r\nMessage-ID: <{id}@example.test>\r\n\r\nhello\r\n");
+
+    private Task StoreBodyAsync(string id) => _services.Store.StoreAsync(id, [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), Body(id));
+
+    /// <summary>Stores the body, as the relay does, and returns the Enqueue for its envelope.</summary>
+    private async Task<DomainDeliveryActor.Enqueue> MessageAsync(string id, string? sender = "alice@example.test", params string[] recipients)
+    {
+        await StoreBodyAsync(id);
+        return Envelope(id, sender, recipients);
+    }
+
+    private static DomainDeliveryActor.Enqueue Envelope(string id, string? sender = "alice@example.test", params string[] recipients)
+    {
+        if (recipients.Length == 0) recipients = ["bob@remote.test"];
+        var body = Body(id);
+        return new DomainDeliveryActor.Enqueue(Domain, new QueuedMessage(
+            id, Domain, sender, null, false, false, false, DateTimeOffset.UtcNow, body.Length,
+            recipients.Select(r => new QueuedRecipient(r, DsnNotify.None, null)).ToArray()));
+    }
+
+    private DomainDeliveryActor.QueueListing Queue(IActorRef queue)
+    {
+        queue.Tell(new DomainDeliveryActor.GetQueue(Domain));
+        return ExpectMsg<DomainDeliveryActor.QueueListing>(Deadline);
+    }
+
+    private async Task EmptiesAsync(IActorRef queue) =>
+        await AwaitAssertAsync(() => Assert.Empty(Queue(queue).Messages), Deadline, TimeSpan.FromMilliseconds(100));
+
+    [Fact]
+    public async Task Enqueue_is_acknowledged_only_after_the_journal_write()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        await _journal.OnWrite.PassWithDelay(TimeSpan.FromMilliseconds(800));
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1"));
+
+        ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+    }
+
+    [Fact]
+    public async Task Accepted_message_is_delivered_and_leaves_the_queue_and_the_store()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "carol@remote.test"));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await _server.Received(1).WaitAsync(Deadline);
+        var (from, to, data) = Assert.Single(_server.Messages);
+        Assert.Equal("alice@example.test", from);
+        Assert.Equal(["bob@remote.test", "carol@remote.test"], to);
+        Assert.Contains("Subject: Q1", data, StringComparison.Ordinal);
+        await EmptiesAsync(queue);
+        await AwaitAssertAsync(() => Assert.Equal(0, _services.Store.Count), Deadline);
+    }
+
+    [Fact]
+    public async Task Failed_journal_write_acknowledges_nothing_and_delivers_nothing()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        await _journal.OnWrite.Fail();
+        var queue = StartQueue();
+        Watch(queue);
+
+        queue.Tell(await MessageAsync("Q1"));
+
+        // A failed persist stops the actor (Akka.Persistence): no Accepted ever reaches the relay,
+        // so the session answers 451 and the client keeps the message.
+        ExpectTerminated(queue, Deadline);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(0, _services.Resolver.Lookups);
+        Assert.Empty(_server.Messages);
+
+        // The next incarnation knows nothing of it.
+        await _journal.OnWrite.Pass();
+        Assert.Empty(Queue(StartQueue()).Messages);
+    }
+
+    [Fact]
+    public async Task Rejected_journal_write_acknowledges_nothing_and_the_queue_goes_on()
+    {
+        // One write in flight at most: a rejected write must give its slot back.
+        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxPersistsInFlight = 1 };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        await _journal.OnWrite.Reject();
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1"));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+
+        await _journal.OnWrite.Pass();
+        queue.Tell(await MessageAsync("Q2"));
+        Assert.Equal("Q2", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q2", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Queued_message_is_delivered_by_the_next_incarnation_after_a_restart()
+    {
+        // DNS fails for now: the message stays queued for a retry.
+        var queue = StartQueue();
+        queue.Tell(await MessageAsync("Q1"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await AwaitAssertAsync(() => Assert.True(Queue(queue).Messages.Single().Attempts >= 1), Deadline, TimeSpan.FromMilliseconds(50));
+
+        Watch(queue);
+        queue.Tell(PoisonPill.Instance);
+        ExpectTerminated(queue, Deadline);
+
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var recovered = StartQueue();
+
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q1", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+        await EmptiesAsync(recovered);
+    }
+
+    [Fact]
+    public async Task Permanent_failure_bounces_to_the_local_sender_with_a_null_reverse_path()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        _server.RcptReply = address => address.StartsWith("nobody", StringComparison.Ordinal) ? "550 5.1.1 No such user" : "250 2.1.5 Ok";
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "nobody@remote.test"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+
+        var bounce = _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        Assert.Equal("alice@example.test", bounce.Mailbox);
+        Assert.Null(bounce.ReturnPath);
+        var text = Encoding.UTF8.GetString(bounce.Body.Span);
+        Assert.Contains("Final-Recipient: rfc822; nobody@remote.test", text, StringComparison.Ordinal);
+        Assert.Contains("Status: 5.1.1", text, StringComparison.Ordinal);
+        // Only the failed recipient is reported.
+        Assert.Single(text.Split("Final-Recipient:")[1..]);
+        _mailboxes.Reply(new OwnerReply.Durable(bounce.TransactionId, "mailbox"));
+
+        await EmptiesAsync(queue);
+        Assert.Equal(["bob@remote.test"], Assert.Single(_server.Messages).To);
+    }
+
+    [Fact]
+    public async Task Messages_waiting_for_the_only_connection_go_out_one_after_another()
+    {
+        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1 };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        foreach (var id in new[] { "Q1", "Q2", "Q3" }) queue.Tell(await MessageAsync(id));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        // Each delivered message frees the slot for the next one waiting.
+        await _server.Received(3).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+        Assert.Equal(1, _server.Connections);
+    }
+
+    [Fact]
+    public async Task Body_written_after_the_envelope_is_persisted_is_still_delivered()
+    {
+        // The relay writes the body while the queue persists the envelope: the first attempt can
+        // find no body yet. The message was acknowledged all the same, so it must not be dropped.
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(Envelope("Q1"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        AwaitCondition(() => _services.Store.Loads >= 1, Deadline);
+        await StoreBodyAsync("Q1");
+
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q1", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+        await EmptiesAsync(queue);
+    }
+}

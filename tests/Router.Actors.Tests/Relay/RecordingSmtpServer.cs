@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Router.Actors.Tests.Relay;
+
+/// <summary>
+/// A minimal receiving SMTP server on 127.0.0.1 for the delivery actor's tests (RFC 5321 with
+/// PIPELINING: each command is answered in order as it is read). It answers RCPT with the code
+/// <see cref="RcptReply"/> picks and records every accepted message; <see cref="Received"/>
+/// completes when a given number have arrived.
+/// </summary>
+internal sealed class RecordingSmtpServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentQueue<(string From, string[] To, string Data)> _messages = new();
+    private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
+    private readonly Task _accepting;
+    private int _connections;
+
+    public RecordingSmtpServer()
+    {
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>The RCPT reply for an address ("250 2.1.5 Ok" by default).</summary>
+    public Func<string, string> RcptReply { get; set; } = _ => "250 2.1.5 Ok";
+
+    public IReadOnlyCollection<(string From, string[] To, string Data)> Messages => _messages;
+
+    /// <summary>Completes once <paramref name="count"/> messages have been accepted in total.</summary>
+    public Task Received(int count)
+    {
+        lock (_waiters)
+        {
+            if (_messages.Count >= count) return Task.CompletedTask;
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((count, done));
+            return done.Task;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        try
+        {
+            await _accepting;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            Interlocked.Increment(ref _connections);
+            _ = ServeAsync(client);
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using var _ = client;
+        try
+        {
+            var stream = client.GetStream();
+            using var reader = new StreamReader(stream, Encoding.Latin1);
+            await using var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
+            await writer.WriteLineAsync("220 sink.test ESMTP");
+            string from = "";
+            var to = new List<string>();
+            while (await reader.ReadLineAsync(_stop.Token) is { } line)
+            {
+                var verb = line.Length >= 4 ? line[..4].ToUpperInvariant() : line.ToUpperInvariant();
+                switch (verb)
+                {
+                    case "EHLO":
+                        await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME");
+                        break;
+                    case "MAIL":
+                        from = Path(line);
+                        to.Clear();
+                        await writer.WriteLineAsync("250 2.1.0 Ok");
+                        break;
+                    case "RCPT":
+                        var reply = RcptReply(Path(line));
+                        if (reply.StartsWith('2')) to.Add(Path(line));
+                        await writer.WriteLineAsync(reply);
+                        break;
+                    case "DATA":
+                        if (to.Count == 0)
+                        {
+                            await writer.WriteLineAsync("554 5.5.1 No valid recipients");
+                            break;
+                        }
+                        await writer.WriteLineAsync("354 Go ahead");
+                        var data = new StringBuilder();
+                        while (await reader.ReadLineAsync(_stop.Token) is { } body && body != ".") data.Append(body).Append("\r\n");
+                        Record(from, [.. to], data.ToString());
+                        await writer.WriteLineAsync("250 2.0.0 Ok: queued");
+                        break;
+                    case "QUIT":
+                        await writer.WriteLineAsync("221 2.0.0 Bye");
+                        return;
+                    default:
+                        await writer.WriteLineAsync("250 2.0.0 Ok");
+                        break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client hung up or the server is stopping.
+        }
+    }
+
+    private void Record(string from, string[] to, string data)
+    {
+        _messages.Enqueue((from, to, data));
+        lock (_waiters)
+        {
+            foreach (var waiter in _waiters.Where(w => _messages.Count >= w.Count).ToArray())
+            {
+                waiter.Done.TrySetResult();
+                _waiters.Remove(waiter);
+            }
+        }
+    }
+
+    private static string Path(string line)
+    {
+        var open = line.IndexOf('<', StringComparison.Ordinal);
+        var close = line.IndexOf('>', StringComparison.Ordinal);
+        return open >= 0 && close > open ? line[(open + 1)..close] : "";
+    }
+}

@@ -1,0 +1,57 @@
+using System.Net;
+using Akka.Actor;
+using Router.Actors.Configuration;
+using Router.Actors.Delivery;
+using Router.Actors.Routing;
+using Router.Actors.Storage;
+
+namespace Router.Actors.Tests.Relay;
+
+/// <summary>
+/// What a <see cref="DomainDeliveryActor"/> under test runs with: an in-memory message store, an
+/// MX resolver the test steers (<see cref="Resolution"/>), delivery settings on a compressed clock,
+/// and a DSN dispatcher that hands notices to <paramref name="mailboxes"/> (a probe).
+/// </summary>
+internal sealed class TestDomainServices(IActorRef mailboxes, IActorRef relay)
+{
+    public static readonly RouterSettings Settings = new()
+    {
+        Hostname = "mx.router.test",
+        DataDir = Path.GetTempPath(),
+        SmtpEndpoints = [],
+        LocalDomains = new HashSet<string> { "example.test" },
+        Mailboxes = new HashSet<string> { "alice@example.test" },
+        Aliases = new Dictionary<string, IReadOnlyList<string>>(),
+        CatchAll = new Dictionary<string, string>(),
+        Postmaster = "alice@example.test",
+        TrustedNetworks = [],
+    };
+
+    public static readonly DeliverySettings DefaultDelivery = new()
+    {
+        RetrySchedule = [TimeSpan.FromMilliseconds(300)],
+        RetryJitter = 0,
+        StartTls = "off",
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+        CommandTimeout = TimeSpan.FromSeconds(5),
+        DataTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    /// <summary>The delivery settings the next <see cref="Services"/> carries (a test may narrow them).</summary>
+    public DeliverySettings Delivery { get; set; } = DefaultDelivery;
+
+    public InMemoryMessageStore Store { get; } = new();
+
+    public SteeredMxResolver Resolver { get; } = new();
+
+    public DomainServices Services => new(
+        Settings,
+        Delivery,
+        Resolver,
+        Store,
+        new DsnDispatcher(Settings, new RoutingPolicy(Settings), () => new MessageHandoff(mailboxes, relay, bodiesByReference: false)));
+
+    /// <summary>Resolves every domain to the loopback server on <paramref name="port"/>.</summary>
+    public static MxResolution Loopback(int port) =>
+        new MxResolution.Resolved([new MxHost("mx.sink.test", [IPAddress.Loopback], port)]);
+}
