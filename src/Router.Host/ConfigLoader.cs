@@ -24,6 +24,10 @@ internal static class ConfigLoader
             overrideDir = Path.GetDirectoryName(full)!;
             config = overrides.WithFallback(defaults);
         }
+        // The host handles SIGTERM/SIGINT itself: drain the SMTP sessions, then stop the actor system.
+        // Akka's own hook would start the actor system's shutdown on the same signal and cut the
+        // transactions being drained, so it is off whatever the files say.
+        config = ConfigurationFactory.ParseString("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off").WithFallback(config);
         var cwd = Directory.GetCurrentDirectory();
         var settings = RouterSettings.FromConfig(config, key =>
             overrides is not null && overrides.HasPath("router." + key) ? overrideDir! : cwd);
