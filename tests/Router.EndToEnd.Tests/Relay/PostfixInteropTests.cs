@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Router.EndToEnd.Tests.Infrastructure;
+
+namespace Router.EndToEnd.Tests.Relay;
+
+/// <summary>
+/// Interop with a receiving server we did not write: Postfix's smtp-sink, run as a child process
+/// on the statically routed addresses. It takes a relayed message (dumped to a file with its
+/// envelope), and with -f RCPT its hard RCPT failure becomes a bounce naming it as Remote-MTA.
+/// </summary>
+[Collection(RelayWorldCollection.Name)]
+public sealed class PostfixInteropTests(RelayWorldFixture world) : IDisposable
+{
+    private const string SmtpSink = "/usr/sbin/smtp-sink";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private readonly List<Process> _sinks = [];
+    private readonly string _dumps = Directory.CreateTempSubdirectory("router-smtp-sink-").FullName;
+
+    [Fact]
+    public async Task Postfix_smtp_sink_receives_the_relayed_message_and_envelope()
+    {
+        await StartSmtpSinkAsync(RelayWorldFixture.PostfixSink, "-d", Path.Combine(_dumps, "%M."));
+        var token = TestMessages.NewToken();
+        await using (var c = await world.Router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, "user@postfix.relay.test"), "alice@example.test", ["user@postfix.relay.test"]);
+        }
+
+        var dump = await Eventually.ValueAsync(
+            () => Directory.EnumerateFiles(_dumps).Select(File.ReadAllText).FirstOrDefault(t => t.Contains(token, StringComparison.Ordinal)),
+            Deadline,
+            () => $"a dump holding {token} in {_dumps}");
+        // smtp-sink writes the envelope it saw as X- fields above the message.
+        Assert.Contains("X-Helo-Args: mx.router.test", dump, StringComparison.Ordinal);
+        Assert.Contains("X-Mail-Args: <alice@example.test>", dump, StringComparison.Ordinal);
+        Assert.Contains("X-Rcpt-Args: <user@postfix.relay.test>", dump, StringComparison.Ordinal);
+        Assert.Contains($"Subject: test {token}", dump, StringComparison.Ordinal);
+        Assert.Contains("by mx.router.test", dump, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Postfix_smtp_sink_hard_RCPT_failure_bounces_to_the_sender()
+    {
+        await StartSmtpSinkAsync(RelayWorldFixture.PostfixRejectingSink, "-f", "RCPT");
+        var token = TestMessages.NewToken();
+        await using (var c = await world.Router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, "user@postfix-reject.relay.test"), "carol@example.test", ["user@postfix-reject.relay.test"]);
+        }
+
+        var dsn = await Eventually.ValueAsync(
+            () => DsnReport.FindAll(world.Router, "carol@example.test", token).SingleOrDefault(),
+            Deadline,
+            () => $"a bounce for {token}; router output:\n{world.Router.Output}");
+        var recipient = Assert.Single(dsn.PerRecipient);
+        Assert.Equal("failed", recipient["Action"]);
+        Assert.StartsWith("5.", recipient["Status"], StringComparison.Ordinal);
+        Assert.Contains(RelayWorldFixture.PostfixRejectingSink.ToString(), recipient["Remote-MTA"], StringComparison.Ordinal);
+        Assert.StartsWith("smtp; 5", recipient["Diagnostic-Code"], StringComparison.Ordinal);
+        Assert.Equal("<>", dsn.ReturnPath);
+    }
+
+    public void Dispose()
+    {
+        foreach (var sink in _sinks)
+        {
+            try
+            {
+                if (!sink.HasExited) sink.Kill();
+                sink.WaitForExit(10_000);
+            }
+            catch (InvalidOperationException)
+            {
+                // never started or already reaped
+            }
+            sink.Dispose();
+        }
+        Directory.Delete(_dumps, recursive: true);
+    }
+
+    /// <summary>Starts smtp-sink on the address and the world's MX port (it drops to "nobody"), and waits until it accepts connections.</summary>
+    private async Task StartSmtpSinkAsync(IPAddress address, params string[] options)
+    {
+        Assert.True(File.Exists(SmtpSink), $"{SmtpSink} is missing: apt-get install postfix");
+        // smtp-sink runs as nobody: it must be able to write its dumps.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dumps, (UnixFileMode)0x1FF);
+        var info = new ProcessStartInfo(SmtpSink) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in (string[])["-u", "nobody", .. options, $"{address}:{world.MxPort.ToString(CultureInfo.InvariantCulture)}", "100"]) info.ArgumentList.Add(a);
+        var errors = new StringBuilder();
+        var process = new Process { StartInfo = info };
+        process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
+        process.Start();
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        _sinks.Add(process);
+
+        await Eventually.TrueAsync(() => !process.HasExited && Accepts(address, world.MxPort), TimeSpan.FromSeconds(10), () => $"smtp-sink listening on {address}; stderr: {errors}");
+    }
+
+    private static bool Accepts(IPAddress address, int port)
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            probe.Connect(new IPEndPoint(address, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
