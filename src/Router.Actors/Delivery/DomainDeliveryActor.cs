@@ -292,12 +292,15 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             var reply = state?.ToReply();
             var address = message.Recipients[i].Address;
             var at = address.LastIndexOf('@');
-            return new DsnRecipient(new MailAddress(address[..at], address[(at + 1)..]), reply?.Enhanced ?? (kind == DsnKind.Failure ? "5.0.0" : "4.0.0"))
+            var status = state is { Expired: true } ? "5.4.7" : reply?.Enhanced ?? (kind == DsnKind.Failure ? "5.0.0" : "4.0.0");
+            return new DsnRecipient(new MailAddress(address[..at], address[(at + 1)..]), status)
             {
                 OriginalRecipient = message.Recipients[i].OriginalRecipient,
                 RemoteMta = state?.RemoteMta,
                 RemoteReply = state?.RemoteMta is null ? null : reply,
-                Reason = state?.RemoteMta is null ? reply?.Text : null,
+                Reason = state is { Expired: true }
+                    ? $"Delivery time expired after {_services.Delivery.GiveUpAfter}" + (state.RemoteMta is null ? $"; last error: {reply?.Text}" : "")
+                    : state?.RemoteMta is null ? reply?.Text : null,
                 LastAttemptDate = now,
                 WillRetryUntil = kind == DsnKind.Delay ? willRetryUntil : null,
             };
@@ -428,13 +431,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private RecipientResult Expired(int index, RecipientResult? last) => new(
-        index,
-        RecipientOutcome.Failed,
-        550,
-        "5.4.7",
-        $"Delivery time expired after {_services.Delivery.GiveUpAfter}; last error: {(last is null ? "none" : $"{last.Code} {last.Text}")}",
-        last?.RemoteMta);
+    /// <summary>Gives up on a recipient, keeping the last reply it got (RFC 3464: the Diagnostic-Code is what the remote said).</summary>
+    private RecipientResult Expired(int index, RecipientResult? last) => last is null
+        ? new(index, RecipientOutcome.Failed, 451, "4.4.7", $"Delivery time expired after {_services.Delivery.GiveUpAfter} without an attempt", null, Expired: true)
+        : last with { Index = index, Outcome = RecipientOutcome.Failed, Expired = true };
 
     private static QueueItem Describe(QueueEntry e) => new(
         e.Message.QueueId,

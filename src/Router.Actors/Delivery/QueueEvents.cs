@@ -29,8 +29,12 @@ public enum RecipientOutcome
     Failed,
 }
 
-/// <summary>The result of one attempt for one recipient (by index), with the reply that settled it.</summary>
-public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Code, string? Enhanced, string Text, string? RemoteMta)
+/// <summary>
+/// The result of one attempt for one recipient (by index), with the reply that settled it.
+/// <paramref name="Expired"/>: failed because the give-up time passed; the reply is then the last
+/// one received (a DSN reports it as the Diagnostic-Code, with Status 5.4.7).
+/// </summary>
+public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Code, string? Enhanced, string Text, string? RemoteMta, bool Expired = false)
 {
     public SmtpReply ToReply() => new(Code, Enhanced, Text);
 

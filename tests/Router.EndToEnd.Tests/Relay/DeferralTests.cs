@@ -62,9 +62,9 @@ public sealed class DeferralTests(RelayWorldFixture world)
 
         var bounce = Assert.Single(failed.PerRecipient);
         Assert.Equal("failed", bounce["Action"]);
-        Assert.StartsWith("5.", bounce["Status"], StringComparison.Ordinal);
-        // The last error the server gave is in the bounce, in the report or its explanation.
-        Assert.Contains("451", bounce["Diagnostic-Code"] + failed.Explanation, StringComparison.Ordinal);
+        // RFC 3463 5.4.7: delivery time expired; the Diagnostic-Code is the last reply the server gave.
+        Assert.Equal("5.4.7", bounce["Status"]);
+        Assert.StartsWith("smtp; 451", bounce["Diagnostic-Code"], StringComparison.Ordinal);
         Assert.Contains("Temporary failure (sink)", bounce["Diagnostic-Code"] + failed.Explanation, StringComparison.Ordinal);
         Assert.Equal("<>", failed.ReturnPath);
         Assert.True(bouncedAfter >= RelayWorldFixture.GiveUpAfter, $"bounced after {bouncedAfter}, before give-up-after {RelayWorldFixture.GiveUpAfter}");
