@@ -590,7 +590,7 @@ measure() {
   done_at=${res% *}; got=${res#* }
   cpu1=$(py cpu "$cpu_pid" "$cpu_mode")
   delivered=$(( got - before ))
-  read -r e2e accept_s cpu < <(awk "BEGIN { printf \"%.4f %.4f %.3f\", $done_at - ($DRIVE_END - $ELAPSED), $ELAPSED, $cpu1 - $cpu0 }")
+  read -r e2e accept_s cpu < <(awk "BEGIN { printf \"%.4f %.4f %.3f\\n\", $done_at - ($DRIVE_END - $ELAPSED), $ELAPSED, $cpu1 - $cpu0 }")
   if [ "$kind" = maildir ]; then
     read -r harvested dups < <(py harvest "$dest")
     TOTAL_DELIVERED=$(( TOTAL_DELIVERED + harvested ))
