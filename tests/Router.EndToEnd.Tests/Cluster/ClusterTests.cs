@@ -1,0 +1,243 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Router.EndToEnd.Tests.Infrastructure;
+using Router.Protocol.Client;
+using Xunit.Abstractions;
+
+namespace Router.EndToEnd.Tests.Cluster;
+
+/// <summary>
+/// Three real router processes in one cluster over a private PostgreSQL, loaded through every
+/// node at once. Every message that got 250 must arrive — in its Maildir, at the sink, or both —
+/// whatever happens to the nodes; a copy more than once is allowed after a crash (at-least-once)
+/// and reported. The tests share one cluster and run in order: calm first, then a kill -9, then
+/// a rolling restart.
+/// </summary>
+[TestCaseOrderer(ClusterStepOrderer.TypeName, ClusterStepOrderer.AssemblyName)]
+public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ClusterFixture>, IAsyncLifetime
+{
+    private const int Workers = 6;
+    private static readonly TimeSpan DeliveryDeadline = TimeSpan.FromSeconds(90);
+
+    /// <summary>How often a condition with a deadline is checked again (polling, not synchronisation).</summary>
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    public Task InitializeAsync() => cluster.EnsureAllUpAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    [ClusterStep(1)]
+    public async Task Mail_sent_round_robin_to_every_node_arrives_exactly_once_in_maildirs_and_at_the_sink()
+    {
+        var token = TestMessages.NewToken();
+        var load = new ClusterLoad(token, cluster.SmtpEndPoints) { Limit = 300 };
+        await load.RunAsync(Workers, CancellationToken.None);
+
+        var all = load.All;
+        Assert.Equal(300, all.Count);
+        var notAccepted = all.Where(s => s.Outcome != ClusterLoad.Outcome.Accepted).ToArray();
+        Assert.True(notAccepted.Length == 0, $"{notAccepted.Length} not accepted, e.g. {notAccepted.FirstOrDefault()?.Reply}\n{cluster.Logs()}");
+        Assert.Equal(cluster.Nodes.Select(n => n.Port).Order(), all.Select(s => s.Port).Distinct().Order());
+
+        var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
+        await AwaitDeliveryAsync(ledger, load.Accepted);
+        var maildir = ledger.Maildir();
+        var sink = ledger.Sink();
+        var locals = all.Where(s => s.Mailbox is not null).ToArray();
+        var remotes = all.Where(s => s.Remote is not null).ToArray();
+        Assert.Equal(locals.Length, maildir.Count);
+        Assert.Equal(remotes.Length, sink.Count);
+        foreach (var s in locals) Assert.Equal([s.Mailbox!], maildir[s.Id].Select(f => f.Mailbox));
+        foreach (var s in remotes) Assert.Equal([new[] { s.Remote! }], sink[s.Id].Select(r => r.ToArray()));
+        output.WriteLine($"{all.Count} messages over {cluster.Nodes.Count} nodes: {locals.Length} Maildir files, {remotes.Length} relayed, each exactly once");
+    }
+
+    [Fact]
+    [ClusterStep(2)]
+    public async Task A_message_at_the_size_limit_accepted_on_one_node_reaches_mailboxes_owned_by_other_nodes()
+    {
+        var token = TestMessages.NewToken();
+        var mailboxes = ClusterFixture.Mailboxes.Take(12).ToArray();
+        var remote = "big@" + ClusterFixture.RelayDomains[0];
+        string[] to = [.. mailboxes, remote];
+        var message = ClusterLoad.Message(token, 1, "big@sender.test", to, ClusterFixture.MaxMessageSize);
+        Assert.Equal(ClusterFixture.MaxMessageSize, message.Length);
+
+        var entry = cluster.Nodes[0];
+        await using (var connection = await SmtpClientConnection.ConnectAsync(entry.EndPoint, new SmtpClientOptions { LocalHostName = "big.test" }, CancellationToken.None))
+        {
+            await connection.EhloAsync(CancellationToken.None);
+            var result = await connection.SendAsync(new SmtpEnvelope("big@sender.test", to), message, CancellationToken.None);
+            Assert.True(result.Delivered, $"not accepted: {result.DataReply}\n{cluster.Logs()}");
+        }
+
+        var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
+        var id = ClusterLoad.MessageId(token, 1);
+        await Eventually.UntilAsync(
+            () => Task.FromResult(ledger.Maildir().GetValueOrDefault(id)?.Count == mailboxes.Length && ledger.Sink().ContainsKey(id)),
+            DeliveryDeadline,
+            "the big message in 12 mailboxes and at the sink");
+
+        var files = ledger.Maildir()[id];
+        Assert.Equal(mailboxes.Order(), files.Select(f => f.Mailbox).Order());
+        foreach (var (_, path) in files) Assert.True(MaildirView.StripTrace(File.ReadAllBytes(path)).AsSpan().SequenceEqual(message), $"{path} differs from what was sent");
+        var relayed = Assert.Single(cluster.Sink.Messages, m => m.Recipients.Contains(remote));
+        Assert.True(relayed.Data.AsSpan().EndsWith(message), "the relayed copy differs from what was sent");
+
+        // The Maildir file name carries the writer's PID: which node owned each mailbox.
+        var writers = files.Select(f => int.Parse(WriterPid().Match(Path.GetFileName(f.Path)).Groups[1].Value, CultureInfo.InvariantCulture)).ToArray();
+        var elsewhere = writers.Count(p => p != entry.Pid);
+        output.WriteLine($"{message.Length} bytes accepted on node 0 (pid {entry.Pid}); written by pids {string.Join(", ", writers.GroupBy(p => p).Select(g => $"{g.Key}x{g.Count()}"))}");
+        Assert.True(elsewhere > 0, "every mailbox was owned by the accepting node: nothing crossed nodes");
+    }
+
+    [Fact]
+    [ClusterStep(3)]
+    public async Task Kill_9_of_a_node_under_load_loses_nothing_acknowledged_and_its_entities_resume_on_the_survivors()
+    {
+        var token = TestMessages.NewToken();
+        var load = new ClusterLoad(token, cluster.SmtpEndPoints);
+        using var abort = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var run = load.RunAsync(Workers, abort.Token);
+        await UntilAsync(() => load.AcceptedCount >= 60, TimeSpan.FromSeconds(60), "60 messages accepted before the kill", run);
+
+        // Node 0 is the oldest member: it runs both shard coordinators, the hardest case.
+        var victim = cluster.Nodes[0];
+        var survivors = cluster.Nodes.Skip(1).Select(n => n.EndPoint).ToArray();
+        var killedAt = load.Now;
+        // SIGKILL lands at once; Kill() then waits for the process's output to close, which can
+        // take seconds: the probes must not wait for that.
+        var killed = Task.Run(victim.Kill);
+        // Each owner is probed through the survivors every second (open loop), whatever the load does.
+        var probes = ClusterFixture.Mailboxes.Select(m => (Owner: "mailbox:" + m, Mailbox: (string?)m, Remote: (string?)null))
+            .Concat(ClusterFixture.RelayDomains.Select(d => (Owner: "domain:" + d, Mailbox: (string?)null, Remote: (string?)("probe@" + d))))
+            .Select(async p => (p.Owner, Sent: await load.UntilAcceptedAsync(p.Mailbox, p.Remote, survivors, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60))))
+            .ToArray();
+        (string Owner, ClusterLoad.Sent Sent)[] resumed = [];
+        try
+        {
+            resumed = await Task.WhenAll(probes);
+        }
+        catch (TimeoutException e)
+        {
+            Assert.Fail($"{e.Message} after the kill\n{cluster.Logs()}");
+        }
+        var resumedAt = resumed.Max(r => r.Sent.RepliedAt);
+        await killed;
+        var acceptedAtResume = load.AcceptedCount;
+        await UntilAsync(() => load.AcceptedCount >= acceptedAtResume + 60, TimeSpan.FromSeconds(60), "60 more messages after resumption", run);
+        load.Stop();
+        await run;
+        await load.DrainProbesAsync();
+
+        var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
+        await AwaitDeliveryAsync(ledger, load.Accepted);
+        var report = Account(load, ledger);
+        var failover = resumedAt - killedAt;
+        var slow = resumed.Where(r => r.Sent.RepliedAt - killedAt > TimeSpan.FromSeconds(3)).OrderBy(r => r.Sent.RepliedAt).ToArray();
+        output.WriteLine($"kill -9 of node 0: every mailbox and domain accepted mail again {failover.TotalSeconds:0.0} s later");
+        output.WriteLine($"owners that took over 3 s ({slow.Length} of {resumed.Length}, presumably those node 0 held): " +
+            string.Join(", ", slow.Select(r => $"{r.Owner} {(r.Sent.RepliedAt - killedAt).TotalSeconds:0.0} s")));
+        output.WriteLine(report);
+        Assert.True(failover < TimeSpan.FromSeconds(30), $"delivery resumed only after {failover.TotalSeconds:0.0} s\n{report}");
+
+        await victim.RestartAsync();
+    }
+
+    [Fact]
+    [ClusterStep(4)]
+    public async Task Rolling_restart_of_every_node_under_load_loses_nothing_acknowledged()
+    {
+        var token = TestMessages.NewToken();
+        var load = new ClusterLoad(token, cluster.SmtpEndPoints);
+        using var abort = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var run = load.RunAsync(Workers, abort.Token);
+        await UntilAsync(() => load.AcceptedCount >= 60, TimeSpan.FromSeconds(60), "60 messages accepted before the first restart", run);
+
+        var steps = new List<string>();
+        for (var i = 0; i < cluster.Nodes.Count; i++)
+        {
+            var node = cluster.Nodes[i];
+            var started = load.Now;
+            var exit = await node.StopGracefullyAsync(TimeSpan.FromSeconds(60));
+            Assert.True(exit == 0, $"node {i} exited with {exit} on SIGTERM\n{cluster.Logs()}");
+            var stopped = load.Now;
+            await node.RestartAsync();
+            var before = load.AcceptedCount;
+            await UntilAsync(() => load.AcceptedCount >= before + 30, TimeSpan.FromSeconds(60), $"30 messages accepted after node {i} came back", run);
+            steps.Add($"node {i}: stopped in {(stopped - started).TotalSeconds:0.0} s, back after {(load.Now - stopped).TotalSeconds:0.0} s");
+        }
+        load.Stop();
+        await run;
+
+        var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
+        await AwaitDeliveryAsync(ledger, load.Accepted);
+        foreach (var step in steps) output.WriteLine(step);
+        output.WriteLine(Account(load, ledger));
+    }
+
+    /// <summary>Waits until every accepted message is where it should be; fails naming the missing ones.</summary>
+    private async Task AwaitDeliveryAsync(DeliveryLedger ledger, IReadOnlyList<ClusterLoad.Sent> accepted)
+    {
+        var deadline = DateTime.UtcNow + DeliveryDeadline;
+        while (true)
+        {
+            var missing = Missing(ledger, accepted);
+            if (missing.Count == 0) return;
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"{missing.Count} of {accepted.Count} acknowledged messages never arrived, e.g. " +
+                    string.Join(", ", missing.Take(5).Select(m => $"{m.Id} (to {m.Mailbox} {m.Remote}, via port {m.Port})")) + "\n" + cluster.Logs(120));
+            }
+            await Task.Delay(PollInterval);
+        }
+    }
+
+    private static List<ClusterLoad.Sent> Missing(DeliveryLedger ledger, IReadOnlyList<ClusterLoad.Sent> accepted)
+    {
+        var maildir = ledger.Maildir();
+        var sink = ledger.Sink();
+        return accepted.Where(s =>
+                (s.Mailbox is not null && !(maildir.TryGetValue(s.Id, out var files) && files.Any(f => f.Mailbox == s.Mailbox)))
+                || (s.Remote is not null && !sink.ContainsKey(s.Id)))
+            .ToList();
+    }
+
+    /// <summary>The exact accounting of a run: outcomes, copies delivered, duplicates, unacknowledged messages that arrived anyway.</summary>
+    private static string Account(ClusterLoad load, DeliveryLedger ledger)
+    {
+        var all = load.All;
+        var maildir = ledger.Maildir();
+        var sink = ledger.Sink();
+        int Copies(ClusterLoad.Sent s) =>
+            (s.Mailbox is null ? 0 : maildir.GetValueOrDefault(s.Id)?.Count ?? 0) + (s.Remote is null ? 0 : sink.GetValueOrDefault(s.Id)?.Count ?? 0);
+        int Expected(ClusterLoad.Sent s) => (s.Mailbox is null ? 0 : 1) + (s.Remote is null ? 0 : 1);
+        var accepted = all.Where(s => s.Outcome == ClusterLoad.Outcome.Accepted).ToArray();
+        var other = all.Where(s => s.Outcome != ClusterLoad.Outcome.Accepted).ToArray();
+        var duplicates = accepted.Sum(s => Math.Max(0, Copies(s) - Expected(s)));
+        var duplicated = accepted.Count(s => Copies(s) > Expected(s));
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"sent {all.Count}: accepted {accepted.Length}, refused {other.Count(s => s.Outcome == ClusterLoad.Outcome.Refused)}, connection lost mid-transaction {other.Count(s => s.Outcome == ClusterLoad.Outcome.Unknown)}; connection errors {load.ConnectionErrors}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"accepted: all delivered ({accepted.Sum(Expected)} copies expected), {duplicates} duplicate copies of {duplicated} messages");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"not acknowledged but delivered anyway (allowed): {other.Count(s => Copies(s) > 0)} of {other.Length}");
+        foreach (var reply in other.GroupBy(s => s.Reply).OrderByDescending(g => g.Count()).Take(3)) sb.AppendLine(CultureInfo.InvariantCulture, $"  {reply.Count()} x {reply.Key}");
+        return sb.ToString();
+    }
+
+    /// <summary>Awaits a condition of the running load; fails early if the load itself failed.</summary>
+    private async Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what, Task run, Func<string>? detail = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (run.IsFaulted) await run;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out after {timeout.TotalSeconds:0} s waiting for {what}; {detail?.Invoke()}\n{cluster.Logs()}");
+            await Task.WhenAny(run, Task.Delay(PollInterval));
+        }
+    }
+
+    [GeneratedRegex(@"P(\d+)Q")]
+    private static partial Regex WriterPid();
+}
