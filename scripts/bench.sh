@@ -710,7 +710,7 @@ model = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.sta
 mem = next(int(l.split()[1]) for l in open('/proc/meminfo') if l.startswith('MemTotal'))
 json.dump({
   'cpus': os.cpu_count(), 'cpu_model': model, 'mem_gb': round(mem / 1024 / 1024, 1),
-  'disk': '$disk_dev' + ' (' + (sh("lsblk -ndo ROTA,MODEL $disk_dev 2>/dev/null") or 'virtual disk') + ')',
+  'disk': '$disk_dev' + ' (rotational=' + (sh("lsblk -ndo ROTA $disk_dev 2>/dev/null") or '?') + ', ' + (sh("lsblk -ndo SIZE $disk_dev 2>/dev/null") or '?') + ')',
   'fs': sh("df --output=fstype '$W' | tail -1"), 'kernel': platform.release(),
   'postfix': sh('postconf -d -h mail_version'), 'dotnet': sh('dotnet --version'),
   'load_before': open('/proc/loadavg').read().split()[0],
