@@ -59,6 +59,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         Command<AttemptDone>(OnAttemptDone);
         Command<NoticeDone>(OnNoticeDone);
         Command<SweepConnections>(_ => _pool.Sweep());
+        Command<SweepOrphans>(_ => ReleaseOrphans());
+        Command<OrphanCandidates>(OnOrphanCandidates);
         Command<GetQueue>(_ => Sender.Tell(new QueueListing(_domain, _queue.Entries.Select(Describe).ToArray())));
         Command<RetryNow>(OnRetryNow);
         Command<DeleteMessage>(OnDelete);
@@ -127,7 +129,38 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             else _waiting.Add((entry.NextAttempt, entry.Message.QueueId));
         }
         if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
+        ReleaseOrphans();
+        Timers.StartSingleTimer("orphans", SweepOrphans.Instance, OrphanAge);
         Kick();
+    }
+
+    /// <summary>
+    /// A crash between persisting a message's last event and dropping its body leaves a body no
+    /// queue entry refers to. The store lists this domain's bodies older than the acknowledgement
+    /// timeout (plus a margin), now and once more when the fresh ones have aged; those the queue
+    /// does not hold are released. A younger body may belong to a message still being accepted;
+    /// an older one without an entry cannot: its acceptance timed out, so it was never acknowledged.
+    /// </summary>
+    private void ReleaseOrphans()
+    {
+        var store = _services.Store;
+        var domain = _domain;
+        var cutoff = DateTimeOffset.UtcNow - OrphanAge;
+        store.ListAsync(domain, cutoff).ContinueWith(
+            t => t.IsCompletedSuccessfully ? new OrphanCandidates(t.Result) : new OrphanCandidates([]),
+            TaskScheduler.Default).PipeTo(Self);
+    }
+
+    private TimeSpan OrphanAge => _services.Settings.DeliveryAckTimeout + TimeSpan.FromSeconds(5);
+
+    private void OnOrphanCandidates(OrphanCandidates candidates)
+    {
+        foreach (var id in candidates.QueueIds)
+        {
+            if (_queue.Find(id) is not null) continue;
+            _log.Info("{0}: releasing a body for {1} that an earlier crash left behind", id, _domain);
+            _ = _services.Store.ReleaseAsync(id, _domain);
+        }
     }
 
     /// <summary>Starts the attempts that are due, within the concurrency and rate limits, then sets the timer for the next.</summary>
@@ -478,6 +511,13 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         public static readonly SweepConnections Instance = new();
     }
+
+    private sealed record SweepOrphans : INotInfluenceReceiveTimeout
+    {
+        public static readonly SweepOrphans Instance = new();
+    }
+
+    private sealed record OrphanCandidates(IReadOnlyList<string> QueueIds) : INotInfluenceReceiveTimeout;
 
     private sealed record AttemptDone(string QueueId, RecipientResult[]? Results, byte[]? Content);
 

@@ -43,6 +43,17 @@ public sealed class FileMessageStore : IMessageStore
         return Task.CompletedTask;
     }
 
+    public Task<IReadOnlyList<string>> ListAsync(string owner, DateTimeOffset storedBefore)
+    {
+        var suffix = "@" + owner.Replace('/', '_');
+        IReadOnlyList<string> ids = new DirectoryInfo(_root)
+            .EnumerateFiles("*" + suffix)
+            .Where(f => f.LastWriteTimeUtc < storedBefore.UtcDateTime)
+            .Select(f => f.Name[..^suffix.Length])
+            .ToArray();
+        return Task.FromResult(ids);
+    }
+
     private string PathOf(string queueId, string owner) =>
         Path.Combine(_root, queueId + "@" + owner.Replace('/', '_'));
 }

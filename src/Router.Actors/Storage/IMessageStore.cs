@@ -16,4 +16,10 @@ public interface IMessageStore
 
     /// <summary>Drops the owner's reference.</summary>
     Task ReleaseAsync(string queueId, string owner);
+
+    /// <summary>
+    /// The queue ids the owner holds a reference to that were stored before <paramref name="storedBefore"/>
+    /// (used to find references a crash left behind). A store that cannot list returns none.
+    /// </summary>
+    Task<IReadOnlyList<string>> ListAsync(string owner, DateTimeOffset storedBefore) => Task.FromResult<IReadOnlyList<string>>([]);
 }

@@ -71,5 +71,17 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
         await drop.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<string>> ListAsync(string owner, DateTimeOffset storedBefore)
+    {
+        await using var command = _source.CreateCommand(
+            "SELECT r.queue_id FROM router_body_refs r JOIN router_bodies b ON b.queue_id = r.queue_id WHERE r.owner = $1 AND b.stored_at < $2");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = storedBefore.UtcDateTime });
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        while (await reader.ReadAsync().ConfigureAwait(false)) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
     public ValueTask DisposeAsync() => _source.DisposeAsync();
 }
