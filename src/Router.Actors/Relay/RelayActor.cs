@@ -3,6 +3,7 @@ using Router.Actors.Delivery;
 using Router.Actors.Mailbox;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
+using Router.Protocol;
 
 namespace Router.Actors.Relay;
 
@@ -31,8 +32,11 @@ public sealed class RelayActor : ReceiveActor
         try
         {
             var arrived = DateTimeOffset.UtcNow;
+            // The RCPT that named each recipient carries its DSN parameters; an alias target has none.
+            var commands = new Dictionary<string, RcptCommand>(StringComparer.OrdinalIgnoreCase);
+            foreach (var c in request.RcptCommands) commands.TryAdd(c.Recipient.ToString(), c);
             var byDomain = request.Recipients
-                .Select((r, i) => (Recipient: r, Command: request.RcptCommands.FirstOrDefault(c => string.Equals(c.Recipient.ToString(), r.Address, StringComparison.OrdinalIgnoreCase))))
+                .Select(r => (Recipient: r, Command: commands.GetValueOrDefault(r.Address)))
                 .GroupBy(x => x.Recipient.Domain)
                 .ToArray();
             var size = request.Trace.Length + request.Body.Length;
@@ -46,10 +50,10 @@ public sealed class RelayActor : ReceiveActor
                     request.Mail.EnvelopeId,
                     request.Mail.ReturnFull,
                     request.Mail.SmtpUtf8,
-                    request.Mail.Body == Protocol.BodyType.EightBitMime,
+                    request.Mail.Body == BodyType.EightBitMime,
                     arrived,
                     size,
-                    g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? Protocol.DsnNotify.None, x.Command?.OriginalRecipient)).ToArray())),
+                    g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? DsnNotify.None, x.Command?.OriginalRecipient)).ToArray())),
                 timeout)).ToArray();
             var delivered = request.Mailboxes.Select(m => mailboxes.Ask<OwnerReply>(
                 new MailboxActor.Deliver(m, request.TransactionId, request.Mail.ReversePath?.ToString(), [], ReadOnlyMemory<byte>.Empty, request.QueueId),
