@@ -74,17 +74,8 @@ public sealed class SmtpSessionActorTests : TestKit
 
     private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout)
     {
-        var settings = new RouterSettings
+        var settings = TestSettings.Minimal("mx.test") with
         {
-            Hostname = "mx.test",
-            DataDir = Path.GetTempPath(),
-            SmtpEndpoints = [],
-            LocalDomains = new HashSet<string> { "example.test" },
-            Mailboxes = new HashSet<string> { "alice@example.test" },
-            Aliases = new Dictionary<string, IReadOnlyList<string>>(),
-            CatchAll = new Dictionary<string, string>(),
-            Postmaster = "alice@example.test",
-            TrustedNetworks = [],
             DeliveryAckTimeout = ackTimeout,
             IdleTimeout = TimeSpan.FromSeconds(30),
         };

@@ -14,18 +14,7 @@ namespace Router.Actors.Tests.Relay;
 /// </summary>
 internal sealed class TestDomainServices(IActorRef mailboxes, IActorRef relay)
 {
-    public static readonly RouterSettings Settings = new()
-    {
-        Hostname = "mx.router.test",
-        DataDir = Path.GetTempPath(),
-        SmtpEndpoints = [],
-        LocalDomains = new HashSet<string> { "example.test" },
-        Mailboxes = new HashSet<string> { "alice@example.test" },
-        Aliases = new Dictionary<string, IReadOnlyList<string>>(),
-        CatchAll = new Dictionary<string, string>(),
-        Postmaster = "alice@example.test",
-        TrustedNetworks = [],
-    };
+    public static readonly RouterSettings Settings = TestSettings.Minimal("mx.router.test");
 
     public static readonly DeliverySettings DefaultDelivery = new()
     {
