@@ -7,7 +7,11 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.DistributedData;
 using Akka.Event;
+using Akka.Actor.Setup;
 using Akka.Persistence.Sql;
+using Akka.Persistence.Sql.Config;
+using LinqToDB;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Router.Actors.Configuration;
 using Router.Actors.Delivery;
@@ -59,8 +63,9 @@ public sealed class RouterNode : IAsyncDisposable
     /// The journal, snapshot store and remembered-entities store: SQLite under the data folder by
     /// default (WAL mode, one writer), or PostgreSQL for a cluster.
     /// </summary>
-    private static Config PersistenceConfig(Config config, RouterSettings settings)
+    private static (Config Config, Setup? Setup) PersistenceConfig(Config config, RouterSettings settings)
     {
+        Setup? setup = null;
         var store = config.GetString("router.queue.store", "sqlite");
         var connection = config.GetString("router.queue.connection-string", "");
         string provider;
@@ -79,6 +84,7 @@ public sealed class RouterNode : IAsyncDisposable
                 }
                 provider = "SQLite.MS";
                 parallelism = 1;
+                setup = SqliteSetup(connection);
                 break;
             case "postgresql":
                 if (connection.Length == 0) throw new ConfigurationException("router.queue.connection-string is required with store = postgresql");
@@ -89,7 +95,7 @@ public sealed class RouterNode : IAsyncDisposable
                 throw new ConfigurationException("router.queue.store must be \"sqlite\" or \"postgresql\"");
         }
         var quoted = "\"" + connection.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-        return ConfigurationFactory.ParseString($$"""
+        return (ConfigurationFactory.ParseString($$"""
             akka.persistence {
               journal {
                 plugin = "akka.persistence.journal.sql"
@@ -105,17 +111,47 @@ public sealed class RouterNode : IAsyncDisposable
               journal-plugin-id = "akka.persistence.journal.sql"
               snapshot-plugin-id = "akka.persistence.snapshot-store.sql"
             }
-            """);
+            """), setup);
+    }
+
+    /// <summary>
+    /// SQLite allows one writer at a time; the journal, its deletes and the snapshot store each
+    /// open their own connections. Without a busy timeout a writer that finds the lock taken is
+    /// retried by Microsoft.Data.Sqlite after a fixed 150 ms sleep, which stalls the journal under
+    /// load; with one, SQLite waits for the lock itself in steps of a few milliseconds.
+    /// </summary>
+    private static MultiDataOptionsSetup SqliteSetup(string connection)
+    {
+        var options = new DataOptions()
+            .UseConnectionString("SQLite.MS", connection)
+            .UseAfterConnectionOpened(OnSqliteOpened, (c, _) =>
+            {
+                OnSqliteOpened(c);
+                return Task.CompletedTask;
+            });
+        var setup = new MultiDataOptionsSetup();
+        setup.AddDataOptions("akka.persistence.journal.sql", options);
+        setup.AddDataOptions("akka.persistence.snapshot-store.sql", options);
+        return setup;
+    }
+
+    private static void OnSqliteOpened(DbConnection connection)
+    {
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL;";
+        pragma.ExecuteNonQuery();
     }
 
     public static async Task<RouterNode> StartAsync(Config config, RouterSettings settings, CancellationToken ct = default)
     {
-        var full = PersistenceConfig(config, settings)
+        var (persistence, setup) = PersistenceConfig(config, settings);
+        var full = persistence
             .WithFallback(config)
             .WithFallback(SqlPersistence.DefaultConfiguration)
             .WithFallback(ClusterSharding.DefaultConfig())
             .WithFallback(DistributedData.DefaultConfig());
-        var system = ActorSystem.Create("router", full);
+        var bootstrap = BootstrapSetup.Create().WithConfig(full);
+        var system = ActorSystem.Create("router", setup is null ? ActorSystemSetup.Create(bootstrap) : bootstrap.And(setup));
         var node = new RouterNode(system, settings);
         try
         {
