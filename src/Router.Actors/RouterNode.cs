@@ -147,6 +147,7 @@ public sealed class RouterNode : IAsyncDisposable
         var (persistence, setup) = PersistenceConfig(config, settings);
         var full = persistence
             .WithFallback(config)
+            .WithFallback(QueueSerializer.Config)
             .WithFallback(SqlPersistence.DefaultConfiguration)
             .WithFallback(ClusterSharding.DefaultConfig())
             .WithFallback(DistributedData.DefaultConfig());
