@@ -43,7 +43,7 @@ public sealed class FileMessageStore : IMessageStore
             Interlocked.Add(ref _freshBytes, -size);
             return;
         }
-        var content = new byte[trace.Length + body.Length];
+        var content = GC.AllocateUninitializedArray<byte>(trace.Length + body.Length);
         trace.CopyTo(content);
         body.CopyTo(content.AsMemory(trace.Length));
         foreach (var path in paths) _fresh[path] = content;
