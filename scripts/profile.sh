@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Router alone under the load generator, for finding where its CPU goes (not a comparison: that
+# is scripts/bench.sh). Starts a sink (relay) and a router with a generated config on free
+# loopback ports, warms up, drives one measured run with `loadtest run`, waits until every
+# message is delivered, and prints end-to-end msg/s, p99 acceptance latency and the router's CPU
+# milliseconds per message. With PROFILE_PERF=1 it also samples the router with perf(1) during
+# the measured run and prints the top shared objects and symbols (managed frames resolved
+# through the runtime's perf map).
+#
+# Environment (defaults in brackets):
+#   PROFILE_SCENARIO [relay]   relay (4 KiB to a loopback sink) or maildir (one local mailbox)
+#   PROFILE_MESSAGES [6000]    measured messages      PROFILE_WARMUP [2000]  warm-up messages
+#   PROFILE_SIZE [4096]        message size in bytes   PROFILE_CONNECTIONS [50]
+#   PROFILE_PERF [0]           1 = record with perf (installs linux-perf with apt when missing)
+#   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=1"
+#   PROFILE_ARTIFACTS [/tmp/router-bench-artifacts]  build output (shared with bench.sh)
+#   PROFILE_SKIP_BUILD [0]     1 = use what PROFILE_ARTIFACTS holds
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+SCENARIO=${PROFILE_SCENARIO:-relay}
+MESSAGES=${PROFILE_MESSAGES:-6000}
+WARMUP=${PROFILE_WARMUP:-2000}
+SIZE=${PROFILE_SIZE:-4096}
+CONNECTIONS=${PROFILE_CONNECTIONS:-50}
+ART=${PROFILE_ARTIFACTS:-/tmp/router-bench-artifacts}
+
+log() { printf '[profile %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+case "$SCENARIO" in relay) to=u@remote.test ;; maildir) to=user@local.test ;; *) die "PROFILE_SCENARIO is relay or maildir" ;; esac
+command -v jq >/dev/null || die "jq is needed"
+if [ "${PROFILE_PERF:-0}" = 1 ] && ! command -v perf >/dev/null; then
+  log "installing linux-perf"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2; }
+fi
+if [ "${PROFILE_SKIP_BUILD:-0}" != 1 ]; then
+  log "building Router and the load generator (Release) into $ART"
+  dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$ART" -nologo -clp:ErrorsOnly >&2
+  dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$ART" -nologo -clp:ErrorsOnly >&2
+fi
+ROUTER_DLL="$ART/bin/Router.Host/release/router.dll"
+LOADTEST_DLL="$ART/bin/Router.LoadTest/release/loadtest.dll"
+
+free_port() {
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 9000 ))
+    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+  done
+}
+wait_port() {
+  local i
+  for i in $(seq $(( $2 * 10 ))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+W=$(mktemp -d /tmp/router-profile.XXXXXX)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+smtp=$(free_port); sink=$(free_port)
+cat > "$W/router.hocon" <<EOF
+router {
+  hostname = "mx.profile.test"
+  data-dir = "$W/data"
+  smtp.endpoints = ["127.0.0.1:$smtp"]
+  smtp.submission-endpoints = []
+  smtp.tls-endpoints = []
+  http.endpoint = ""
+  local-domains = ["local.test"]
+  mailboxes = ["user@local.test"]
+  postmaster = "user@local.test"
+  relay.transport { "remote.test" = "127.0.0.1:$sink" }
+  dns.servers = ["127.0.0.1:9"]
+  delivery.starttls = "off"
+}
+EOF
+
+if [ "$SCENARIO" = relay ]; then
+  dotnet "$LOADTEST_DLL" sink --listen "127.0.0.1:$sink" --stats-file "$W/sink.json" > "$W/sink.log" 2>&1 &
+  pids+=($!)
+  wait_port "$sink" 30 || die "the sink did not start"
+fi
+# shellcheck disable=SC2086
+env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 ${PROFILE_ENV:-} dotnet "$ROUTER_DLL" --config "$W/router.hocon" > "$W/router.log" 2>&1 &
+router=$!
+pids+=("$router")
+wait_port "$smtp" 60 || die "the router did not start: $(tail -5 "$W/router.log")"
+
+delivered() {
+  if [ "$SCENARIO" = relay ]; then jq .messages "$W/sink.json" 2>/dev/null || echo 0
+  else find "$W/data/maildir" -path '*/new/*' -type f 2>/dev/null | wc -l; fi
+}
+drive() { # COUNT OUTFILE
+  dotnet "$LOADTEST_DLL" run --target "127.0.0.1:$smtp" --connections "$CONNECTIONS" --messages "$1" \
+    --size "$SIZE" --to "$to" --from bench@client.test --json --quiet > "$2"
+}
+wait_delivered() { # TOTAL
+  local i n=0
+  for i in $(seq 1200); do
+    n=$(delivered)
+    [ "$n" -ge "$1" ] && return 0
+    sleep 0.05
+  done
+  die "only $n of $1 messages delivered"
+}
+
+log "warm-up: $WARMUP messages ($SCENARIO, $SIZE bytes, $CONNECTIONS sessions)"
+drive "$WARMUP" "$W/warm.json"
+wait_delivered "$WARMUP"
+
+if [ "${PROFILE_PERF:-0}" = 1 ]; then
+  perf record -F 499 -g -p "$router" -o "$W/perf.data" > "$W/perf.log" 2>&1 &
+  perf_pid=$!
+fi
+cpu0=$(awk '{ print $14 + $15 }' "/proc/$router/stat")
+t0=$EPOCHREALTIME
+drive "$MESSAGES" "$W/run.json"
+wait_delivered $(( WARMUP + MESSAGES ))
+t1=$EPOCHREALTIME
+cpu1=$(awk '{ print $14 + $15 }' "/proc/$router/stat")
+ticks=$(getconf CLK_TCK)
+awk -v n="$MESSAGES" -v s="$(awk "BEGIN { print $t1 - $t0 }")" -v c=$(( cpu1 - cpu0 )) -v t="$ticks" \
+  -v p99="$(jq .latencyP99Ms "$W/run.json")" -v acc="$(jq .accepted "$W/run.json")" \
+  'BEGIN { printf "%d messages accepted of %d; end to end %.0f msg/s; p99 accept %.1f ms; router CPU %.3f ms per message\n", acc, n, n / s, p99, c * 1000 / t / n }'
+
+if [ "${PROFILE_PERF:-0}" = 1 ]; then
+  kill -INT "$perf_pid"; wait "$perf_pid" || true
+  echo "--- shared objects"
+  perf report -i "$W/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep . | head -10
+  echo "--- symbols (self)"
+  perf report -i "$W/perf.data" --no-children --sort sym -g none 2>/dev/null | grep -v '^#' | grep . | head -25 | cut -c1-200
+  echo "--- symbols (with callees), Router and library frames"
+  perf report -i "$W/perf.data" --children --sort sym -g none 2>/dev/null | grep -v '^#' | grep -E '\[(Router|Akka|linq2db|Newtonsoft|System)' | head -30 | cut -c1-200
+fi
