@@ -74,6 +74,13 @@ internal sealed class ScriptedSession : IAsyncDisposable
         foreach (var expected in lines) Assert.Equal(expected, await ReadLineAsync());
     }
 
+    /// <summary>One step of a dialogue: reads the client's <paramref name="command"/> (asserting it), then sends <paramref name="reply"/>.</summary>
+    public async Task ExchangeAsync(string command, params string[] reply)
+    {
+        await ExpectAsync(command);
+        await SendAsync(reply);
+    }
+
     /// <summary>Reads DATA content up to and including the terminating ".CRLF", exactly as sent.</summary>
     public async Task<byte[]> ReadDataAsync()
     {

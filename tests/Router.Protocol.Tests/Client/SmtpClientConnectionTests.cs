@@ -40,12 +40,86 @@ public sealed class SmtpClientConnectionTests
         await s.SendAsync(lines.Select((l, i) => (i == lines.Length - 1 ? "250 " : "250-") + l).ToArray());
     }
 
-    private async Task<SmtpClientConnection> ConnectAndEhloAsync(ScriptedSmtpServer server, SmtpClientOptions? options = null)
+    /// <summary>Server side of a pipelined MAIL, RCPT, DATA that accepts all three; returns the DATA content as sent.</summary>
+    private static async Task<byte[]> AcceptPipelinedAsync(ScriptedSession s, string recipient = "b@y.test")
     {
-        var connection = await SmtpClientConnection.ConnectAsync(server.EndPoint, options ?? Options, Ct);
-        var ehlo = await connection.EhloAsync(Ct);
-        Assert.Equal(250, ehlo.Code);
-        return connection;
+        await s.ExpectAsync("MAIL FROM:<a@x.test>", $"RCPT TO:<{recipient}>", "DATA");
+        await s.SendAsync("250 ok", "250 ok", "354 go");
+        return await s.ReadDataAsync();
+    }
+
+    /// <summary>Server side of commands that must each come alone: nothing more may arrive before the command's reply.</summary>
+    private static async Task ExchangeOneByOneAsync(ScriptedSession s, params (string Command, string Reply)[] steps)
+    {
+        foreach (var (command, reply) in steps)
+        {
+            await s.ExpectAsync(command);
+            Assert.False(s.HasBufferedInput, $"client sent more before the reply to {command}");
+            await s.SendAsync(reply);
+        }
+    }
+
+    /// <summary>
+    /// Plays <paramref name="script"/> as the server while <paramref name="client"/> drives a connection to it,
+    /// which has said EHLO (asserting 250) unless <paramref name="ehlo"/> is false; then the server must complete.
+    /// </summary>
+    private async Task DialogAsync(Func<ScriptedSession, Task> script, Func<SmtpClientConnection, Task> client, SmtpClientOptions? options = null, bool ehlo = true)
+    {
+        await using var server = ScriptedSmtpServer.Start(script);
+        await using (var connection = await SmtpClientConnection.ConnectAsync(server.EndPoint, options ?? Options, Ct))
+        {
+            if (ehlo) Assert.Equal(250, (await connection.EhloAsync(Ct)).Code);
+            await client(connection);
+        }
+        await server.Completion;
+    }
+
+    /// <summary>Plays <paramref name="script"/> as the server; connecting to it must fail with <paramref name="kind"/>.</summary>
+    private async Task<SmtpClientException> ConnectFailsAsync(Func<ScriptedSession, Task> script, SmtpClientErrorKind kind, SmtpClientOptions? options = null)
+    {
+        await using var server = ScriptedSmtpServer.Start(script);
+        var e = await Assert.ThrowsAsync<SmtpClientException>(() => SmtpClientConnection.ConnectAsync(server.EndPoint, options ?? Options, Ct));
+        Assert.Equal(kind, e.Kind);
+        await server.Completion;
+        return e;
+    }
+
+    /// <summary>Sends <paramref name="body"/> and asserts that the peer took it.</summary>
+    private async Task AssertDeliveredAsync(SmtpClientConnection connection, SmtpEnvelope envelope, byte[] body) =>
+        Assert.True((await connection.SendAsync(envelope, body, Ct)).Delivered);
+
+    /// <summary>Sends <paramref name="body"/> in one pipelined transaction that the server accepts; returns what arrived as DATA.</summary>
+    private async Task<byte[]> SendOneAndReceiveAsync(byte[] body)
+    {
+        byte[]? received = null;
+        await DialogAsync(async s =>
+        {
+            await GreetAsync(s, "PIPELINING");
+            received = await AcceptPipelinedAsync(s);
+            await s.SendAsync("250 queued");
+            await s.ExpectCloseAsync();
+        }, connection => AssertDeliveredAsync(connection, Envelope("b@y.test"), body));
+        return received!;
+    }
+
+    /// <summary>
+    /// Sends <see cref="Message"/> to a server offering <paramref name="extensions"/> that expects no transaction, only QUIT:
+    /// the client must refuse it itself. Returns the refused transaction's result.
+    /// </summary>
+    private async Task<TransactionResult> SendRefusedBeforeMailAsync(SmtpEnvelope envelope, params string[] extensions)
+    {
+        TransactionResult? result = null;
+        await DialogAsync(async s =>
+        {
+            await GreetAsync(s, extensions);
+            await s.ExchangeAsync("QUIT", "221 bye");
+        }, async connection =>
+        {
+            result = await connection.SendAsync(envelope, Message, Ct);
+            Assert.Equal(0, connection.TransactionCount);
+            await connection.QuitAsync(Ct);
+        });
+        return result!;
     }
 
     private static SmtpEnvelope Envelope(params string[] recipients) => new("a@x.test", recipients);
@@ -53,33 +127,29 @@ public sealed class SmtpClientConnectionTests
     [Fact]
     public async Task Greeting_220_is_read_and_kept()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await s.SendAsync("220-mx.test ESMTP", "220 welcome");
-            await s.ExpectAsync("QUIT");
-            await s.SendAsync("221 2.0.0 bye");
-        });
-        await using var connection = await SmtpClientConnection.ConnectAsync(server.EndPoint, Options, Ct);
-        Assert.Equal(220, connection.Greeting.Code);
-        Assert.Equal(["mx.test ESMTP", "welcome"], connection.Greeting.Lines);
-        var quit = await connection.QuitAsync(Ct);
-        Assert.Equal(221, quit!.Code);
-        Assert.False(connection.IsUsable);
-        await server.Completion;
+            await s.ExchangeAsync("QUIT", "221 2.0.0 bye");
+        }, async connection =>
+        {
+            Assert.Equal(220, connection.Greeting.Code);
+            Assert.Equal(["mx.test ESMTP", "welcome"], connection.Greeting.Lines);
+            var quit = await connection.QuitAsync(Ct);
+            Assert.Equal(221, quit!.Code);
+            Assert.False(connection.IsUsable);
+        }, ehlo: false);
     }
 
     [Fact]
     public async Task Greeting_554_is_GreetingRejected_with_the_reply()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        var e = await ConnectFailsAsync(async s =>
         {
             await s.SendAsync("554 5.7.1 no service for you");
             await s.ExpectCloseAsync();
-        });
-        var e = await Assert.ThrowsAsync<SmtpClientException>(() => SmtpClientConnection.ConnectAsync(server.EndPoint, Options, Ct));
-        Assert.Equal(SmtpClientErrorKind.GreetingRejected, e.Kind);
+        }, SmtpClientErrorKind.GreetingRejected);
         Assert.Equal(554, e.Reply!.Code);
-        await server.Completion;
     }
 
     [Fact]
@@ -97,15 +167,12 @@ public sealed class SmtpClientConnectionTests
     public async Task Client_binds_to_the_configured_local_address()
     {
         IPAddress? seen = null;
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             seen = s.RemoteEndPoint.Address;
             await s.SendAsync("220 mx.test");
             await s.ExpectCloseAsync();
-        });
-        var options = Options with { LocalEndPoint = new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0) };
-        await (await SmtpClientConnection.ConnectAsync(server.EndPoint, options, Ct)).DisposeAsync();
-        await server.Completion;
+        }, _ => Task.CompletedTask, Options with { LocalEndPoint = new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0) }, ehlo: false);
         Assert.Equal(IPAddress.Parse("127.0.0.2"), seen);
     }
 
@@ -127,47 +194,42 @@ public sealed class SmtpClientConnectionTests
     [Fact]
     public async Task EHLO_capabilities_are_parsed()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING", "SIZE 10240000", "8BITMIME", "SMTPUTF8", "STARTTLS", "CHUNKING", "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, connection =>
         {
             var caps = connection.Capabilities;
             Assert.True(caps.Pipelining && caps.EightBitMime && caps.SmtpUtf8 && caps.StartTls && caps.Chunking && caps.EnhancedStatusCodes);
             Assert.Equal(10240000, caps.MaxSize);
             Assert.True(caps.AuthMechanisms.SetEquals(["PLAIN", "LOGIN"]));
-        }
-        await server.Completion;
+            return Task.CompletedTask;
+        });
     }
 
     [Fact]
     public async Task EHLO_refused_with_5xx_falls_back_to_HELO_without_extensions()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await s.SendAsync("220 old.test SMTP");
-            await s.ExpectAsync("EHLO client.test");
-            await s.SendAsync("502 command not implemented");
-            await s.ExpectAsync("HELO client.test");
-            await s.SendAsync("250 old.test");
+            await s.ExchangeAsync("EHLO client.test", "502 command not implemented");
+            await s.ExchangeAsync("HELO client.test", "250 old.test");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await SmtpClientConnection.ConnectAsync(server.EndPoint, Options, Ct))
+        }, async connection =>
         {
             var reply = await connection.EhloAsync(Ct);
             Assert.Equal(250, reply.Code);
             Assert.Same(SmtpCapabilities.None, connection.Capabilities);
-        }
-        await server.Completion;
+        }, ehlo: false);
     }
 
     [Fact]
     public async Task Pipelined_transaction_sends_MAIL_RCPT_and_DATA_in_one_batch()
     {
         var readsForBatch = -1;
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING", "SIZE 100000");
             var before = s.SocketReads;
@@ -178,8 +240,7 @@ public sealed class SmtpClientConnectionTests
             Assert.Equal(Message.AsSpan().ToArray().Concat(".\r\n"u8.ToArray()), await s.ReadDataAsync());
             await s.SendAsync("250 2.0.0 queued as X1");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var result = await connection.SendAsync(Envelope("b@y.test", "c@y.test"), Message, Ct);
             Assert.Equal(TransactionStatus.Completed, result.Status);
@@ -187,64 +248,40 @@ public sealed class SmtpClientConnectionTests
             Assert.Equal(2, result.AcceptedRecipients);
             Assert.Equal("2.0.0", result.DataReply!.Enhanced);
             Assert.Equal(1, connection.TransactionCount);
-        }
-        await server.Completion;
+        });
         Assert.Equal(1, readsForBatch);
     }
 
     [Fact]
     public async Task Without_PIPELINING_each_command_waits_for_its_reply()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "8BITMIME");
-            foreach (var (command, reply) in new[] { ("MAIL FROM:<a@x.test>", "250 ok"), ("RCPT TO:<b@y.test>", "250 ok"), ("RCPT TO:<c@y.test>", "250 ok"), ("DATA", "354 go") })
-            {
-                await s.ExpectAsync(command);
-                Assert.False(s.HasBufferedInput, $"client sent more before the reply to {command}");
-                await s.SendAsync(reply);
-            }
+            await ExchangeOneByOneAsync(s, ("MAIL FROM:<a@x.test>", "250 ok"), ("RCPT TO:<b@y.test>", "250 ok"), ("RCPT TO:<c@y.test>", "250 ok"), ("DATA", "354 go"));
             await s.ReadDataAsync();
             await s.SendAsync("250 queued");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
-        {
-            var result = await connection.SendAsync(Envelope("b@y.test", "c@y.test"), Message, Ct);
-            Assert.True(result.Delivered);
-        }
-        await server.Completion;
+        }, connection => AssertDeliveredAsync(connection, Envelope("b@y.test", "c@y.test"), Message));
     }
 
     [Fact]
     public async Task UsePipelining_false_stops_pipelining_even_when_offered()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING");
-            await s.ExpectAsync("MAIL FROM:<a@x.test>");
-            Assert.False(s.HasBufferedInput);
-            await s.SendAsync("250 ok");
-            await s.ExpectAsync("RCPT TO:<b@y.test>");
-            Assert.False(s.HasBufferedInput);
-            await s.SendAsync("250 ok");
-            await s.ExpectAsync("DATA");
-            await s.SendAsync("354 go");
+            await ExchangeOneByOneAsync(s, ("MAIL FROM:<a@x.test>", "250 ok"), ("RCPT TO:<b@y.test>", "250 ok"), ("DATA", "354 go"));
             await s.ReadDataAsync();
             await s.SendAsync("250 queued");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server, Options with { UsePipelining = false }))
-        {
-            Assert.True((await connection.SendAsync(Envelope("b@y.test"), Message, Ct)).Delivered);
-        }
-        await server.Completion;
+        }, connection => AssertDeliveredAsync(connection, Envelope("b@y.test"), Message), Options with { UsePipelining = false });
     }
 
     [Fact]
     public async Task Mixed_recipient_replies_are_reported_per_recipient()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING", "ENHANCEDSTATUSCODES");
             await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<ok@y.test>", "RCPT TO:<later@y.test>", "RCPT TO:<bad@y.test>", "DATA");
@@ -252,8 +289,7 @@ public sealed class SmtpClientConnectionTests
             await s.ReadDataAsync();
             await s.SendAsync("250 2.0.0 queued");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var result = await connection.SendAsync(Envelope("ok@y.test", "later@y.test", "bad@y.test"), Message, Ct);
             Assert.Equal(TransactionStatus.Completed, result.Status);
@@ -263,27 +299,21 @@ public sealed class SmtpClientConnectionTests
             Assert.Equal("4.2.1", result.OutcomeFor(1).Enhanced);
             Assert.Equal("5.1.1", result.OutcomeFor(2).Enhanced);
             Assert.Equal(1, result.AcceptedRecipients);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task All_recipients_refused_sends_RSET_and_no_message()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s);
-            await s.ExpectAsync("MAIL FROM:<a@x.test>");
-            await s.SendAsync("250 ok");
-            await s.ExpectAsync("RCPT TO:<b@y.test>");
-            await s.SendAsync("550 5.1.1 no");
-            await s.ExpectAsync("RCPT TO:<c@y.test>");
-            await s.SendAsync("450 4.2.0 later");
-            await s.ExpectAsync("RSET");
-            await s.SendAsync("250 reset");
+            await s.ExchangeAsync("MAIL FROM:<a@x.test>", "250 ok");
+            await s.ExchangeAsync("RCPT TO:<b@y.test>", "550 5.1.1 no");
+            await s.ExchangeAsync("RCPT TO:<c@y.test>", "450 4.2.0 later");
+            await s.ExchangeAsync("RSET", "250 reset");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var result = await connection.SendAsync(Envelope("b@y.test", "c@y.test"), Message, Ct);
             Assert.Equal(TransactionStatus.NoRecipientAccepted, result.Status);
@@ -291,74 +321,52 @@ public sealed class SmtpClientConnectionTests
             Assert.Equal(550, result.OutcomeFor(0).Code);
             Assert.Equal(450, result.OutcomeFor(1).Code);
             Assert.True(connection.IsUsable);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task All_recipients_refused_when_pipelined_sends_RSET_after_DATA_is_refused()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING");
             await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA");
             await s.SendAsync("250 ok", "550 5.1.1 no", "554 5.5.1 no valid recipients");
-            await s.ExpectAsync("RSET");
-            await s.SendAsync("250 reset");
+            await s.ExchangeAsync("RSET", "250 reset");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var result = await connection.SendAsync(Envelope("b@y.test"), Message, Ct);
             Assert.Equal(TransactionStatus.NoRecipientAccepted, result.Status);
             Assert.Null(result.DataReply);
             Assert.Equal(550, result.OutcomeFor(0).Code);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task MAIL_refused_is_a_value_and_the_connection_stays_usable()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s);
-            await s.ExpectAsync("MAIL FROM:<>");
-            await s.SendAsync("553 5.1.8 bad sender");
-            await s.ExpectAsync("NOOP");
-            await s.SendAsync("250 ok");
+            await s.ExchangeAsync("MAIL FROM:<>", "553 5.1.8 bad sender");
+            await s.ExchangeAsync("NOOP", "250 ok");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var result = await connection.SendAsync(new SmtpEnvelope("", ["b@y.test"]), Message, Ct);
             Assert.Equal(TransactionStatus.MailRejected, result.Status);
             Assert.Equal(553, result.OutcomeFor(0).Code);
             Assert.Equal(250, (await connection.NoopAsync(Ct)).Code);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task Message_is_dot_stuffed_with_every_line_end_CRLF_on_the_wire()
     {
         var body = "Subject: t\n\n.leading dot\r\nbare\rcr\nlf\r\n.\r\n..two\nend"u8.ToArray();
-        byte[]? received = null;
-        await using var server = ScriptedSmtpServer.Start(async s =>
-        {
-            await GreetAsync(s, "PIPELINING");
-            await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA");
-            await s.SendAsync("250 ok", "250 ok", "354 go");
-            received = await s.ReadDataAsync();
-            await s.SendAsync("250 queued");
-            await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
-        {
-            Assert.True((await connection.SendAsync(Envelope("b@y.test"), body, Ct)).Delivered);
-        }
-        await server.Completion;
-        Assert.Equal("Subject: t\r\n\r\n..leading dot\r\nbare\r\ncr\r\nlf\r\n..\r\n...two\r\nend\r\n.\r\n", Encoding.ASCII.GetString(received!));
+        var received = await SendOneAndReceiveAsync(body);
+        Assert.Equal("Subject: t\r\n\r\n..leading dot\r\nbare\r\ncr\r\nlf\r\n..\r\n...two\r\nend\r\n.\r\n", Encoding.ASCII.GetString(received));
     }
 
     [Fact]
@@ -366,106 +374,56 @@ public sealed class SmtpClientConnectionTests
     {
         var line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"u8.ToArray();
         var body = Enumerable.Repeat(line, 4000).SelectMany(l => l).ToArray();
-        byte[]? received = null;
-        await using var server = ScriptedSmtpServer.Start(async s =>
-        {
-            await GreetAsync(s, "PIPELINING");
-            await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA");
-            await s.SendAsync("250 ok", "250 ok", "354 go");
-            received = await s.ReadDataAsync();
-            await s.SendAsync("250 queued");
-            await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
-        {
-            Assert.True((await connection.SendAsync(Envelope("b@y.test"), body, Ct)).Delivered);
-        }
-        await server.Completion;
-        Assert.Equal(body.Concat(".\r\n"u8.ToArray()), received!);
+        var received = await SendOneAndReceiveAsync(body);
+        Assert.Equal(body.Concat(".\r\n"u8.ToArray()), received);
     }
 
     [Fact]
     public async Task Message_larger_than_the_peer_SIZE_is_not_sent()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
-        {
-            await GreetAsync(s, "PIPELINING", "SIZE 20");
-            await s.ExpectAsync("QUIT");
-            await s.SendAsync("221 bye");
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
-        {
-            var result = await connection.SendAsync(Envelope("b@y.test"), Message, Ct);
-            Assert.Equal(TransactionStatus.MessageTooLarge, result.Status);
-            Assert.Equal(552, result.OutcomeFor(0).Code);
-            Assert.Equal("5.3.4", result.OutcomeFor(0).Enhanced);
-            Assert.Equal(0, connection.TransactionCount);
-            await connection.QuitAsync(Ct);
-        }
-        await server.Completion;
+        var result = await SendRefusedBeforeMailAsync(Envelope("b@y.test"), "PIPELINING", "SIZE 20");
+        Assert.Equal(TransactionStatus.MessageTooLarge, result.Status);
+        Assert.Equal(552, result.OutcomeFor(0).Code);
+        Assert.Equal("5.3.4", result.OutcomeFor(0).Enhanced);
     }
 
     [Fact]
     public async Task SMTPUTF8_message_is_not_sent_to_a_peer_without_SMTPUTF8()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
-        {
-            await GreetAsync(s, "PIPELINING", "8BITMIME");
-            await s.ExpectAsync("QUIT");
-            await s.SendAsync("221 bye");
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
-        {
-            var result = await connection.SendAsync(Envelope("jürgen@y.test"), Message, Ct);
-            Assert.Equal(TransactionStatus.SmtpUtf8NotSupported, result.Status);
-            Assert.Equal(553, result.OutcomeFor(0).Code);
-            Assert.Equal("5.6.7", result.OutcomeFor(0).Enhanced);
-            await connection.QuitAsync(Ct);
-        }
-        await server.Completion;
+        var result = await SendRefusedBeforeMailAsync(Envelope("jürgen@y.test"), "PIPELINING", "8BITMIME");
+        Assert.Equal(TransactionStatus.SmtpUtf8NotSupported, result.Status);
+        Assert.Equal(553, result.OutcomeFor(0).Code);
+        Assert.Equal("5.6.7", result.OutcomeFor(0).Enhanced);
     }
 
     [Fact]
     public async Task SMTPUTF8_and_BODY_8BITMIME_are_declared_when_the_peer_offers_them()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "8BITMIME", "SMTPUTF8");
-            await s.ExpectAsync("MAIL FROM:<a@x.test> BODY=8BITMIME SMTPUTF8");
-            await s.SendAsync("250 ok");
-            await s.ExpectAsync("RCPT TO:<jürgen@y.test>");
-            await s.SendAsync("250 ok");
-            await s.ExpectAsync("DATA");
-            await s.SendAsync("354 go");
+            await s.ExchangeAsync("MAIL FROM:<a@x.test> BODY=8BITMIME SMTPUTF8", "250 ok");
+            await s.ExchangeAsync("RCPT TO:<jürgen@y.test>", "250 ok");
+            await s.ExchangeAsync("DATA", "354 go");
             await s.ReadDataAsync();
             await s.SendAsync("250 ok");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
-        {
-            var envelope = Envelope("jürgen@y.test") with { EightBitMime = true };
-            Assert.True((await connection.SendAsync(envelope, Message, Ct)).Delivered);
-        }
-        await server.Completion;
+        }, connection => AssertDeliveredAsync(connection, Envelope("jürgen@y.test") with { EightBitMime = true }, Message));
     }
 
     [Fact]
     public async Task Connection_is_reused_for_three_transactions()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING");
             for (var i = 1; i <= 3; i++)
             {
-                await s.ExpectAsync("MAIL FROM:<a@x.test>", $"RCPT TO:<r{i}@y.test>", "DATA");
-                await s.SendAsync("250 ok", "250 ok", "354 go");
-                await s.ReadDataAsync();
+                await AcceptPipelinedAsync(s, $"r{i}@y.test");
                 await s.SendAsync($"250 2.0.0 queued as Q{i}");
             }
-            await s.ExpectAsync("QUIT");
-            await s.SendAsync("221 bye");
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+            await s.ExchangeAsync("QUIT", "221 bye");
+        }, async connection =>
         {
             for (var i = 1; i <= 3; i++)
             {
@@ -475,153 +433,126 @@ public sealed class SmtpClientConnectionTests
             Assert.Equal(3, connection.TransactionCount);
             Assert.True(connection.IsUsable);
             Assert.Equal(221, (await connection.QuitAsync(Ct))!.Code);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task Multi_line_final_reply_is_read_whole()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING");
-            await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA");
-            await s.SendAsync("250 ok", "250 ok", "354 go");
-            await s.ReadDataAsync();
+            await AcceptPipelinedAsync(s);
             await s.SendAsync("554-5.7.1 message refused", "554-5.7.1 it looked like spam", "554 5.7.1 see https://x.test");
-            await s.ExpectAsync("NOOP");
-            await s.SendAsync("250 ok");
+            await s.ExchangeAsync("NOOP", "250 ok");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var result = await connection.SendAsync(Envelope("b@y.test"), Message, Ct);
             Assert.False(result.Delivered);
             Assert.Equal(3, result.DataReply!.Lines.Count);
             Assert.Equal("5.7.1", result.OutcomeFor(0).Enhanced);
             Assert.Equal(250, (await connection.NoopAsync(Ct)).Code);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task Malformed_reply_fails_the_connection()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await s.SendAsync("220 mx.test");
-            await s.ExpectAsync("EHLO client.test");
-            await s.SendAsync("25O mx.test oops");
+            await s.ExchangeAsync("EHLO client.test", "25O mx.test oops");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await SmtpClientConnection.ConnectAsync(server.EndPoint, Options, Ct))
+        }, async connection =>
         {
             var e = await Assert.ThrowsAsync<SmtpClientException>(() => connection.EhloAsync(Ct));
             Assert.Equal(SmtpClientErrorKind.MalformedReply, e.Kind);
             Assert.False(connection.IsUsable);
             var again = await Assert.ThrowsAsync<SmtpClientException>(() => connection.NoopAsync(Ct));
             Assert.Equal(SmtpClientErrorKind.NotUsable, again.Kind);
-        }
-        await server.Completion;
+        }, ehlo: false);
     }
 
     [Fact]
     public async Task Endless_reply_line_is_malformed_not_a_hang()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await ConnectFailsAsync(async s =>
         {
             await s.SendRawAsync("220 " + new string('x', 5000));
             await s.ExpectCloseAsync();
-        });
-        var e = await Assert.ThrowsAsync<SmtpClientException>(() => SmtpClientConnection.ConnectAsync(server.EndPoint, Options, Ct));
-        Assert.Equal(SmtpClientErrorKind.MalformedReply, e.Kind);
-        await server.Completion;
+        }, SmtpClientErrorKind.MalformedReply);
     }
 
     [Fact]
     public async Task Server_closing_mid_transaction_is_ConnectionClosed()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s);
-            await s.ExpectAsync("MAIL FROM:<a@x.test>");
-            await s.SendAsync("250 ok");
+            await s.ExchangeAsync("MAIL FROM:<a@x.test>", "250 ok");
             await s.ExpectAsync("RCPT TO:<b@y.test>");
             // The session ends here: the server hangs up without replying.
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var e = await Assert.ThrowsAsync<SmtpClientException>(() => connection.SendAsync(Envelope("b@y.test"), Message, Ct));
             Assert.Equal(SmtpClientErrorKind.ConnectionClosed, e.Kind);
             Assert.False(connection.IsUsable);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task Reply_421_mid_transaction_closes_the_service_for_the_remaining_recipients()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING");
             await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "RCPT TO:<c@y.test>", "DATA");
             await s.SendAsync("250 ok", "250 ok", "421 4.3.2 shutting down");
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var result = await connection.SendAsync(Envelope("b@y.test", "c@y.test"), Message, Ct);
             Assert.Equal(TransactionStatus.ServiceClosing, result.Status);
             Assert.Equal(421, result.OutcomeFor(0).Code);
             Assert.Equal(421, result.OutcomeFor(1).Code);
             Assert.False(connection.IsUsable);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task Silent_server_times_out_waiting_for_the_greeting()
     {
-        await using var server = ScriptedSmtpServer.Start(s => s.ExpectCloseAsync());
-        var options = Options with { GreetingTimeout = TimeSpan.FromMilliseconds(200) };
-        var e = await Assert.ThrowsAsync<SmtpClientException>(() => SmtpClientConnection.ConnectAsync(server.EndPoint, options, Ct));
-        Assert.Equal(SmtpClientErrorKind.Timeout, e.Kind);
-        await server.Completion;
+        await ConnectFailsAsync(s => s.ExpectCloseAsync(), SmtpClientErrorKind.Timeout, Options with { GreetingTimeout = TimeSpan.FromMilliseconds(200) });
     }
 
     [Fact]
     public async Task Server_that_stops_answering_times_out_the_command()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s);
             await s.ExpectAsync("MAIL FROM:<a@x.test>");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server, Options with { MailTimeout = TimeSpan.FromMilliseconds(200) }))
+        }, async connection =>
         {
             var e = await Assert.ThrowsAsync<SmtpClientException>(() => connection.SendAsync(Envelope("b@y.test"), Message, Ct));
             Assert.Equal(SmtpClientErrorKind.Timeout, e.Kind);
             Assert.False(connection.IsUsable);
-        }
-        await server.Completion;
+        }, Options with { MailTimeout = TimeSpan.FromMilliseconds(200) });
     }
 
     [Fact]
     public async Task STARTTLS_upgrades_to_TLS_and_says_EHLO_again()
     {
         using var certificate = TestCertificate.Create("mx.test");
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "STARTTLS", "PIPELINING");
-            await s.ExpectAsync("STARTTLS");
-            await s.SendAsync("220 2.0.0 ready to start TLS");
+            await s.ExchangeAsync("STARTTLS", "220 2.0.0 ready to start TLS");
             await s.StartTlsAsync(certificate);
-            await s.ExpectAsync("EHLO client.test");
-            await s.SendAsync("250-mx.test", "250-AUTH PLAIN", "250 SIZE 1000");
-            await s.ExpectAsync("QUIT");
-            await s.SendAsync("221 bye");
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+            await s.ExchangeAsync("EHLO client.test", "250-mx.test", "250-AUTH PLAIN", "250 SIZE 1000");
+            await s.ExchangeAsync("QUIT", "221 bye");
+        }, async connection =>
         {
             var reply = await connection.StartTlsAsync("mx.test", (_, cert, _, _) => cert?.GetCertHashString() == certificate.GetCertHashString(), Ct);
             Assert.Equal(250, reply.Code);
@@ -631,19 +562,17 @@ public sealed class SmtpClientConnectionTests
             Assert.True(connection.Capabilities.Auth);
             Assert.Equal(1000, connection.Capabilities.MaxSize);
             Assert.Equal(221, (await connection.QuitAsync(Ct))!.Code);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task STARTTLS_with_an_untrusted_certificate_fails_the_connection()
     {
         using var certificate = TestCertificate.Create("mx.test");
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "STARTTLS");
-            await s.ExpectAsync("STARTTLS");
-            await s.SendAsync("220 2.0.0 go");
+            await s.ExchangeAsync("STARTTLS", "220 2.0.0 go");
             try
             {
                 // With TLS 1.3 the server may finish its side before the client rejects the certificate.
@@ -652,86 +581,71 @@ public sealed class SmtpClientConnectionTests
             catch (Exception e) when (e is IOException or AuthenticationException)
             {
             }
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var e = await Assert.ThrowsAsync<SmtpClientException>(() => connection.StartTlsAsync("mx.test", null, Ct));
             Assert.Equal(SmtpClientErrorKind.TlsFailed, e.Kind);
             Assert.False(connection.IsUsable);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task Reply_injected_ahead_of_the_TLS_handshake_is_refused()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "STARTTLS");
-            await s.ExpectAsync("STARTTLS");
-            await s.SendAsync("220 2.0.0 go", "250 injected before TLS");
+            await s.ExchangeAsync("STARTTLS", "220 2.0.0 go", "250 injected before TLS");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var e = await Assert.ThrowsAsync<SmtpClientException>(() => connection.StartTlsAsync("mx.test", null, Ct));
             Assert.Equal(SmtpClientErrorKind.ProtocolViolation, e.Kind);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task AUTH_PLAIN_sends_the_initial_response()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "AUTH PLAIN LOGIN");
-            await s.ExpectAsync("AUTH PLAIN " + Convert.ToBase64String("\0user\0secret"u8));
-            await s.SendAsync("235 2.7.0 ok");
+            await s.ExchangeAsync("AUTH PLAIN " + Convert.ToBase64String("\0user\0secret"u8), "235 2.7.0 ok");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             Assert.Equal(235, (await connection.AuthenticateAsync("user", "secret", SmtpAuthMechanism.Plain, Ct)).Code);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task AUTH_LOGIN_answers_both_challenges()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "AUTH LOGIN");
-            await s.ExpectAsync("AUTH LOGIN");
-            await s.SendAsync("334 VXNlcm5hbWU6");
-            await s.ExpectAsync(Convert.ToBase64String("user"u8));
-            await s.SendAsync("334 UGFzc3dvcmQ6");
-            await s.ExpectAsync(Convert.ToBase64String("secret"u8));
-            await s.SendAsync("535 5.7.8 bad credentials");
+            await s.ExchangeAsync("AUTH LOGIN", "334 VXNlcm5hbWU6");
+            await s.ExchangeAsync(Convert.ToBase64String("user"u8), "334 UGFzc3dvcmQ6");
+            await s.ExchangeAsync(Convert.ToBase64String("secret"u8), "535 5.7.8 bad credentials");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             var reply = await connection.AuthenticateAsync("user", "secret", SmtpAuthMechanism.Login, Ct);
             Assert.Equal(535, reply.Code);
             Assert.True(connection.IsUsable);
-        }
-        await server.Completion;
+        });
     }
 
     [Fact]
     public async Task Path_with_a_line_break_is_refused_before_anything_is_sent()
     {
-        await using var server = ScriptedSmtpServer.Start(async s =>
+        await DialogAsync(async s =>
         {
             await GreetAsync(s, "PIPELINING");
             await s.ExpectCloseAsync();
-        });
-        await using (var connection = await ConnectAndEhloAsync(server))
+        }, async connection =>
         {
             await Assert.ThrowsAsync<ArgumentException>(() => connection.SendAsync(Envelope("b@y.test>\r\nRCPT TO:<c@y.test"), Message, Ct));
-        }
-        await server.Completion;
+        });
     }
 }
