@@ -257,74 +257,32 @@ public sealed class MxResolverTests(MxTestZone zone) : IClassFixture<MxTestZone>
     public async Task An_answer_is_cached_for_its_ttl()
     {
         var server = await zone.StartAsync([DnsmasqFixture.Mx("ttl.test", "mx.ttl.test", 10), DnsmasqFixture.Host("mx.ttl.test", "127.0.0.90")], localTtl: 120);
-        var clock = new ManualClock();
-        var resolver = Resolver(Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(1) }, clock: clock);
 
-        var first = await resolver.ResolveAsync("ttl.test", Ct);
-        clock.Advance(TimeSpan.FromSeconds(119));
-        var cached = await resolver.ResolveAsync("ttl.test", Ct);
-        var queriesWhileCached = await MxQueriesAsync(resolver, server, "ttl.test");
-        clock.Advance(TimeSpan.FromSeconds(2));
-        await resolver.ResolveAsync("ttl.test", Ct);
-
-        Assert.IsType<MxResolution.Resolved>(first);
-        Assert.True(ReferenceEquals(first, cached), "not cached; server log:\n" + zone.LogOf(server));
-        Assert.Equal(1, queriesWhileCached);
-        Assert.Equal(2, await MxQueriesAsync(resolver, server, "ttl.test"));
+        await AssertCachedForAsync<MxResolution.Resolved>(server, Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(1) }, "ttl.test", TimeSpan.FromSeconds(120));
     }
 
     [Fact]
     public async Task A_zero_ttl_answer_is_cached_for_the_floor()
     {
         var server = await zone.StartAsync([DnsmasqFixture.Mx("zero.test", "mx.zero.test", 10), DnsmasqFixture.Host("mx.zero.test", "127.0.0.91")], localTtl: 0);
-        var clock = new ManualClock();
-        var resolver = Resolver(Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(5) }, clock: clock);
 
-        Assert.IsType<MxResolution.Resolved>(await resolver.ResolveAsync("zero.test", Ct));
-        clock.Advance(TimeSpan.FromSeconds(4));
-        await resolver.ResolveAsync("zero.test", Ct);
-        var queriesWhileCached = await MxQueriesAsync(resolver, server, "zero.test");
-        clock.Advance(TimeSpan.FromSeconds(2));
-        await resolver.ResolveAsync("zero.test", Ct);
-
-        Assert.Equal(1, queriesWhileCached);
-        Assert.Equal(2, await MxQueriesAsync(resolver, server, "zero.test"));
+        await AssertCachedForAsync<MxResolution.Resolved>(server, Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(5) }, "zero.test", TimeSpan.FromSeconds(5));
     }
 
     [Fact]
     public async Task A_long_ttl_is_capped_at_the_ceiling()
     {
         var server = await zone.StartAsync([DnsmasqFixture.Mx("long.test", "mx.long.test", 10), DnsmasqFixture.Host("mx.long.test", "127.0.0.92")], localTtl: 86400);
-        var clock = new ManualClock();
-        var resolver = Resolver(Options(server) with { MaxCacheTtl = TimeSpan.FromHours(1) }, clock: clock);
 
-        Assert.IsType<MxResolution.Resolved>(await resolver.ResolveAsync("long.test", Ct));
-        clock.Advance(TimeSpan.FromHours(1) - TimeSpan.FromSeconds(1));
-        await resolver.ResolveAsync("long.test", Ct);
-        var queriesWhileCached = await MxQueriesAsync(resolver, server, "long.test");
-        clock.Advance(TimeSpan.FromSeconds(2));
-        await resolver.ResolveAsync("long.test", Ct);
-
-        Assert.Equal(1, queriesWhileCached);
-        Assert.Equal(2, await MxQueriesAsync(resolver, server, "long.test"));
+        await AssertCachedForAsync<MxResolution.Resolved>(server, Options(server) with { MaxCacheTtl = TimeSpan.FromHours(1) }, "long.test", TimeSpan.FromHours(1));
     }
 
     [Fact]
     public async Task Nxdomain_is_cached_for_the_floor()
     {
         var server = await zone.StartAsync([]);
-        var clock = new ManualClock();
-        var resolver = Resolver(Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(5) }, clock: clock);
 
-        Assert.IsType<MxResolution.NoSuchDomain>(await resolver.ResolveAsync("nosuch.test", Ct));
-        clock.Advance(TimeSpan.FromSeconds(4));
-        Assert.IsType<MxResolution.NoSuchDomain>(await resolver.ResolveAsync("nosuch.test", Ct));
-        var queriesWhileCached = await MxQueriesAsync(resolver, server, "nosuch.test");
-        clock.Advance(TimeSpan.FromSeconds(2));
-        await resolver.ResolveAsync("nosuch.test", Ct);
-
-        Assert.Equal(1, queriesWhileCached);
-        Assert.Equal(2, await MxQueriesAsync(resolver, server, "nosuch.test"));
+        await AssertCachedForAsync<MxResolution.NoSuchDomain>(server, Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(5) }, "nosuch.test", TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -338,6 +296,29 @@ public sealed class MxResolverTests(MxTestZone zone) : IClassFixture<MxTestZone>
         Assert.IsType<MxResolution.TemporaryFailure>(await resolver.ResolveAsync("pref.test", Ct));
 
         Assert.True(servfail.Queries > afterFirst, "the second resolve should have asked the server again");
+    }
+
+    /// <summary>
+    /// Resolves <paramref name="domain"/> to a <typeparamref name="TResolution"/>, again a second before
+    /// <paramref name="lifetime"/> has passed on a fake clock, and once more a second after it: the second
+    /// answer must be the cached first one without a query, the third must ask the server again.
+    /// </summary>
+    private async Task AssertCachedForAsync<TResolution>(string server, MxResolverOptions options, string domain, TimeSpan lifetime)
+        where TResolution : MxResolution
+    {
+        var clock = new ManualClock();
+        var resolver = Resolver(options, clock: clock);
+
+        var first = Assert.IsType<TResolution>(await resolver.ResolveAsync(domain, Ct));
+        clock.Advance(lifetime - TimeSpan.FromSeconds(1));
+        var cached = await resolver.ResolveAsync(domain, Ct);
+        var queriesWhileCached = await MxQueriesAsync(resolver, server, domain);
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await resolver.ResolveAsync(domain, Ct);
+
+        Assert.True(ReferenceEquals(first, cached), "not cached; server log:\n" + zone.LogOf(server));
+        Assert.Equal(1, queriesWhileCached);
+        Assert.Equal(2, await MxQueriesAsync(resolver, server, domain));
     }
 
     /// <summary>
