@@ -13,7 +13,7 @@ public sealed class SmtpDialog : IAsyncDisposable, IDisposable
 {
     private readonly TcpClient _client;
     private readonly NetworkStream _stream;
-    private readonly List<byte> _pending = [];
+    private readonly LineReader _lines = new(keepUnterminatedLastLine: true);
 
     private SmtpDialog(TcpClient client)
     {
@@ -115,42 +115,6 @@ public sealed class SmtpDialog : IAsyncDisposable, IDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>One line without CRLF, or null at end of stream (or a reset: the peer is gone either way).</summary>
-    private async Task<string?> ReadLineAsync()
-    {
-        using var cts = new CancellationTokenSource(Timeout);
-        var buffer = new byte[4096];
-        while (true)
-        {
-            var lf = _pending.IndexOf((byte)'\n');
-            if (lf >= 0)
-            {
-                var end = lf > 0 && _pending[lf - 1] == (byte)'\r' ? lf - 1 : lf;
-                var line = Encoding.Latin1.GetString(_pending.GetRange(0, end).ToArray());
-                _pending.RemoveRange(0, lf + 1);
-                return line;
-            }
-            int n;
-            try
-            {
-                n = await _stream.ReadAsync(buffer, cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"no reply within {Timeout.TotalSeconds:0.#}s; transcript:\n{string.Join("\n", Transcript)}");
-            }
-            catch (IOException e) when (e.InnerException is SocketException)
-            {
-                n = 0;
-            }
-            if (n == 0)
-            {
-                if (_pending.Count == 0) return null;
-                var rest = Encoding.Latin1.GetString(_pending.ToArray());
-                _pending.Clear();
-                return rest;
-            }
-            _pending.AddRange(buffer.AsSpan(0, n));
-        }
-    }
+    /// <summary>One line without CRLF, or null at end of stream (or a reset: the peer is gone either way); a last line without CRLF is kept.</summary>
+    private Task<string?> ReadLineAsync() => _lines.ReadLineAsync(_stream, Timeout, () => "transcript:\n" + string.Join("\n", Transcript));
 }

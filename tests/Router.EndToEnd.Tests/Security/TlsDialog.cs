@@ -15,7 +15,7 @@ internal sealed class TlsDialog : IAsyncDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private readonly TcpClient _client;
-    private readonly List<byte> _pending = [];
+    private readonly LineReader _lines = new(keepUnterminatedLastLine: false);
     private Stream _stream;
 
     private TlsDialog(TcpClient client)
@@ -105,31 +105,6 @@ internal sealed class TlsDialog : IAsyncDisposable
         _stream = tls;
     }
 
-    private async Task<string?> ReadLineAsync()
-    {
-        using var cts = new CancellationTokenSource(Timeout);
-        var buffer = new byte[4096];
-        while (true)
-        {
-            var lf = _pending.IndexOf((byte)'\n');
-            if (lf >= 0)
-            {
-                var end = lf > 0 && _pending[lf - 1] == (byte)'\r' ? lf - 1 : lf;
-                var line = Encoding.Latin1.GetString(_pending.GetRange(0, end).ToArray());
-                _pending.RemoveRange(0, lf + 1);
-                return line;
-            }
-            int n;
-            try
-            {
-                n = await _stream.ReadAsync(buffer, cts.Token);
-            }
-            catch (IOException)
-            {
-                n = 0;
-            }
-            if (n == 0) return null;
-            _pending.AddRange(buffer.AsSpan(0, n));
-        }
-    }
+    /// <summary>One line without CRLF, or null once the server is gone; a last line without CRLF is dropped.</summary>
+    private Task<string?> ReadLineAsync() => _lines.ReadLineAsync(_stream, Timeout);
 }
