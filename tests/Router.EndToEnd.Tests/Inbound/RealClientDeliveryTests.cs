@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
@@ -42,7 +41,7 @@ public sealed class RealClientDeliveryTests(RealClientDeliveryTests.Fixture fixt
         var token = TestMessages.NewToken();
         await SendWithMailKitAsync(NewMimeMessage(token, "bob@example.test"));
 
-        var (exit, stdout, stderr) = await RunAsync("python3", "-c",
+        var (exit, stdout, stderr) = await ExternalProgram.RunAsync("python3", null, "-c",
             "import mailbox, sys\n" +
             "md = mailbox.Maildir(sys.argv[1], factory=None, create=False)\n" +
             "for key, msg in md.items():\n" +
@@ -57,7 +56,7 @@ public sealed class RealClientDeliveryTests(RealClientDeliveryTests.Fixture fixt
     {
         Assert.True(File.Exists("/usr/bin/swaks"), "swaks is not installed at /usr/bin/swaks (scripts/test.sh installs it: apt-get install swaks)");
         var token = TestMessages.NewToken();
-        var (exit, stdout, stderr) = await RunAsync("/usr/bin/swaks",
+        var (exit, stdout, stderr) = await ExternalProgram.RunAsync("/usr/bin/swaks", null,
             "--server", "127.0.0.1", "--port", _router.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--ehlo", "swaks.test", "--from", "sender@remote.test", "--to", "carol@example.test",
             "--header", $"Subject: swaks {token}", "--body", $"Body {token}");
@@ -102,25 +101,5 @@ public sealed class RealClientDeliveryTests(RealClientDeliveryTests.Fixture fixt
         using var stream = new MemoryStream();
         message.WriteTo(options, stream);
         return stream.ToArray();
-    }
-
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout, await stderr);
     }
 }

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Net;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
+using Router.EndToEnd.Tests.Infrastructure;
 
 namespace Router.EndToEnd.Tests.Security;
 
@@ -34,31 +34,10 @@ internal static class SecureClients
         return message;
     }
 
+    /// <summary>Runs <paramref name="file"/> (see <see cref="ExternalProgram"/>); Output is its standard output followed by its standard error.</summary>
     public static async Task<(int Exit, string Output)> RunAsync(string file, string? stdin, params string[] args)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout + await stderr);
+        var (exit, stdout, stderr) = await ExternalProgram.RunAsync(file, stdin, args);
+        return (exit, stdout + stderr);
     }
 }
