@@ -3,6 +3,7 @@ using Router.Actors.Admin;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
+using Router.Actors.Sharding;
 using Router.Protocol;
 using Router.Protocol.Dsn;
 
@@ -16,6 +17,9 @@ namespace Router.Actors.Delivery;
 /// sends one delay notice after the warning time and a bounce for failed recipients or at the
 /// give-up time (RFC 3464), and snapshots so its journal stays short. State changes happen only
 /// in <see cref="DomainQueue.Apply"/>; this class decides and performs the effects.
+/// An <see cref="Enqueue"/> may come more than once (<see cref="ShardedAsk"/>): a repeat is
+/// answered, never queued twice. On <see cref="HandOffStop"/> it starts nothing new and stops once
+/// its journal writes and (for a while) its attempts in flight are done.
 /// </summary>
 public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 {
@@ -33,6 +37,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<string> _attempting = [];
     private readonly HashSet<string> _notifying = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly HashSet<string> _enqueuing = [];
+    private readonly RecentlyDone _recentlyDone;
+    private bool _handingOff;
+    private bool _handOffDeadlinePassed;
     private DomainQueue _queue = new();
     private int _persisting;
     private int _eventsSinceSnapshot;
@@ -46,6 +54,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _pool = new ConnectionPool(delivery.MaxMessagesPerConnection, delivery.ConnectionIdleTimeout);
         _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool);
         _schedule = new RetrySchedule(delivery.RetrySchedule, delivery.RetryJitter);
+        _recentlyDone = new RecentlyDone(services.Settings.DeliveryAckTimeout);
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -75,6 +84,16 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         Command<DeleteMessagesFailure>(f => _log.Warning("journal cleanup of {0} failed: {1}", _domain, f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
+        Command<HandOffStop>(_ => OnHandOffStop());
+        Command<HandOffDeadline>(_ =>
+        {
+            _handOffDeadlinePassed = true;
+            TryStopForHandOff();
+        });
+        Command<StopNow>(_ =>
+        {
+            if (ReadyToStop) Context.Stop(Self);
+        });
     }
 
     public override string PersistenceId => "domain-" + _domain;
@@ -102,6 +121,15 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     private void OnEnqueue(Enqueue enqueue)
     {
+        var id = enqueue.Message.QueueId;
+        if (_queue.Find(id) is not null || _recentlyDone.Contains(id))
+        {
+            // A repeat of a request already persisted (its first answer was slow or lost).
+            Sender.Tell(new Accepted(id));
+            return;
+        }
+        // A repeat of a request being persisted: its answer goes to the same asker.
+        if (_enqueuing.Contains(id)) return;
         if (_persisting >= _services.Delivery.MaxPersistsInFlight)
         {
             // Bounded writes in flight: an unbounded burst times out in the journal.
@@ -109,8 +137,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var replyTo = Sender;
+        _enqueuing.Add(id);
         PersistEvent(new QueueEvent.Enqueued(enqueue.Message), e =>
         {
+            _enqueuing.Remove(e.QueueId);
             replyTo.Tell(new Accepted(e.QueueId));
             _ready.Enqueue(e.QueueId);
             Kick();
@@ -166,6 +196,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// <summary>Starts the attempts that are due, within the concurrency and rate limits, then sets the timer for the next.</summary>
     private void Kick()
     {
+        if (_handingOff)
+        {
+            TryStopForHandOff();
+            return;
+        }
         var now = DateTimeOffset.UtcNow;
         while (_waiting.Count > 0 && _waiting.Min.Due <= now)
         {
@@ -307,6 +342,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     private void SendNotice(QueueEntry entry, DsnKind kind, int[] recipients, byte[]? content = null)
     {
+        if (_handingOff) return; // the next owner sends it after its recovery
         var message = entry.Message;
         var wanted = recipients.Where(i => QueueEntry.WantsNotice(message, i, kind == DsnKind.Failure ? DsnNotify.Failure : DsnNotify.Delay)).ToArray();
         if (wanted.Length == 0)
@@ -427,6 +463,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             _persisting--;
             Applied(persisted);
             then(persisted);
+            if (_handingOff) TryStopForHandOff();
         });
     }
 
@@ -436,6 +473,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (_queue.Find(e.QueueId) is null)
         {
             _ = _services.Store.ReleaseAsync(e.QueueId, _domain);
+            _recentlyDone.Add(e.QueueId);
         }
         if (++_eventsSinceSnapshot >= _services.Delivery.SnapshotEvery)
         {
@@ -452,8 +490,35 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         _persisting--;
+        if (@event is QueueEvent.Enqueued enqueued) _enqueuing.Remove(enqueued.QueueId);
+        if (_handingOff) TryStopForHandOff();
         if (_persisting < _services.Delivery.MaxPersistsInFlight) Stash.UnstashAll();
         base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    // ---- hand-off (rebalance, node leaving) ----
+
+    /// <summary>
+    /// Its shard moves to another node: start nothing new; stop once the journal writes in flight
+    /// are done (each answers a session or records an outcome) and the attempts in flight have
+    /// finished, or after a quarter of the acknowledgement timeout, when the next owner must take
+    /// over; it retries an attempt cut short. Requests for this domain wait in the shard regions meanwhile.
+    /// </summary>
+    private void OnHandOffStop()
+    {
+        if (_handingOff) return;
+        _handingOff = true;
+        Timers.Cancel("tick");
+        Timers.StartSingleTimer("hand-off", HandOffDeadline.Instance, _services.Settings.DeliveryAckTimeout / 4);
+        TryStopForHandOff();
+    }
+
+    private bool ReadyToStop => _handingOff && _persisting == 0 && Stash.IsEmpty && (_attempting.Count == 0 || _handOffDeadlinePassed);
+
+    /// <summary>Stops through the mailbox, so that requests just unstashed are persisted and answered first.</summary>
+    private void TryStopForHandOff()
+    {
+        if (ReadyToStop) Self.Tell(StopNow.Instance);
     }
 
     private void MaybePassivate()
@@ -520,6 +585,32 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private sealed record OrphanCandidates(IReadOnlyList<string> QueueIds) : INotInfluenceReceiveTimeout;
 
     private sealed record AttemptDone(string QueueId, RecipientResult[]? Results, byte[]? Content);
+
+    private sealed record HandOffDeadline
+    {
+        public static readonly HandOffDeadline Instance = new();
+    }
+
+    private sealed record StopNow
+    {
+        public static readonly StopNow Instance = new();
+    }
+
+    /// <summary>The queue ids that left the queue within the last acknowledgement timeout: a late repeat of their Enqueue must not queue them again.</summary>
+    private sealed class RecentlyDone(TimeSpan keep)
+    {
+        private readonly Queue<(DateTimeOffset At, string Id)> _order = new();
+        private readonly HashSet<string> _ids = [];
+
+        public bool Contains(string id) => _ids.Contains(id);
+
+        public void Add(string id)
+        {
+            var now = DateTimeOffset.UtcNow;
+            while (_order.Count > 0 && now - _order.Peek().At > keep) _ids.Remove(_order.Dequeue().Id);
+            if (_ids.Add(id)) _order.Enqueue((now, id));
+        }
+    }
 
     private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, bool Ok);
 

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Router.Actors.Admin;
 using Akka.Cluster.Sharding;
 using Router.Actors.Routing;
+using Router.Actors.Sharding;
 using Router.Actors.Storage;
 using Router.Protocol;
 
@@ -12,13 +13,20 @@ namespace Router.Actors.Mailbox;
 /// Maildir file <c>&lt;root&gt;/&lt;domain&gt;/&lt;user&gt;/new/</c> through tmp/ (created with O_EXCL,
 /// written, made durable, renamed), with Return-Path and Delivered-To added, and acknowledges to
 /// the sender only once the file is durable. The shared <see cref="DurableFileWriter"/> batches
-/// the flushes of all mailboxes (group commit).
+/// the flushes of all mailboxes (group commit). A delivery by reference may come more than once
+/// (the relay sends it again until it gets an answer, see <see cref="ShardedAsk"/>): a repeat of
+/// one being written is left to the first, and one whose reference is already released was
+/// delivered, so it is confirmed without a second copy. On <see cref="HandOffStop"/> it stops once
+/// the files in flight are durable.
 /// </summary>
 public sealed class MailboxActor : ReceiveActor
 {
     private readonly DurableFileWriter _writer;
     private readonly IMessageStore? _store;
     private readonly MaildirFolder _folder;
+    private readonly HashSet<string> _storedInFlight = [];
+    private int _inFlight;
+    private bool _stopping;
 
     public MailboxActor(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store = null)
     {
@@ -26,7 +34,13 @@ public sealed class MailboxActor : ReceiveActor
         _store = store;
         _folder = new MaildirFolder(maildirRoot, mailbox, hostname);
         Receive<Deliver>(Handle);
-        Receive<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
+        Receive<Written>(OnWritten);
+        Receive<HandOffStop>(_ =>
+        {
+            _stopping = true;
+            if (_inFlight == 0) Context.Stop(Self);
+        });
+        Receive<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(HandOffStop.Instance)));
     }
 
     public static Props Props(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store = null) =>
@@ -39,30 +53,53 @@ public sealed class MailboxActor : ReceiveActor
 
     private void Handle(Deliver deliver)
     {
+        // A repeat of a delivery being written: the first one's answer goes to the same asker.
+        if (deliver.StoredAs is { } stored && !_storedInFlight.Add(stored)) return;
         var replyTo = Sender;
-        Task commit;
+        Task<bool> commit;
         try
         {
             _folder.EnsureCreated();
             commit = deliver.StoredAs is null
-                ? Write(deliver, deliver.Trace, deliver.Body)
+                ? WriteAsync(deliver, deliver.Trace, deliver.Body)
                 : WriteStoredAsync(deliver);
         }
         catch (Exception e)
         {
-            commit = Task.FromException(e);
+            commit = Task.FromException<bool>(e);
         }
-        commit.ContinueWith(t => Outcome(deliver, t), TaskScheduler.Default).PipeTo(replyTo);
+        _inFlight++;
+        var self = Self;
+        commit.ContinueWith(
+            t =>
+            {
+                self.Tell(new Written(deliver.StoredAs));
+                return Outcome(deliver, t);
+            },
+            TaskScheduler.Default).PipeTo(replyTo);
     }
 
-    private static OwnerReply Outcome(Deliver deliver, Task commit)
+    private void OnWritten(Written written)
+    {
+        _inFlight--;
+        if (written.StoredAs is not null) _storedInFlight.Remove(written.StoredAs);
+        if (_stopping && _inFlight == 0) Context.Stop(Self);
+    }
+
+    private static OwnerReply Outcome(Deliver deliver, Task<bool> commit)
     {
         if (!commit.IsCompletedSuccessfully)
         {
             return new OwnerReply.Failed(deliver.TransactionId, deliver.Mailbox, commit.Exception?.GetBaseException().Message ?? "cancelled");
         }
-        RouterMetrics.LocalDelivery();
+        if (commit.Result) RouterMetrics.LocalDelivery();
         return new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox);
+    }
+
+    private async Task<bool> WriteAsync(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    {
+        await Write(deliver, trace, body).ConfigureAwait(false);
+        return true;
     }
 
     private Task Write(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
@@ -72,15 +109,21 @@ public sealed class MailboxActor : ReceiveActor
         return _writer.CommitAsync(tmp, final, headers, trace, body);
     }
 
-    /// <summary>Cluster mode: the body was stored by the accepting node; fetch it, write it, drop our reference.</summary>
-    private async Task WriteStoredAsync(Deliver deliver)
+    /// <summary>
+    /// Cluster mode: the body was stored by the accepting node; fetch it, write it, drop our
+    /// reference. The relay stores the body with this mailbox's reference before it asks for the
+    /// delivery, and the reference goes only once the file is durable: no reference means this
+    /// is a repeat of a delivery already made (false: nothing written).
+    /// </summary>
+    private async Task<bool> WriteStoredAsync(Deliver deliver)
     {
         var store = _store ?? throw new InvalidOperationException("a stored body was sent to a node without a message store");
         var owner = StoreOwner(deliver.Mailbox);
-        var content = await store.LoadAsync(deliver.StoredAs!, owner, CancellationToken.None).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"body {deliver.StoredAs} not found in the message store");
+        var content = await store.LoadAsync(deliver.StoredAs!, owner, CancellationToken.None).ConfigureAwait(false);
+        if (content is null) return false;
         await Write(deliver, ReadOnlyMemory<byte>.Empty, content).ConfigureAwait(false);
         await store.ReleaseAsync(deliver.StoredAs!, owner).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>
@@ -95,6 +138,9 @@ public sealed class MailboxActor : ReceiveActor
         byte[] Trace,
         [property: Newtonsoft.Json.JsonIgnore] ReadOnlyMemory<byte> Body,
         string? StoredAs = null);
+
+    /// <summary>A delivery finished (written, repeated or failed): one fewer in flight.</summary>
+    private sealed record Written(string? StoredAs);
 
     /// <summary>Routes <see cref="Deliver"/> to the entity for its mailbox.</summary>
     public sealed class MessageExtractor() : HashCodeMessageExtractor(100)

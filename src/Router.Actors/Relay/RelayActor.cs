@@ -2,6 +2,7 @@ using Akka.Actor;
 using Router.Actors.Delivery;
 using Router.Actors.Mailbox;
 using Router.Actors.Routing;
+using Router.Actors.Sharding;
 using Router.Actors.Storage;
 using Router.Protocol;
 
@@ -12,7 +13,8 @@ namespace Router.Actors.Relay;
 /// body once to the message store, then has each destination domain's actor persist its envelope
 /// (and, in cluster mode, each mailbox write its copy); answers <see cref="OwnerReply.Durable"/>
 /// when all are done. The body is durable before any owner learns of the message, so an owner
-/// never looks for a body that is still being written.
+/// never looks for a body that is still being written. Owners are asked at least once
+/// (<see cref="ShardedAsk"/>): a request lost while a shard moves between nodes is sent again.
 /// </summary>
 public sealed class RelayActor : ReceiveActor
 {
@@ -42,7 +44,9 @@ public sealed class RelayActor : ReceiveActor
             var size = request.Trace.Length + request.Body.Length;
             var owners = byDomain.Select(g => g.Key).Concat(request.Mailboxes.Select(MailboxActor.StoreOwner)).ToArray();
             await store.StoreAsync(request.QueueId, owners, request.Trace, request.Body).ConfigureAwait(false);
-            var enqueued = byDomain.Select(g => domains.Ask<DomainDeliveryActor.Accepted>(
+            var resend = ShardedAsk.ResendInterval(timeout);
+            var enqueued = byDomain.Select(g => ShardedAsk.AskAsync<DomainDeliveryActor.Accepted>(
+                domains,
                 new DomainDeliveryActor.Enqueue(g.Key, new QueuedMessage(
                     request.QueueId,
                     g.Key,
@@ -54,10 +58,13 @@ public sealed class RelayActor : ReceiveActor
                     arrived,
                     size,
                     g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? DsnNotify.None, x.Command?.OriginalRecipient)).ToArray())),
-                timeout)).ToArray();
-            var delivered = request.Mailboxes.Select(m => mailboxes.Ask<OwnerReply>(
+                timeout,
+                resend)).ToArray();
+            var delivered = request.Mailboxes.Select(m => ShardedAsk.AskAsync<OwnerReply>(
+                mailboxes,
                 new MailboxActor.Deliver(m, request.TransactionId, request.Mail.ReversePath?.ToString(), [], ReadOnlyMemory<byte>.Empty, request.QueueId),
-                timeout)).ToArray();
+                timeout,
+                resend)).ToArray();
             await Task.WhenAll(enqueued).ConfigureAwait(false);
             var failed = (await Task.WhenAll(delivered).ConfigureAwait(false)).OfType<OwnerReply.Failed>().FirstOrDefault();
             return failed is null
