@@ -19,6 +19,7 @@ using Router.Actors.Mailbox;
 using Router.Actors.Relay;
 using Router.Actors.Routing;
 using Router.Actors.Security;
+using Router.Actors.Sharding;
 using Router.Actors.Smtp;
 using Router.Actors.Storage;
 
@@ -145,7 +146,9 @@ public sealed class RouterNode : IAsyncDisposable
     public static async Task<RouterNode> StartAsync(Config config, RouterSettings settings, CancellationToken ct = default)
     {
         var (persistence, setup) = PersistenceConfig(config, settings);
-        var full = persistence
+        // The node joins its seed nodes itself, once it is ready to host shards (StartServicesAsync).
+        var full = ConfigurationFactory.ParseString("akka.cluster.seed-nodes = []")
+            .WithFallback(persistence)
             .WithFallback(config)
             .WithFallback(QueueSerializer.Config)
             .WithFallback(SqlPersistence.DefaultConfiguration)
@@ -171,8 +174,6 @@ public sealed class RouterNode : IAsyncDisposable
         var cluster = Cluster.Get(System);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
-        if (config.GetStringList("akka.cluster.seed-nodes").Count == 0) cluster.Join(cluster.SelfAddress);
-        await up.Task.WaitAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
 
         Directory.CreateDirectory(Settings.MaildirRoot);
         _writer = new DurableFileWriter([Settings.DataDir, Settings.MaildirRoot], Settings.UseSyncfs, Settings.MaxCommitBatch);
@@ -181,18 +182,29 @@ public sealed class RouterNode : IAsyncDisposable
         // One node: bodies in the file spool, local mailboxes get them in memory. Cluster: bodies in
         // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them.
         var clustered = config.GetString("router.queue.store", "sqlite") == "postgresql";
+        var warm = clustered ? WarmUpPersistenceAsync() : Task.CompletedTask;
         IMessageStore store = clustered
             ? await PostgresMessageStore.OpenAsync(config.GetString("router.queue.connection-string")).ConfigureAwait(false)
             : new FileMessageStore(Settings.DataDir, writer);
         _store = store;
+        // Join only when warm: shards can be handed to this node as soon as it is up, and the
+        // coordinators' writes need every member's replicator, which starts with the regions below.
+        await warm.ConfigureAwait(false);
+        var seeds = config.GetStringList("akka.cluster.seed-nodes");
+        if (seeds.Count == 0) cluster.Join(cluster.SelfAddress);
+        else cluster.JoinSeedNodes(seeds.Select(Address.Parse));
+        await up.Task.WaitAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
 
+        // Entities stop for a hand-off or passivation only once their writes in flight are done.
         var sharding = ClusterSharding.Get(System);
         var shardingSettings = ClusterShardingSettings.Create(System);
         var mailboxes = await sharding.StartAsync(
             "mailbox",
             key => MailboxActor.Props(key, Settings.MaildirRoot, Settings.Hostname, writer, store),
             shardingSettings,
-            new MailboxActor.MessageExtractor()).ConfigureAwait(false);
+            new MailboxActor.MessageExtractor(),
+            sharding.DefaultShardAllocationStrategy(shardingSettings),
+            HandOffStop.Instance).ConfigureAwait(false);
 
         var delivery = DeliverySettings.FromConfig(config);
         var policy = new RoutingPolicy(Settings);
@@ -212,7 +224,9 @@ public sealed class RouterNode : IAsyncDisposable
             "domain",
             domain => DomainDeliveryActor.Props(domain, domainServices),
             shardingSettings.WithRememberEntities(true),
-            new DomainDeliveryActor.MessageExtractor()).ConfigureAwait(false);
+            new DomainDeliveryActor.MessageExtractor(),
+            sharding.DefaultShardAllocationStrategy(shardingSettings),
+            HandOffStop.Instance).ConfigureAwait(false);
         var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes, Settings.DeliveryAckTimeout), "relay");
 
         var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
@@ -223,6 +237,20 @@ public sealed class RouterNode : IAsyncDisposable
         SmtpEndpoints = Bind(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services);
         SubmissionEndpoints = Bind(Settings.SubmissionEndpoints, SmtpEndpointKind.Submission, "submission-listener", services);
         TlsEndpoints = Bind(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services);
+    }
+
+    private async Task WarmUpPersistenceAsync()
+    {
+        try
+        {
+            var took = await PersistenceWarmUp.RunAsync(System, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            System.Log.Info("journal and snapshot store ready in {0:0} ms", took.TotalMilliseconds);
+        }
+        catch (Exception e)
+        {
+            // Not fatal: the shards handed to this node then wait for the plugins themselves.
+            System.Log.Warning("journal and snapshot store not ready: {0}", e.Message);
+        }
     }
 
     private IReadOnlyList<IPEndPoint> Bind(IReadOnlyList<IPEndPoint> endpoints, SmtpEndpointKind kind, string name, SmtpServices services)
