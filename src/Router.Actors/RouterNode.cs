@@ -300,10 +300,14 @@ public sealed class RouterNode : IAsyncDisposable
         return new SmtpSecurity(security, certificate, users, dkim);
     }
 
-    /// <summary>Stops accepting, lets transactions in flight finish (up to the grace), then stops the actors.</summary>
+    /// <summary>
+    /// Stops accepting, lets transactions in flight finish (up to the grace; a message waiting for
+    /// its owners gets their answer), and only then leaves the cluster: the shards of this node are
+    /// handed over (coordinated shutdown) once its own sessions no longer need them.
+    /// </summary>
     public async Task StopAsync()
     {
-        var grace = Settings.ShutdownGrace + TimeSpan.FromSeconds(5);
+        var grace = Settings.ShutdownGrace + Settings.DeliveryAckTimeout + TimeSpan.FromSeconds(5);
         await Task.WhenAll(_listeners.Select(async l =>
         {
             try
@@ -316,6 +320,7 @@ public sealed class RouterNode : IAsyncDisposable
             }
         })).ConfigureAwait(false);
         _listeners.Clear();
+        System.Log.Info("sessions drained; handing over shards and leaving the cluster");
         await DisposeAsync().ConfigureAwait(false);
     }
 

@@ -10,7 +10,9 @@ namespace Router.Actors.Smtp;
 /// <summary>
 /// Accepts TCP connections on one endpoint and starts a session actor for each, within the
 /// node's <see cref="ClientLimits"/> (beyond them: 421 4.7.0 and close). On <see cref="Unbind"/> it stops accepting,
-/// asks every session to finish its transaction and waits for them, up to the shutdown grace.
+/// asks every session to finish its transaction and waits for them, up to the shutdown grace; then
+/// closes those still open, except a session whose message waits for its owners' acknowledgement:
+/// that one gets its answer first (within delivery-ack-timeout).
 /// </summary>
 public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
 {
@@ -43,7 +45,8 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
             if (_unbindRequester is not null && _sessions.Count == 0) Finish();
         });
         Receive<Unbind>(_ => OnUnbind());
-        Receive<GraceExpired>(_ => Finish());
+        Receive<GraceExpired>(_ => OnGraceExpired());
+        Receive<AcknowledgementsExpired>(_ => Finish());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -151,10 +154,16 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
         Timers.StartSingleTimer("grace", new GraceExpired(), _services.Settings.ShutdownGrace);
     }
 
+    private void OnGraceExpired()
+    {
+        foreach (var session in _sessions.Keys) session.Tell(SmtpSessionActor.GraceOver.Instance);
+        Timers.StartSingleTimer("acks", new AcknowledgementsExpired(), _services.Settings.DeliveryAckTimeout + TimeSpan.FromSeconds(1));
+    }
+
     private void Finish()
     {
         if (_unbindRequester is null) return;
-        if (_sessions.Count > 0) _log.Warning("{0} sessions still open after the shutdown grace; closing them", _sessions.Count);
+        if (_sessions.Count > 0) _log.Warning("{0} sessions still open after the shutdown grace and the acknowledgement timeout; closing them", _sessions.Count);
         _unbindRequester.Tell(new Unbound(_endpoint));
         _unbindRequester = null;
         Context.Stop(Self);
@@ -165,4 +174,6 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
     private sealed record AcceptFailed(Exception Error);
 
     private sealed record GraceExpired;
+
+    private sealed record AcknowledgementsExpired;
 }

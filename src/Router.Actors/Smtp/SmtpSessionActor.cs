@@ -65,6 +65,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         Receive<OwnerReply>(OnOwnerReply);
         Receive<AckTimeout>(OnAckTimeout);
         Receive<Drain>(_ => OnDrain());
+        Receive<GraceOver>(_ => OnGraceOver());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -81,6 +82,16 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     public sealed record Drain
     {
         public static readonly Drain Instance = new();
+    }
+
+    /// <summary>
+    /// Sent by the listener when the shutdown grace is over: say 421 and close now, unless the
+    /// message is complete and its owners' acknowledgement is awaited (which ends within
+    /// delivery-ack-timeout, with the 250 or 451 the client is owed).
+    /// </summary>
+    public sealed record GraceOver
+    {
+        public static readonly GraceOver Instance = new();
     }
 
     protected override void PreStart()
@@ -346,7 +357,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         var transaction = _transaction!;
         if (transaction.Chunked) return Error(Replies.BdatMixed);
-        transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: true, _services.Settings.NormalizeBareLineEndings));
+        transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: true, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject));
         _connection.Write(Replies.StartData);
         ReadData(transaction.Reader!, transaction.Body!);
         return Next.Body;
@@ -361,7 +372,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return Next.Close;
         }
         var transaction = _transaction!;
-        if (!transaction.Chunked) transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: false, _services.Settings.NormalizeBareLineEndings), chunked: true);
+        if (!transaction.Chunked) transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: false, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject), chunked: true);
         if (size > 2 * _services.Settings.MaxMessageSize + 1_000_000)
         {
             _connection.Write(Replies.SizeExceeded);
@@ -716,6 +727,15 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         // Idle in a command read: interrupt it; OnReadFailed answers 421. A message in flight
         // (body read or owners' acknowledgements pending) finishes first.
         if (_reading && _transaction is null) _readCancel.Cancel();
+    }
+
+    private void OnGraceOver()
+    {
+        _draining = true;
+        if (_pending is not null) return;
+        // Mid-handshake nothing can be said in plain text any more.
+        if (_upgrading) Context.Stop(Self);
+        else Close(Replies.ShuttingDown);
     }
 
     private void Close(SmtpReply reply)

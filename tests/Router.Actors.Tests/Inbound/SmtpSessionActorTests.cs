@@ -14,11 +14,13 @@ namespace Router.Actors.Tests.Inbound;
 /// <summary>
 /// The session actor over a real loopback socket, with a probe standing in for the mailbox
 /// region: the client's 250 waits for the owner's Durable; Failed or silence past the
-/// delivery-ack-timeout become 451 4.3.0.
+/// delivery-ack-timeout become 451 4.3.0. On shutdown, a message waiting for its owners gets
+/// its answer even past the grace; a transaction still being received does not.
 /// </summary>
 public sealed class SmtpSessionActorTests : TestKit
 {
     private static readonly byte[] Message = Encoding.ASCII.GetBytes("Subject: probe\r\n\r\nhello\r\n");
+    private IActorRef _session = ActorRefs.Nobody;
 
     [Fact]
     public async Task Client_gets_250_only_after_the_owner_replies_durable()
@@ -72,6 +74,42 @@ public sealed class SmtpSessionActorTests : TestKit
         Assert.StartsWith("250 2.0.0 OK", await client.ReadLineAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Past_the_shutdown_grace_a_message_waiting_for_its_owners_gets_its_answer_then_421()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendTransactionAsync();
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+
+        _session.Tell(SmtpSessionActor.Drain.Instance);
+        _session.Tell(SmtpSessionActor.GraceOver.Instance);
+        Assert.Null(await client.TryReadLineAsync(TimeSpan.FromMilliseconds(300)));
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("421 4.3.2 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Past_the_shutdown_grace_a_transaction_still_being_received_gets_421()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\n");
+        string line;
+        do line = await client.ReadLineAsync();
+        while (!line.StartsWith("250 2.1.0", StringComparison.Ordinal));
+
+        // Draining lets the transaction go on...
+        _session.Tell(SmtpSessionActor.Drain.Instance);
+        Assert.Null(await client.TryReadLineAsync(TimeSpan.FromMilliseconds(300)));
+        // ...until the grace is over.
+        _session.Tell(SmtpSessionActor.GraceOver.Instance);
+        Assert.StartsWith("421 4.3.2 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
     private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout)
     {
         var settings = TestSettings.Minimal("mx.test") with
@@ -88,7 +126,7 @@ public sealed class SmtpSessionActorTests : TestKit
         var accept = listener.AcceptAsync();
         await tcp.ConnectAsync((IPEndPoint)listener.LocalEndPoint!);
         var server = await accept;
-        Sys.ActorOf(SmtpSessionActor.Props(server, services));
+        _session = Sys.ActorOf(SmtpSessionActor.Props(server, services));
 
         var client = new LineClient(tcp);
         Assert.StartsWith("220 mx.test ", await client.ReadLineAsync(), StringComparison.Ordinal);
