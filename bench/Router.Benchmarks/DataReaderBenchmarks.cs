@@ -51,10 +51,16 @@ public class DataReaderBenchmarks
     public int Reads4K() => Read(4 * 1024);
 
     [Benchmark]
-    public int OneRead_Normalize()
+    public int OneRead_Normalize() => ReadWhole(BareLineEndings.Normalize);
+
+    /// <summary>The load generator's sink reads DATA this way.</summary>
+    [Benchmark]
+    public int OneRead_Keep() => ReadWhole(BareLineEndings.Keep);
+
+    private int ReadWhole(BareLineEndings bareLineEndings)
     {
         _body.Clear();
-        var reader = new DataReader(long.MaxValue, dotTransparency: true, normalizeBareLineEndings: true);
+        var reader = new DataReader(long.MaxValue, dotTransparency: true, bareLineEndings);
         var consumed = reader.Read(_wire, _body);
         return Check(reader, consumed);
     }

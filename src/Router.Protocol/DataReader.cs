@@ -6,6 +6,8 @@ namespace Router.Protocol;
 /// the SMTP smuggling class (CVE-2023-51764/51765/51766). Leading dots are unstuffed. The reader
 /// notes bare line endings, NUL bytes, lines over 998 octets and bodies over the size limit; once
 /// one is seen it keeps reading to the real end but stores nothing more, so nothing partial is kept.
+/// How bare line endings are treated is a <see cref="BareLineEndings"/> choice; keeping them also keeps
+/// NUL bytes and long lines, for a sink that stores exactly what it receives.
 /// </summary>
 public sealed class DataReader
 {
@@ -14,18 +16,20 @@ public sealed class DataReader
 
     private readonly long _maxSize;
     private readonly bool _dotTransparency;
-    private readonly bool _normalizeBareLineEndings;
+    private readonly BareLineEndings _bareLineEndings;
+    private readonly int _maxLineLength;
     private State _state;
     private int _lineLength;
 
     /// <param name="maxSize">Body size limit in octets after unstuffing.</param>
     /// <param name="dotTransparency">True for DATA; false for BDAT, whose chunks are taken as they are.</param>
-    /// <param name="normalizeBareLineEndings">Turn a bare CR or LF into CRLF instead of rejecting the message.</param>
-    public DataReader(long maxSize, bool dotTransparency, bool normalizeBareLineEndings = false)
+    /// <param name="bareLineEndings">Refuse the message on a bare CR or LF, store it as CRLF, or keep it as it is.</param>
+    public DataReader(long maxSize, bool dotTransparency, BareLineEndings bareLineEndings = BareLineEndings.Reject)
     {
         _maxSize = maxSize;
         _dotTransparency = dotTransparency;
-        _normalizeBareLineEndings = normalizeBareLineEndings;
+        _bareLineEndings = bareLineEndings;
+        _maxLineLength = bareLineEndings == BareLineEndings.Keep ? int.MaxValue : MaxLineLength;
         _state = State.LineStart;
     }
 
@@ -157,8 +161,8 @@ public sealed class DataReader
         var run = special < 0 ? line : line[..special];
         // When the run breaks both limits, the one its earlier byte breaks is reported, as if read byte by
         // byte: the reply must not depend on how TCP split the input.
-        var lineTooLong = _lineLength + run.Length > MaxLineLength;
-        if (lineTooLong && _maxSize - Size >= MaxLineLength - _lineLength) Fail(DataViolation.LineTooLong);
+        var lineTooLong = _lineLength + run.Length > _maxLineLength;
+        if (lineTooLong && _maxSize - Size >= _maxLineLength - _lineLength) Fail(DataViolation.LineTooLong);
         _lineLength += run.Length;
         Append(output, run);
         if (lineTooLong) Fail(DataViolation.LineTooLong);
@@ -173,7 +177,8 @@ public sealed class DataReader
                 BareLineEnding(output, isLf: true);
                 break;
             default:
-                Fail(DataViolation.Nul);
+                if (_bareLineEndings == BareLineEndings.Keep) Append(output, line.Slice(special, 1));
+                else Fail(DataViolation.Nul);
                 break;
         }
         return start + special + 1;
@@ -181,16 +186,23 @@ public sealed class DataReader
 
     private void BareLineEnding(BodyBuffer output, bool isLf = false)
     {
-        if (_normalizeBareLineEndings)
+        switch (_bareLineEndings)
         {
-            // The bare ending becomes CRLF in the stored body, but it still does not start a line
-            // for end-of-data purposes: "\n.\n" can never end DATA.
-            Append(output, "\r\n"u8);
-            _lineLength = 0;
-            return;
+            case BareLineEndings.Normalize:
+                // The bare ending becomes CRLF in the stored body, but it still does not start a line
+                // for end-of-data purposes: "\n.\n" can never end DATA.
+                Append(output, "\r\n"u8);
+                _lineLength = 0;
+                return;
+            case BareLineEndings.Keep:
+                // Kept as it came, and likewise no line start: a dot after it is text, not stuffing.
+                Append(output, isLf ? "\n"u8 : "\r"u8);
+                return;
+            default:
+                if (!isLf) _lineLength++;
+                Fail(DataViolation.BareLineEnding);
+                return;
         }
-        if (!isLf) _lineLength++;
-        Fail(DataViolation.BareLineEnding);
     }
 
     private void Append(BodyBuffer output, ReadOnlySpan<byte> bytes)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
+using Router.Protocol;
 
 namespace Router.LoadTest.Sink;
 
@@ -36,8 +37,8 @@ internal sealed class SinkSession
     private readonly NetworkStream _stream;
     private readonly PipeReader _reader;
     private readonly ArrayBufferWriter<byte> _out = new(1024);
-    private readonly ArrayBufferWriter<byte> _message = new(64 * 1024);
-    private readonly DataUnstuffer _unstuffer = new();
+    private readonly BodyBuffer _message = new(64 * 1024);
+    private DataReader _data = NewDataReader();
     private readonly byte[] _ehlo;
 
     private bool _inMail;
@@ -93,8 +94,16 @@ internal sealed class SinkSession
         {
             await _reader.CompleteAsync();
             _socket.Dispose();
+            _message.Dispose();
         }
     }
+
+    /// <summary>
+    /// DATA as the sink reads it (RFC 5321 s4.1.1.4, s4.5.2): it ends only at CRLF "." CRLF, never at a bare
+    /// LF or CR (so "\n.\n" cannot smuggle a second message), leading dots are unstuffed, and every other byte
+    /// is kept as sent: the sink counts what it is given. Its size limit is the session's own.
+    /// </summary>
+    internal static DataReader NewDataReader() => new(long.MaxValue, dotTransparency: true, BareLineEndings.Keep);
 
     /// <summary>Handles every complete command (and DATA content) in the buffer, appending replies.</summary>
     private Step Process(ref ReadOnlySequence<byte> buffer)
@@ -104,22 +113,20 @@ internal sealed class SinkSession
         {
             if (_inData)
             {
-                var done = false;
                 var consumed = 0L;
                 foreach (var segment in buffer)
                 {
-                    var n = _unstuffer.Feed(segment.Span, _message, out done);
-                    consumed += n;
-                    if (done) break;
+                    consumed += _data.Read(segment.Span, _message);
+                    if (_data.IsComplete) break;
                 }
-                if (_message.WrittenCount > _sink.Options.MaxMessageSize)
+                if (_message.Length > _sink.Options.MaxMessageSize)
                 {
                     _tooBig = true;
-                    Interlocked.Add(ref _sink.Counters.Bytes, _message.WrittenCount);
-                    _message.ResetWrittenCount();
+                    Interlocked.Add(ref _sink.Counters.Bytes, _message.Length);
+                    _message.Clear();
                 }
                 buffer = buffer.Slice(consumed);
-                if (!done) return Step.NeedMore;
+                if (!_data.IsComplete) return Step.NeedMore;
                 _inData = false;
                 return Step.MessageDone;
             }
@@ -169,8 +176,8 @@ internal sealed class SinkSession
             {
                 _inData = true;
                 _tooBig = false;
-                _message.ResetWrittenCount();
-                _unstuffer.Reset();
+                _message.Clear();
+                _data = NewDataReader();
                 _out.Write(GoAhead);
             }
         }
@@ -248,7 +255,7 @@ internal sealed class SinkSession
     private async Task CompleteMessageAsync(CancellationToken ct)
     {
         var counters = _sink.Counters;
-        Interlocked.Add(ref counters.Bytes, _message.WrittenCount);
+        Interlocked.Add(ref counters.Bytes, _message.Length);
         if (_tooBig)
         {
             Interlocked.Increment(ref counters.MessagesRejected);
@@ -256,12 +263,12 @@ internal sealed class SinkSession
         }
         else
         {
-            var sentAt = SentAt(_message.WrittenSpan);
+            var sentAt = SentAt(_message.Span);
             if (sentAt is { } ms)
                 counters.Latency.Record((DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - ms) * 1000);
             if (_sink.Options.CaptureMessages)
-                _sink.Capture(new SinkMessage(_reversePath, [.. _recipients], _message.WrittenSpan.ToArray()));
-            if (_sink.Options.Maildir is { } maildir) await MaildirWriter.WriteAsync(maildir, _message.WrittenMemory, ct);
+                _sink.Capture(new SinkMessage(_reversePath, [.. _recipients], _message.Span.ToArray()));
+            if (_sink.Options.Maildir is { } maildir) await MaildirWriter.WriteAsync(maildir, _message.Memory, ct);
             var id = Interlocked.Increment(ref counters.Messages);
             Interlocked.Add(ref counters.RecipientsDelivered, _acceptedRecipients);
             _out.Write(Encoding.ASCII.GetBytes($"250 2.0.0 Ok: queued as S{id}\r\n"));

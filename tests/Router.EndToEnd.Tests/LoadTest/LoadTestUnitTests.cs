@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Text;
 using Router.LoadTest;
 using Router.LoadTest.Generator;
 using Router.LoadTest.Sink;
+using Router.Protocol;
 
 namespace Router.EndToEnd.Tests.LoadTest;
 
@@ -11,9 +11,10 @@ public sealed class LoadTestUnitTests
 {
     private static (string Message, int Consumed, bool Done) Unstuff(string wire)
     {
-        var output = new ArrayBufferWriter<byte>();
-        var consumed = new DataUnstuffer().Feed(Encoding.ASCII.GetBytes(wire), output, out var done);
-        return (Encoding.ASCII.GetString(output.WrittenSpan), consumed, done);
+        using var output = new BodyBuffer();
+        var reader = SinkSession.NewDataReader();
+        var consumed = reader.Read(Encoding.ASCII.GetBytes(wire), output);
+        return (Encoding.ASCII.GetString(output.Span), consumed, reader.IsComplete);
     }
 
     [Fact]
@@ -59,12 +60,12 @@ public sealed class LoadTestUnitTests
         var whole = Unstuff(Encoding.ASCII.GetString(wire)).Message;
         for (var split = 0; split <= wire.Length; split++)
         {
-            var unstuffer = new DataUnstuffer();
-            var output = new ArrayBufferWriter<byte>();
-            var first = unstuffer.Feed(wire.AsSpan(0, split), output, out var done);
-            if (!done) unstuffer.Feed(wire.AsSpan(first), output, out done);
-            Assert.True(done, $"split {split}");
-            Assert.Equal(whole, Encoding.ASCII.GetString(output.WrittenSpan));
+            var reader = SinkSession.NewDataReader();
+            using var output = new BodyBuffer();
+            var first = reader.Read(wire.AsSpan(0, split), output);
+            if (!reader.IsComplete) reader.Read(wire.AsSpan(first), output);
+            Assert.True(reader.IsComplete, $"split {split}");
+            Assert.Equal(whole, Encoding.ASCII.GetString(output.Span));
         }
     }
 

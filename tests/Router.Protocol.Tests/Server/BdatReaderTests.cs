@@ -78,7 +78,7 @@ public sealed class BdatReaderTests
     [Fact]
     public void Trailing_bare_CR_becomes_CRLF_in_normalize_mode()
     {
-        var reader = Chunks(normalize: true);
+        var reader = Chunks(bareLineEndings: BareLineEndings.Normalize);
         using var body = new BodyBuffer();
         reader.Read("a\r"u8, body);
         reader.CompleteChunks(body);

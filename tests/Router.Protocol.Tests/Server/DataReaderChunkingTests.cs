@@ -8,61 +8,64 @@ namespace Router.Protocol.Tests.Server;
 /// </summary>
 public sealed class DataReaderChunkingTests
 {
-    public static TheoryData<string, bool> Inputs => new()
+    public static TheoryData<string, BareLineEndings> Inputs => new()
     {
-        { "Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n", false },
-        { "..stuffed\r\n...\r\n..\r\n.\r\n", false },
-        { ".\r\n", false },
-        { "a\r\n.\r\rb\r\n.\r\nNOOP\r\n", false },
-        { "x\n.\ny\r\n.\n\r\n.\r\nz\r.\r\r\n.\r\r\n.\r\nRSET\r\n", false },
-        { "x\n.\ny\r\n.\n\r\n.\r\nz\r.\r\r\n.\r\r\n.\r\nRSET\r\n", true },
-        { "nul\0here\r\n.\r\n", false },
-        { "ends with cr\r", false },
-        { "no end yet\r\n.", false },
+        { "Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n", BareLineEndings.Reject },
+        { "..stuffed\r\n...\r\n..\r\n.\r\n", BareLineEndings.Reject },
+        { ".\r\n", BareLineEndings.Reject },
+        { "a\r\n.\r\rb\r\n.\r\nNOOP\r\n", BareLineEndings.Reject },
+        { "x\n.\ny\r\n.\n\r\n.\r\nz\r.\r\r\n.\r\r\n.\r\nRSET\r\n", BareLineEndings.Reject },
+        { "x\n.\ny\r\n.\n\r\n.\r\nz\r.\r\r\n.\r\r\n.\r\nRSET\r\n", BareLineEndings.Normalize },
+        { "x\n.\ny\r\n.\n\r\n.\r\nz\r.\r\r\n.\r\r\n.\r\nRSET\r\n", BareLineEndings.Keep },
+        { "a\r\n.\r\rb\r\n.\r\nNOOP\r\n", BareLineEndings.Keep },
+        { "nul\0here\r\n.\r\n", BareLineEndings.Reject },
+        { "nul\0here\r\n.\r\n", BareLineEndings.Keep },
+        { "ends with cr\r", BareLineEndings.Reject },
+        { "no end yet\r\n.", BareLineEndings.Reject },
     };
 
     [Theory]
     [MemberData(nameof(Inputs))]
-    public void One_byte_at_a_time_gives_the_same_outcome(string wire, bool normalize)
+    public void One_byte_at_a_time_gives_the_same_outcome(string wire, BareLineEndings bareLineEndings)
     {
-        Assert.Equal(Feed(Data(normalize: normalize), wire), FeedBytewise(Data(normalize: normalize), wire));
+        Assert.Equal(Feed(Data(bareLineEndings: bareLineEndings), wire), FeedBytewise(Data(bareLineEndings: bareLineEndings), wire));
     }
 
     [Theory]
     [MemberData(nameof(Inputs))]
-    public void Every_single_cut_gives_the_same_outcome(string wire, bool normalize)
+    public void Every_single_cut_gives_the_same_outcome(string wire, BareLineEndings bareLineEndings)
     {
-        var expected = Feed(Data(normalize: normalize), wire);
+        var expected = Feed(Data(bareLineEndings: bareLineEndings), wire);
         for (var cut = 0; cut <= wire.Length; cut++)
         {
-            Assert.Equal(expected, FeedSplit(Data(normalize: normalize), wire, [cut]));
+            Assert.Equal(expected, FeedSplit(Data(bareLineEndings: bareLineEndings), wire, [cut]));
         }
     }
 
     [Theory]
     [MemberData(nameof(Inputs))]
-    public void Every_pair_of_cuts_gives_the_same_outcome(string wire, bool normalize)
+    public void Every_pair_of_cuts_gives_the_same_outcome(string wire, BareLineEndings bareLineEndings)
     {
-        var expected = Feed(Data(normalize: normalize), wire);
+        var expected = Feed(Data(bareLineEndings: bareLineEndings), wire);
         for (var a = 0; a <= wire.Length; a++)
         {
             for (var b = a; b <= wire.Length; b++)
             {
-                Assert.Equal(expected, FeedSplit(Data(normalize: normalize), wire, [a, b]));
+                Assert.Equal(expected, FeedSplit(Data(bareLineEndings: bareLineEndings), wire, [a, b]));
             }
         }
     }
 
     [Theory]
     [MemberData(nameof(Inputs))]
-    public void Random_cuts_give_the_same_outcome(string wire, bool normalize)
+    public void Random_cuts_give_the_same_outcome(string wire, BareLineEndings bareLineEndings)
     {
-        var expected = Feed(Data(normalize: normalize), wire);
+        var expected = Feed(Data(bareLineEndings: bareLineEndings), wire);
         var random = new Random(5321);
         for (var round = 0; round < 500; round++)
         {
             var cuts = Enumerable.Range(0, random.Next(1, 8)).Select(_ => random.Next(wire.Length + 1)).Order().ToArray();
-            Assert.Equal(expected, FeedSplit(Data(normalize: normalize), wire, cuts));
+            Assert.Equal(expected, FeedSplit(Data(bareLineEndings: bareLineEndings), wire, cuts));
         }
     }
 
@@ -87,19 +90,19 @@ public sealed class DataReaderChunkingTests
         // including near the size and line-length limits.
         string[] tokens = ["x", "ab", ".", "\r", "\n", "\r\n", "\0", ".\r\n", "\r\n.", "\r\n..", new string('y', 500)];
         var random = new Random(3030);
-        for (var round = 0; round < 3000; round++)
+        for (var round = 0; round < 4500; round++)
         {
             var wire = string.Concat(Enumerable.Range(0, random.Next(1, 25)).Select(_ => tokens[random.Next(tokens.Length)]));
             var maxSize = random.Next(3) == 0 ? random.Next(wire.Length + 2) : long.MaxValue;
             var dotTransparency = random.Next(3) != 0;
-            var normalize = random.Next(2) == 0;
-            var whole = Feed(new DataReader(maxSize, dotTransparency, normalize), wire);
-            var bytewise = FeedBytewise(new DataReader(maxSize, dotTransparency, normalize), wire);
+            var bareLineEndings = (BareLineEndings)random.Next(3);
+            var whole = Feed(new DataReader(maxSize, dotTransparency, bareLineEndings), wire);
+            var bytewise = FeedBytewise(new DataReader(maxSize, dotTransparency, bareLineEndings), wire);
             // After a violation the body is discarded; how much of it was kept before TooLarge depends on the reads.
             if (whole.Violation != DataViolation.None) bytewise = bytewise with { Body = whole.Body };
             Assert.Equal(whole, bytewise);
             var cuts = Enumerable.Range(0, random.Next(1, 6)).Select(_ => random.Next(wire.Length + 1)).Order().ToArray();
-            var split = FeedSplit(new DataReader(maxSize, dotTransparency, normalize), wire, cuts);
+            var split = FeedSplit(new DataReader(maxSize, dotTransparency, bareLineEndings), wire, cuts);
             if (whole.Violation != DataViolation.None) split = split with { Body = whole.Body };
             Assert.Equal(whole, split);
         }

@@ -5,9 +5,9 @@ internal static class DataReaderHarness
 {
     public sealed record Outcome(bool Complete, int Consumed, string Body, DataViolation Violation, long Size);
 
-    public static DataReader Data(long maxSize = 1 << 20, bool normalize = false) => new(maxSize, dotTransparency: true, normalize);
+    public static DataReader Data(long maxSize = 1 << 20, BareLineEndings bareLineEndings = BareLineEndings.Reject) => new(maxSize, dotTransparency: true, bareLineEndings);
 
-    public static DataReader Chunks(long maxSize = 1 << 20, bool normalize = false) => new(maxSize, dotTransparency: false, normalize);
+    public static DataReader Chunks(long maxSize = 1 << 20, BareLineEndings bareLineEndings = BareLineEndings.Reject) => new(maxSize, dotTransparency: false, bareLineEndings);
 
     /// <summary>Feeds the whole input in one call.</summary>
     public static Outcome Feed(DataReader reader, string wire) => FeedSplit(reader, wire, []);

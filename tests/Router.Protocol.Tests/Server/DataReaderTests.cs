@@ -217,4 +217,80 @@ public sealed class DataReaderTests
         var body = string.Concat(Enumerable.Repeat(line, 1000));
         Assert.Equal(body, Feed(Data(), body + ".\r\n").Body);
     }
+
+    private static DataReader Keep(long maxSize = 1 << 20) => Data(maxSize, BareLineEndings.Keep);
+
+    [Fact]
+    public void Keep_mode_stores_a_bare_LF_as_it_came()
+    {
+        var outcome = Feed(Keep(), "a\nb\r\n.\r\n");
+        Assert.True(outcome.Complete);
+        Assert.Equal(DataViolation.None, outcome.Violation);
+        Assert.Equal("a\nb\r\n", outcome.Body);
+    }
+
+    [Fact]
+    public void Keep_mode_stores_a_bare_CR_as_it_came()
+    {
+        var outcome = Feed(Keep(), "a\rb\r\r\n.\r\n");
+        Assert.True(outcome.Complete);
+        Assert.Equal(DataViolation.None, outcome.Violation);
+        Assert.Equal("a\rb\r\r\n", outcome.Body);
+    }
+
+    [Fact]
+    public void Keep_mode_ends_at_CRLF_dot_CRLF_and_consumes_no_more()
+    {
+        const string message = "a\r\nb\r\n.\r\n";
+        var outcome = Feed(Keep(), message + "QUIT\r\n");
+        Assert.True(outcome.Complete);
+        Assert.Equal(message.Length, outcome.Consumed);
+        Assert.Equal("a\r\nb\r\n", outcome.Body);
+    }
+
+    [Theory]
+    [InlineData("a\n.\nb\r\n", "a\n.\nb\r\n")]
+    [InlineData("a\n.\r\nb\r\n", "a\n.\r\nb\r\n")]
+    [InlineData("a\r.\rb\r\n", "a\r.\rb\r\n")]
+    [InlineData("a\r.\r\nb\r\n", "a\r.\r\nb\r\n")]
+    public void Keep_mode_bare_line_endings_around_a_dot_never_end_DATA(string body, string expected)
+    {
+        var outcome = Feed(Keep(), body + ".\r\n");
+        Assert.True(outcome.Complete);
+        Assert.Equal(body.Length + 3, outcome.Consumed);
+        Assert.Equal(expected, outcome.Body);
+    }
+
+    [Fact]
+    public void Keep_mode_unstuffs_leading_dots_once()
+    {
+        Assert.Equal(".x\r\n..\r\n.\r\n", Feed(Keep(), "..x\r\n...\r\n..\r\n.\r\n").Body);
+    }
+
+    [Fact]
+    public void Keep_mode_drops_a_stuffing_dot_before_a_bare_line_ending()
+    {
+        // The dot opens a CRLF line, so it is stuffing; the bare LF or CR after it is text.
+        Assert.Equal("a\r\n\nb\r\n", Feed(Keep(), "a\r\n.\nb\r\n.\r\n").Body);
+        Assert.Equal("a\r\n\rb\r\n", Feed(Keep(), "a\r\n.\rb\r\n.\r\n").Body);
+    }
+
+    [Fact]
+    public void Keep_mode_keeps_NUL_and_lines_over_998_octets()
+    {
+        var body = "a\0b\r\n" + new string('x', 2000) + "\r\n";
+        var outcome = Feed(Keep(), body + ".\r\n");
+        Assert.Equal(DataViolation.None, outcome.Violation);
+        Assert.Equal(body, outcome.Body);
+        Assert.Equal(body.Length, outcome.Size);
+    }
+
+    [Fact]
+    public void Keep_mode_still_applies_the_size_limit()
+    {
+        var outcome = Feed(Keep(maxSize: 10), "12345678\r\nabc\nmore\r\n.\r\n");
+        Assert.True(outcome.Complete);
+        Assert.Equal(DataViolation.TooLarge, outcome.Violation);
+        Assert.Equal("12345678\r\n", outcome.Body);
+    }
 }

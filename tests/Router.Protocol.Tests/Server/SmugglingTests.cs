@@ -57,8 +57,8 @@ public sealed class SmugglingTests
     public void Smuggled_terminator_does_not_end_DATA_in_normalize_mode(string sequence)
     {
         var wire = Wire(sequence);
-        Assert.False(Feed(Data(normalize: true), Before + sequence + Smuggled).Complete);
-        var outcome = Feed(Data(normalize: true), wire + "QUIT\r\n");
+        Assert.False(Feed(Data(bareLineEndings: BareLineEndings.Normalize), Before + sequence + Smuggled).Complete);
+        var outcome = Feed(Data(bareLineEndings: BareLineEndings.Normalize), wire + "QUIT\r\n");
         Assert.True(outcome.Complete);
         Assert.Equal(wire.Length, outcome.Consumed);
     }
@@ -67,7 +67,7 @@ public sealed class SmugglingTests
     [MemberData(nameof(Sequences))]
     public void Normalize_mode_stores_only_CRLF_line_endings(string sequence)
     {
-        var outcome = Feed(Data(normalize: true), Wire(sequence));
+        var outcome = Feed(Data(bareLineEndings: BareLineEndings.Normalize), Wire(sequence));
         Assert.Equal(DataViolation.None, outcome.Violation);
         Assert.True(HasOnlyCrlf(outcome.Body), outcome.Body);
         Assert.StartsWith(Before, outcome.Body, StringComparison.Ordinal);
@@ -77,20 +77,20 @@ public sealed class SmugglingTests
     [Fact]
     public void Normalize_mode_turns_bare_LF_into_CRLF()
     {
-        Assert.Equal("a\r\nb\r\n", Feed(Data(normalize: true), "a\nb\r\n.\r\n").Body);
+        Assert.Equal("a\r\nb\r\n", Feed(Data(bareLineEndings: BareLineEndings.Normalize), "a\nb\r\n.\r\n").Body);
     }
 
     [Fact]
     public void Normalize_mode_turns_bare_CR_into_CRLF()
     {
-        Assert.Equal("a\r\nb\r\n", Feed(Data(normalize: true), "a\rb\r\n.\r\n").Body);
+        Assert.Equal("a\r\nb\r\n", Feed(Data(bareLineEndings: BareLineEndings.Normalize), "a\rb\r\n.\r\n").Body);
     }
 
     [Fact]
     public void Normalize_mode_keeps_a_dot_after_a_bare_LF_as_text()
     {
         // The bare LF becomes CRLF but does not start a line, so "\n.\n" is plain text, not an end.
-        Assert.Equal("a\r\n.\r\nb\r\n", Feed(Data(normalize: true), "a\n.\nb\r\n.\r\n").Body);
+        Assert.Equal("a\r\n.\r\nb\r\n", Feed(Data(bareLineEndings: BareLineEndings.Normalize), "a\n.\nb\r\n.\r\n").Body);
     }
 
     [Fact]
