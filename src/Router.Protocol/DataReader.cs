@@ -17,7 +17,6 @@ public sealed class DataReader
     private readonly long _maxSize;
     private readonly bool _dotTransparency;
     private readonly BareLineEndings _bareLineEndings;
-    private readonly int _maxLineLength;
     private State _state;
     private int _lineLength;
 
@@ -29,7 +28,6 @@ public sealed class DataReader
         _maxSize = maxSize;
         _dotTransparency = dotTransparency;
         _bareLineEndings = bareLineEndings;
-        _maxLineLength = bareLineEndings == BareLineEndings.Keep ? int.MaxValue : MaxLineLength;
         _state = State.LineStart;
     }
 
@@ -161,8 +159,9 @@ public sealed class DataReader
         var run = special < 0 ? line : line[..special];
         // When the run breaks both limits, the one its earlier byte breaks is reported, as if read byte by
         // byte: the reply must not depend on how TCP split the input.
-        var lineTooLong = _lineLength + run.Length > _maxLineLength;
-        if (lineTooLong && _maxSize - Size >= _maxLineLength - _lineLength) Fail(DataViolation.LineTooLong);
+        // Keep mode checks no line length; the multi-line loop above leaves its longer lines to this slower path.
+        var lineTooLong = _lineLength + run.Length > MaxLineLength && _bareLineEndings != BareLineEndings.Keep;
+        if (lineTooLong && _maxSize - Size >= MaxLineLength - _lineLength) Fail(DataViolation.LineTooLong);
         _lineLength += run.Length;
         Append(output, run);
         if (lineTooLong) Fail(DataViolation.LineTooLong);
