@@ -54,36 +54,35 @@ public sealed class BdatReaderTests
     [Fact]
     public void CompleteChunks_after_CRLF_leaves_no_violation()
     {
-        var reader = Chunks();
-        using var body = new BodyBuffer();
-        reader.Read("a\r\n"u8, body);
-        reader.CompleteChunks(body);
+        var (reader, body) = ReadLast(Chunks(), "a\r\n");
         Assert.Equal(DataViolation.None, reader.Violation);
         Assert.True(reader.IsComplete);
-        Assert.Equal("a\r\n", Bytes.Text(body.Span));
+        Assert.Equal("a\r\n", body);
     }
 
     [Fact]
     public void Body_without_final_line_ending_is_accepted()
     {
         // RFC 3030 leaves the message as sent; a missing final CRLF is not a bare line ending.
-        var reader = Chunks();
-        using var body = new BodyBuffer();
-        reader.Read("no newline"u8, body);
-        reader.CompleteChunks(body);
+        var (reader, body) = ReadLast(Chunks(), "no newline");
         Assert.Equal(DataViolation.None, reader.Violation);
-        Assert.Equal("no newline", Bytes.Text(body.Span));
+        Assert.Equal("no newline", body);
     }
 
     [Fact]
     public void Trailing_bare_CR_becomes_CRLF_in_normalize_mode()
     {
-        var reader = Chunks(bareLineEndings: BareLineEndings.Normalize);
-        using var body = new BodyBuffer();
-        reader.Read("a\r"u8, body);
-        reader.CompleteChunks(body);
+        var (reader, body) = ReadLast(Chunks(bareLineEndings: BareLineEndings.Normalize), "a\r");
         Assert.Equal(DataViolation.None, reader.Violation);
-        Assert.Equal("a\r\n", Bytes.Text(body.Span));
+        Assert.Equal("a\r\n", body);
+    }
+
+    [Fact]
+    public void Trailing_bare_CR_is_kept_in_keep_mode()
+    {
+        var (reader, body) = ReadLast(Chunks(bareLineEndings: BareLineEndings.Keep), "a\r");
+        Assert.Equal(DataViolation.None, reader.Violation);
+        Assert.Equal("a\r", body);
     }
 
     [Fact]
@@ -108,5 +107,14 @@ public sealed class BdatReaderTests
         var outcome = Feed(Chunks(), "\x01\x7f\xff\r\n");
         Assert.Equal(DataViolation.None, outcome.Violation);
         Assert.Equal("\x01\x7f\xff\r\n", outcome.Body);
+    }
+
+    /// <summary>Reads <paramref name="wire"/> as the whole of a BDAT LAST body and completes it; returns the reader and what it stored.</summary>
+    private static (DataReader Reader, string Body) ReadLast(DataReader reader, string wire)
+    {
+        using var body = new BodyBuffer();
+        reader.Read(Bytes.Ascii(wire), body);
+        reader.CompleteChunks(body);
+        return (reader, Bytes.Text(body.Span));
     }
 }
