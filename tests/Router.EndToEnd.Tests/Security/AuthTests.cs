@@ -67,11 +67,7 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
     [Fact]
     public async Task AUTH_exchange_with_continuation_and_cancel()
     {
-        await using var dialog = await TlsDialog.ConnectAsync(fixture.SubmissionPort);
-        await dialog.ExpectAsync("220");
-        await dialog.CommandAsync("EHLO client.test", "250");
-        await dialog.StartTlsAsync();
-        await dialog.CommandAsync("EHLO client.test", "250");
+        await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort);
         await dialog.CommandAsync("AUTH PLAIN", "334");
         await dialog.CommandAsync("*", "501 5.0.0");
         await dialog.CommandAsync("AUTH LOGIN", "334 VXNlcm5hbWU6");
@@ -83,11 +79,7 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
     [Fact]
     public async Task Undecodable_response_and_unknown_mechanism_are_refused()
     {
-        await using var dialog = await TlsDialog.ConnectAsync(fixture.SubmissionPort);
-        await dialog.ExpectAsync("220");
-        await dialog.CommandAsync("EHLO client.test", "250");
-        await dialog.StartTlsAsync();
-        await dialog.CommandAsync("EHLO client.test", "250");
+        await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort);
         await dialog.CommandAsync("AUTH CRAM-MD5", "504 5.5.4");
         await dialog.CommandAsync("AUTH PLAIN !!!notbase64", "501 5.5.2");
     }
@@ -96,12 +88,8 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
     public async Task Repeated_failures_are_delayed_then_end_in_421_4_7_0()
     {
         var from = IPAddress.Parse("127.0.0.12");
-        await using (var dialog = await TlsDialog.ConnectAsync(fixture.SubmissionPort, from))
+        await using (var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, from))
         {
-            await dialog.ExpectAsync("220");
-            await dialog.CommandAsync("EHLO client.test", "250");
-            await dialog.StartTlsAsync();
-            await dialog.CommandAsync("EHLO client.test", "250");
             for (var i = 1; i < SecurityRouterFixture.MaxAuthFailures; i++)
                 await dialog.CommandAsync("AUTH PLAIN " + Plain("alice@example.test", "wrong" + i), "535 5.7.8");
             await dialog.SendAsync("AUTH PLAIN " + Plain("alice@example.test", "wrong-again") + "\r\n");
@@ -111,11 +99,7 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
         }
 
         // The client stays locked out for the window, even with the right password.
-        await using var again = await TlsDialog.ConnectAsync(fixture.SubmissionPort, from);
-        await again.ExpectAsync("220");
-        await again.CommandAsync("EHLO client.test", "250");
-        await again.StartTlsAsync();
-        await again.CommandAsync("EHLO client.test", "250");
+        await using var again = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, from);
         await again.SendAsync("AUTH PLAIN " + Plain("alice@example.test", SecurityRouterFixture.AlicePassword) + "\r\n");
         Assert.StartsWith("421 4.7.0", await again.ReadToCloseAsync(), StringComparison.Ordinal);
     }
@@ -123,12 +107,8 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
     [Fact]
     public async Task Passwords_never_reach_the_log()
     {
-        await using (var dialog = await TlsDialog.ConnectAsync(fixture.SubmissionPort, IPAddress.Parse("127.0.0.13")))
+        await using (var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, IPAddress.Parse("127.0.0.13")))
         {
-            await dialog.ExpectAsync("220");
-            await dialog.CommandAsync("EHLO client.test", "250");
-            await dialog.StartTlsAsync();
-            await dialog.CommandAsync("EHLO client.test", "250");
             await dialog.CommandAsync("AUTH PLAIN " + Plain("alice@example.test", "Leaky-Password-77"), "535");
             await dialog.CommandAsync("AUTH PLAIN " + Plain("alice@example.test", SecurityRouterFixture.AlicePassword), "235");
         }

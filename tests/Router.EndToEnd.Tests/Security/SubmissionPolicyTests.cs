@@ -66,12 +66,8 @@ public sealed class SubmissionPolicyTests(SecurityRouterFixture fixture)
     public async Task Missing_Date_and_Message_ID_are_added_on_submission()
     {
         var token = TestMessages.NewToken();
-        await using (var dialog = await TlsDialog.ConnectAsync(fixture.SubmissionPort))
+        await using (var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort))
         {
-            await dialog.ExpectAsync("220");
-            await dialog.CommandAsync("EHLO client.test", "250");
-            await dialog.StartTlsAsync();
-            await dialog.CommandAsync("EHLO client.test", "250");
             var plain = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("\0alice@example.test\0" + SecurityRouterFixture.AlicePassword));
             await dialog.CommandAsync("AUTH PLAIN " + plain, "235");
             await dialog.CommandAsync("MAIL FROM:<alice@example.test>", "250");

@@ -37,6 +37,25 @@ internal sealed class TlsDialog : IAsyncDisposable
         return dialog;
     }
 
+    /// <summary>Connects and takes the session through 220, EHLO, STARTTLS and EHLO again: ready for AUTH.</summary>
+    public static async Task<TlsDialog> ConnectWithStartTlsAsync(int port, IPAddress? from = null)
+    {
+        var dialog = await ConnectAsync(port, from);
+        try
+        {
+            await dialog.ExpectAsync("220");
+            await dialog.CommandAsync("EHLO client.test", "250");
+            await dialog.StartTlsAsync();
+            await dialog.CommandAsync("EHLO client.test", "250");
+            return dialog;
+        }
+        catch
+        {
+            await dialog.DisposeAsync();
+            throw;
+        }
+    }
+
     public async Task SendAsync(string text)
     {
         using var cts = new CancellationTokenSource(Timeout);
