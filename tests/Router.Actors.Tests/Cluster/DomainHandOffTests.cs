@@ -25,27 +25,6 @@ public sealed class DomainHandOffTests : TestKit, IAsyncLifetime
     private const string Domain = "remote.test";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
-    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
-        akka.persistence {
-          journal {
-            plugin = "akka.persistence.journal.test"
-            auto-start-journals = ["akka.persistence.journal.test"]
-            test {
-              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
-              plugin-dispatcher = "akka.actor.default-dispatcher"
-            }
-          }
-          snapshot-store {
-            plugin = "akka.persistence.snapshot-store.test"
-            auto-start-snapshot-stores = ["akka.persistence.snapshot-store.test"]
-            test {
-              class = "Akka.Persistence.TestKit.TestSnapshotStore, Akka.Persistence.TestKit"
-              plugin-dispatcher = "akka.actor.default-dispatcher"
-            }
-          }
-        }
-        """);
-
     private readonly RecordingSmtpServer _server = new();
     private readonly GatedMessageStore _store = new();
     private readonly SteeredMxResolver _resolver = new();
@@ -53,7 +32,7 @@ public sealed class DomainHandOffTests : TestKit, IAsyncLifetime
     private readonly DomainServices _services;
 
     public DomainHandOffTests(ITestOutputHelper output)
-        : base(Hocon, "domain-hand-off", output)
+        : base(TestSettings.InMemoryPersistence, "domain-hand-off", output)
     {
         _journal = TestJournal.FromRef(Persistence.Instance.Apply(Sys).JournalFor(null));
         var settings = TestDomainServices.Settings;

@@ -22,28 +22,6 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
 {
     private const string Domain = "remote.test";
 
-    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
-        akka.loglevel = INFO
-        akka.persistence {
-          journal {
-            plugin = "akka.persistence.journal.test"
-            auto-start-journals = ["akka.persistence.journal.test"]
-            test {
-              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
-              plugin-dispatcher = "akka.actor.default-dispatcher"
-            }
-          }
-          snapshot-store {
-            plugin = "akka.persistence.snapshot-store.test"
-            auto-start-snapshot-stores = ["akka.persistence.snapshot-store.test"]
-            test {
-              class = "Akka.Persistence.TestKit.TestSnapshotStore, Akka.Persistence.TestKit"
-              plugin-dispatcher = "akka.actor.default-dispatcher"
-            }
-          }
-        }
-        """);
-
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     private readonly RecordingSmtpServer _server = new();
@@ -52,7 +30,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     private readonly ITestJournal _journal;
 
     public DomainDeliveryActorTests(ITestOutputHelper output)
-        : base(Hocon, "domain-delivery", output)
+        : base(TestSettings.InMemoryPersistence, "domain-delivery", output)
     {
         _mailboxes = CreateTestProbe();
         _services = new TestDomainServices(_mailboxes, CreateTestProbe());
