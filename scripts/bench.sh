@@ -376,22 +376,8 @@ main()
 PY
 py() { "$PYTHON" -S "$W/bench.py" "$@"; }
 
-free_port() { # a loopback port nobody listens on (others may run servers on this machine)
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 9000 ))
-    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-  done
-}
-
-wait_port() { # PORT SECONDS: until something accepts on 127.0.0.1:PORT
-  local i
-  for i in $(seq $(( $2 * 10 ))); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# free_port, wait_port, router_bench_config
+. "$root/scripts/lib/bench-common.sh"
 
 # On a shared machine other work steals the CPU in bursts: run everything here (servers, drivers,
 # sinks alike) at a higher priority so both servers see a steadier machine. 0 = leave as is.
@@ -512,23 +498,7 @@ postfix_stop() { # ETC_DIR: stop, then kill by pid whatever of that instance is 
 router_start() { # DIR PORT: sets ROUTER_PID
   local dir=$1 port=$2
   mkdir -p "$dir/data"
-  cat > "$dir/router.hocon" <<EOF
-# Benchmark configuration written by scripts/bench.sh: defaults (fsync/syncfs before 250) except addresses.
-router {
-  hostname = "mx.bench.test"
-  data-dir = "$dir/data"
-  smtp.endpoints = ["127.0.0.1:$port"]
-  smtp.submission-endpoints = []
-  smtp.tls-endpoints = []
-  http.endpoint = ""
-  local-domains = ["local.test", "example.test"]
-  mailboxes = ["user@local.test", "demo@example.test"]
-  postmaster = "user@local.test"
-  relay.transport { "remote.test" = "127.0.0.1:${SINK_PORTS[router]}" }
-  dns.servers = ["127.0.0.1:9"]
-  delivery.starttls = "off"
-}
-EOF
+  { echo "# Benchmark configuration written by scripts/bench.sh"; router_bench_config "$dir/data" "$port" "${SINK_PORTS[router]}"; } > "$dir/router.hocon"
   local i attempt
   for attempt in 1 2 3; do
     # A loaded machine can make the cluster's start-up asks time out: try again on a fresh start.

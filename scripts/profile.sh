@@ -44,21 +44,8 @@ fi
 ROUTER_DLL="$ART/bin/Router.Host/release/router.dll"
 LOADTEST_DLL="$ART/bin/Router.LoadTest/release/loadtest.dll"
 
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 9000 ))
-    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-  done
-}
-wait_port() {
-  local i
-  for i in $(seq $(( $2 * 10 ))); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# free_port, wait_port, router_bench_config
+. "$root/scripts/lib/bench-common.sh"
 
 W=$(mktemp -d /tmp/router-profile.XXXXXX)
 pids=()
@@ -71,22 +58,7 @@ cleanup() {
 trap cleanup EXIT
 
 smtp=$(free_port); sink=$(free_port)
-cat > "$W/router.hocon" <<EOF
-router {
-  hostname = "mx.profile.test"
-  data-dir = "$W/data"
-  smtp.endpoints = ["127.0.0.1:$smtp"]
-  smtp.submission-endpoints = []
-  smtp.tls-endpoints = []
-  http.endpoint = ""
-  local-domains = ["local.test"]
-  mailboxes = ["user@local.test"]
-  postmaster = "user@local.test"
-  relay.transport { "remote.test" = "127.0.0.1:$sink" }
-  dns.servers = ["127.0.0.1:9"]
-  delivery.starttls = "off"
-}
-EOF
+router_bench_config "$W/data" "$smtp" "$sink" > "$W/router.hocon"
 
 if [ "$SCENARIO" = relay ]; then
   dotnet "$LOADTEST_DLL" sink --listen "127.0.0.1:$sink" --stats-file "$W/sink.json" > "$W/sink.log" 2>&1 &

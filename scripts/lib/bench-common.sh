@@ -1,0 +1,37 @@
+# Shared by scripts/bench.sh and scripts/profile.sh (sourced, not run).
+
+free_port() { # a loopback port nobody listens on (others may run servers on this machine)
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 9000 ))
+    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+  done
+}
+
+wait_port() { # PORT SECONDS: until something accepts on 127.0.0.1:PORT
+  local i
+  for i in $(seq $(( $2 * 10 ))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+router_bench_config() { # DATA_DIR SMTP_PORT SINK_PORT: Router's defaults (fsync/syncfs before 250) except addresses
+  cat <<CONF
+router {
+  hostname = "mx.bench.test"
+  data-dir = "$1"
+  smtp.endpoints = ["127.0.0.1:$2"]
+  smtp.submission-endpoints = []
+  smtp.tls-endpoints = []
+  http.endpoint = ""
+  local-domains = ["local.test", "example.test"]
+  mailboxes = ["user@local.test", "demo@example.test"]
+  postmaster = "user@local.test"
+  relay.transport { "remote.test" = "127.0.0.1:$3" }
+  dns.servers = ["127.0.0.1:9"]
+  delivery.starttls = "off"
+}
+CONF
+}
