@@ -10,6 +10,9 @@ namespace Router.Actors.Delivery;
 /// </summary>
 public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTimeout) : IAsyncDisposable
 {
+    /// <summary>How long a connection being closed waits for the reply to its QUIT.</summary>
+    private static readonly TimeSpan QuitTimeout = TimeSpan.FromSeconds(5);
+
     private readonly object _gate = new();
     private readonly List<(string Host, SmtpClientConnection Connection, DateTimeOffset Since)> _idle = [];
     private long _opened;
@@ -47,7 +50,7 @@ public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTi
     {
         if (!connection.IsUsable || connection.TransactionCount >= maxMessagesPerConnection)
         {
-            _ = CloseAsync(connection);
+            _ = connection.CloseAsync(QuitTimeout);
             return;
         }
         lock (_gate) _idle.Add((host, connection, DateTimeOffset.UtcNow));
@@ -67,7 +70,7 @@ public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTi
                 _idle.RemoveAt(i);
             }
         }
-        foreach (var connection in expired) _ = CloseAsync(connection);
+        foreach (var connection in expired) _ = connection.CloseAsync(QuitTimeout);
     }
 
     public async ValueTask DisposeAsync()
@@ -78,20 +81,6 @@ public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTi
             all = _idle.Select(i => i.Connection).ToList();
             _idle.Clear();
         }
-        foreach (var connection in all) await CloseAsync(connection).ConfigureAwait(false);
-    }
-
-    private static async Task CloseAsync(SmtpClientConnection connection)
-    {
-        try
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await connection.QuitAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // QUIT is a courtesy; the connection is closed either way.
-        }
-        await connection.DisposeAsync().ConfigureAwait(false);
+        foreach (var connection in all) await connection.CloseAsync(QuitTimeout).ConfigureAwait(false);
     }
 }

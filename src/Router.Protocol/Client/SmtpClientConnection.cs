@@ -291,6 +291,23 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Says QUIT as a courtesy, waiting at most <paramref name="quitTimeout"/> for the reply, then
+    /// closes: a slow or broken peer only costs the wait.
+    /// </summary>
+    public async Task CloseAsync(TimeSpan quitTimeout)
+    {
+        try
+        {
+            using var quit = new CancellationTokenSource(quitTimeout);
+            await QuitAsync(quit.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+        await DisposeAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
