@@ -51,6 +51,8 @@ BIG=102400
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# build_router_and_loadtest, free_port, wait_port, router_bench_config
+. "$root/scripts/lib/bench-common.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || die "run as root: Postfix's master needs it"
@@ -73,14 +75,7 @@ command -v python3 >/dev/null || die "python3 is needed for measuring and report
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')  # the interpreter itself: a pyenv shim costs seconds a call
 command -v dotnet >/dev/null || die "the .NET SDK is needed to build Router"
 
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  log "building Router and the load generator (Release) into $ART"
-  dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$ART" -nologo -clp:ErrorsOnly >&2
-  dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$ART" -nologo -clp:ErrorsOnly >&2
-fi
-ROUTER_DLL="$ART/bin/Router.Host/release/router.dll"
-LOADTEST_DLL="$ART/bin/Router.LoadTest/release/loadtest.dll"
-[ -f "$ROUTER_DLL" ] && [ -f "$LOADTEST_DLL" ] || die "build output missing under $ART"
+build_router_and_loadtest "$ART" "${BENCH_SKIP_BUILD:-0}"
 
 # ---- work folder, helper, cleanup ------------------------------------------------------------
 
@@ -376,8 +371,6 @@ main()
 PY
 py() { "$PYTHON" -S "$W/bench.py" "$@"; }
 
-# free_port, wait_port, router_bench_config
-. "$root/scripts/lib/bench-common.sh"
 
 # On a shared machine other work steals the CPU in bursts: run everything here (servers, drivers,
 # sinks alike) at a higher priority so both servers see a steadier machine. 0 = leave as is.

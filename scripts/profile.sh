@@ -28,6 +28,8 @@ ART=${PROFILE_ARTIFACTS:-/tmp/router-bench-artifacts}
 
 log() { printf '[profile %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# build_router_and_loadtest, free_port, wait_port, router_bench_config
+. "$root/scripts/lib/bench-common.sh"
 
 case "$SCENARIO" in relay) to=u@remote.test ;; maildir) to=user@local.test ;; *) die "PROFILE_SCENARIO is relay or maildir" ;; esac
 command -v jq >/dev/null || die "jq is needed"
@@ -36,16 +38,8 @@ if [ "${PROFILE_PERF:-0}" = 1 ] && ! command -v perf >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2 \
     || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2; }
 fi
-if [ "${PROFILE_SKIP_BUILD:-0}" != 1 ]; then
-  log "building Router and the load generator (Release) into $ART"
-  dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$ART" -nologo -clp:ErrorsOnly >&2
-  dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$ART" -nologo -clp:ErrorsOnly >&2
-fi
-ROUTER_DLL="$ART/bin/Router.Host/release/router.dll"
-LOADTEST_DLL="$ART/bin/Router.LoadTest/release/loadtest.dll"
+build_router_and_loadtest "$ART" "${PROFILE_SKIP_BUILD:-0}"
 
-# free_port, wait_port, router_bench_config
-. "$root/scripts/lib/bench-common.sh"
 
 W=$(mktemp -d /tmp/router-profile.XXXXXX)
 pids=()

@@ -1,4 +1,15 @@
-# Shared by scripts/bench.sh and scripts/profile.sh (sourced, not run).
+# Shared by scripts/bench.sh and scripts/profile.sh (sourced, not run; they define log and die).
+
+build_router_and_loadtest() { # ARTIFACTS SKIP(0|1): sets ROUTER_DLL and LOADTEST_DLL
+  if [ "$2" != 1 ]; then
+    log "building Router and the load generator (Release) into $1"
+    dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$1" -nologo -clp:ErrorsOnly >&2
+    dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$1" -nologo -clp:ErrorsOnly >&2
+  fi
+  ROUTER_DLL="$1/bin/Router.Host/release/router.dll"
+  LOADTEST_DLL="$1/bin/Router.LoadTest/release/loadtest.dll"
+  [ -f "$ROUTER_DLL" ] && [ -f "$LOADTEST_DLL" ] || die "build output missing under $1"
+}
 
 free_port() { # a loopback port nobody listens on (others may run servers on this machine)
   local p
