@@ -277,9 +277,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         var now = DateTimeOffset.UtcNow;
         if (done.Results is null)
         {
-            // No body yet: the relay writes it while this actor persists the envelope, so the
-            // first attempt can come before the write completes. Look again shortly, until the
-            // session's acknowledgement deadline has passed.
+            // No body yet. The relay stores it before it enqueues, but the queue does not rely on
+            // that order: a body whose write is still completing is looked for again shortly,
+            // until the session's acknowledgement deadline has passed.
             var deadline = entry.Message.ArrivedAt + _services.Settings.DeliveryAckTimeout;
             if (now < deadline)
             {

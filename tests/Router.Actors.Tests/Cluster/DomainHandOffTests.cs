@@ -1,6 +1,5 @@
 using System.Text;
 using Akka.Actor;
-using Akka.Configuration;
 using Akka.Persistence;
 using Akka.Persistence.TestKit;
 using Akka.TestKit.Xunit2;
