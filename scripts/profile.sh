@@ -13,6 +13,7 @@
 #   PROFILE_SIZE [4096]        message size in bytes   PROFILE_CONNECTIONS [50]
 #   PROFILE_PERF [0]           1 = record with perf (installs linux-perf with apt when missing)
 #   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=1"
+#                              (the router runs with DOTNET_TieredCompilation=0, as bench.sh runs it)
 #   PROFILE_ARTIFACTS [/tmp/router-bench-artifacts]  build output (shared with bench.sh)
 #   PROFILE_SKIP_BUILD [0]     1 = use what PROFILE_ARTIFACTS holds
 set -euo pipefail
@@ -60,7 +61,7 @@ if [ "$SCENARIO" = relay ]; then
   wait_port "$sink" 30 || die "the sink did not start"
 fi
 # shellcheck disable=SC2086
-env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 ${PROFILE_ENV:-} dotnet "$ROUTER_DLL" --config "$W/router.hocon" > "$W/router.log" 2>&1 &
+env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_TieredCompilation=0 ${PROFILE_ENV:-} dotnet "$ROUTER_DLL" --config "$W/router.hocon" > "$W/router.log" 2>&1 &
 router=$!
 pids+=("$router")
 wait_port "$smtp" 60 || die "the router did not start: $(tail -5 "$W/router.log")"
