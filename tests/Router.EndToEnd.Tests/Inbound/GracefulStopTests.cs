@@ -59,7 +59,8 @@ public sealed class GracefulStopTests
             await client.ConnectAsync(IPAddress.Loopback, port);
             return true;
         }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        // A connection that reached the backlog just before the listener closed is reset, not accepted.
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
         {
             return false;
         }
