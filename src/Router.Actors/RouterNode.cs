@@ -176,16 +176,16 @@ public sealed class RouterNode : IAsyncDisposable
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
 
         Directory.CreateDirectory(Settings.MaildirRoot);
-        _writer = new DurableFileWriter([Settings.DataDir, Settings.MaildirRoot], Settings.UseSyncfs, Settings.MaxCommitBatch);
+        _writer = new DurableFileWriter(Settings.MaildirRoot, Settings.UseSyncfs, Settings.MaxCommitBatch);
         var writer = _writer;
 
-        // One node: bodies in the file spool, local mailboxes get them in memory. Cluster: bodies in
+        // One node: bodies in the spool log, local mailboxes get them in memory. Cluster: bodies in
         // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them.
         var clustered = config.GetString("router.queue.store", "sqlite") == "postgresql";
         var warm = clustered ? WarmUpPersistenceAsync() : Task.CompletedTask;
         IMessageStore store = clustered
             ? await PostgresMessageStore.OpenAsync(config.GetString("router.queue.connection-string")).ConfigureAwait(false)
-            : new FileMessageStore(Settings.DataDir, writer);
+            : OpenSpool();
         _store = store;
         // Join only when warm: shards can be handed to this node as soon as it is up, and the
         // coordinators' writes need every member's replicator, which starts with the regions below.
@@ -324,12 +324,21 @@ public sealed class RouterNode : IAsyncDisposable
         await DisposeAsync().ConfigureAwait(false);
     }
 
+    private SpoolLog OpenSpool()
+    {
+        var spool = new SpoolLog(Settings.DataDir, Settings.MaxCommitBatch);
+        System.Log.Info("spool: {0} queued references recovered{1}", spool.Recovered.References,
+            spool.Recovered.DroppedBytes > 0 ? $"; {spool.Recovered.DroppedBytes} bytes of unacknowledged writes dropped" : "");
+        return spool;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).ConfigureAwait(false);
         _writer?.Dispose();
         _writer = null;
-        if (_store is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
+        if (_store is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+        (_store as IDisposable)?.Dispose();
         _store = null;
     }
 }

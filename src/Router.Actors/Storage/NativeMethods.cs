@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Router.Actors.Storage;
 
-/// <summary>The few libc calls .NET does not expose: directory handles, fsync of them, and syncfs(2).</summary>
+/// <summary>The few libc calls .NET does not expose: directory handles, fsync of them, fdatasync(2) and syncfs(2).</summary>
 internal static partial class NativeMethods
 {
     private const int ORdonly = 0;
@@ -16,6 +17,9 @@ internal static partial class NativeMethods
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    private static partial int Fdatasync(SafeFileHandle fd);
 
     [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
     private static partial int Syncfs(int fd);
@@ -42,6 +46,12 @@ internal static partial class NativeMethods
     public static void SyncFileSystem(int fd)
     {
         if (Syncfs(fd) != 0) throw new IOException($"syncfs failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Makes a file's data durable, and its size (fdatasync(2)): one flush for an appended batch.</summary>
+    public static void SyncData(SafeFileHandle file)
+    {
+        if (Fdatasync(file) != 0) throw new IOException($"fdatasync failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>Makes a directory's entries (creations, renames) durable.</summary>

@@ -137,9 +137,5 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IAsyncLifetim
         return copies;
     }
 
-    private int SpoolCount()
-    {
-        var spool = Path.Combine(_router.DataDir, "spool");
-        return Directory.Exists(spool) ? Directory.EnumerateFiles(spool, "*@" + Domain).Count() : 0;
-    }
+    private int SpoolCount() => DeferralTests.SpoolReferences(_router, Domain);
 }

@@ -1,3 +1,4 @@
+using Router.Actors.Storage;
 using Router.EndToEnd.Tests.Infrastructure;
 
 namespace Router.EndToEnd.Tests.Relay;
@@ -73,10 +74,9 @@ public sealed class DeferralTests(RelayWorldFixture world)
         await Eventually.TrueAsync(() => !SpoolHolds(router, "delay.relay.test"), TimeSpan.FromSeconds(5), () => "the spool still holds the expired message");
     }
 
-    /// <summary>True while a body for the domain is in the spool (<c>spool/&lt;id&gt;@&lt;domain&gt;</c>).</summary>
-    internal static bool SpoolHolds(RouterProcess router, string domain)
-    {
-        var spool = Path.Combine(router.DataDir, "spool");
-        return Directory.Exists(spool) && Directory.EnumerateFiles(spool, "*@" + domain).Any();
-    }
+    /// <summary>True while the spool holds a body for the domain (as a restart would recover it).</summary>
+    internal static bool SpoolHolds(RouterProcess router, string domain) => SpoolReferences(router, domain) > 0;
+
+    internal static int SpoolReferences(RouterProcess router, string domain) =>
+        SpoolLog.ReadReferences(Path.Combine(router.DataDir, "spool")).Count(r => r.Owner == domain);
 }

@@ -1,0 +1,541 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
+
+namespace Router.Actors.Storage;
+
+/// <summary>
+/// The embedded spool: message bodies appended to segment files (<c>&lt;data&gt;/spool/NNNNNNNNNN.seg</c>)
+/// with group commit. One writer thread appends every request waiting when a batch starts with one
+/// gathered write and makes them durable with one fdatasync; the first requests of the next batch
+/// queue up meanwhile. No file is created or unlinked per message: on ext4 that inode churn cost
+/// more CPU than everything else on the relay path together.
+/// <para>
+/// A record holds a queue id, its owners and the content, under a CRC-32. Each owner holds its own
+/// reference, dropped by <see cref="ReleaseAsync"/>, which also appends a small release record
+/// (made durable with the next batch). A segment whose references are all dropped is deleted; a
+/// sealed one whose live content fell below a quarter of its size is compacted: its live records
+/// are copied to the end of the log and it is deleted, so a few long-deferred messages do not pin
+/// whole segments. On start the segments are read in order to rebuild the index; reading stops at
+/// the first record that is cut short or fails its CRC, which can only be a write that was never
+/// acknowledged. A reference that outlives a crash (a release not yet durable) is found and dropped
+/// by its owner's orphan sweep (<see cref="ListAsync"/>).
+/// </para>
+/// </summary>
+public sealed class SpoolLog : IMessageStore, IDisposable
+{
+    public const long DefaultSegmentBytes = 32 << 20;
+
+    private const uint StoreMagic = 0x31505352;   // "RSP1"
+    private const uint ReleaseMagic = 0x52505352; // "RSPR"
+    private const int FixedHeader = 20;           // magic, length, CRC-32, stored-at (Unix ms)
+    private const string Extension = ".seg";
+
+    private readonly object _gate = new();
+    private readonly Dictionary<string, Dictionary<string, Entry>> _byOwner = new(StringComparer.Ordinal);
+    private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly string _dir;
+    private readonly long _segmentBytes;
+    private readonly int _maxBatch;
+    private readonly Thread _thread;
+    private Segment _active;
+    private bool _recovered;
+
+    /// <param name="dataDir">The spool goes in its <c>spool</c> folder.</param>
+    /// <param name="maxBatch">At most this many appends per fdatasync.</param>
+    /// <param name="segmentBytes">A segment is sealed and a new one started once it holds this many bytes.</param>
+    public SpoolLog(string dataDir, int maxBatch, long segmentBytes = DefaultSegmentBytes)
+    {
+        _dir = Path.Combine(dataDir, "spool");
+        _maxBatch = Math.Max(1, maxBatch);
+        _segmentBytes = segmentBytes;
+        Directory.CreateDirectory(_dir);
+        var segments = Recover();
+        _active = OpenSegment((segments.Count == 0 ? 0 : segments[^1].Number) + 1);
+        _recovered = true;
+        foreach (var segment in segments) CheckSegment(segment);
+        _thread = new Thread(Run) { IsBackground = true, Name = "spool-log-writer" };
+        _thread.Start();
+        ImportFileSpool();
+    }
+
+    /// <summary>What the start found: live references, and bytes at segment ends that were dropped as never acknowledged.</summary>
+    public (int References, long DroppedBytes) Recovered { get; private set; }
+
+    /// <summary>Batches written (each one fdatasync) and segments deleted: lets tests see group commit and reclamation at work.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    public long SegmentsDeleted => Interlocked.Read(ref _segmentsDeleted);
+
+    private long _batches;
+    private long _segmentsDeleted;
+
+    public Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    {
+        var append = new Append(queueId, owners, [trace, body], DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Replaces: null);
+        if (!_queue.Writer.TryWrite(append)) append.Done.TrySetException(new ObjectDisposedException(nameof(SpoolLog)));
+        return append.Done.Task;
+    }
+
+    public Task<byte[]?> LoadAsync(string queueId, string owner, CancellationToken ct)
+    {
+        Entry? entry;
+        lock (_gate)
+        {
+            entry = Find(owner, queueId);
+            if (entry is null) return Task.FromResult<byte[]?>(null);
+            entry.Segment.Readers++;
+        }
+        try
+        {
+            return Task.FromResult<byte[]?>(ReadContent(entry));
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                entry.Segment.Readers--;
+                CloseIfUnused(entry.Segment);
+            }
+        }
+    }
+
+    public Task ReleaseAsync(string queueId, string owner)
+    {
+        lock (_gate)
+        {
+            if (Detach(owner, queueId) is not { } entry) return Task.CompletedTask;
+            CheckSegment(entry.Segment);
+        }
+        // Recorded even when the segment went with this reference: its deletion is not flushed,
+        // and a segment back after a crash must not bring the message back.
+        var release = new Append(queueId, [owner], [], DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Replaces: null, IsRelease: true);
+        _queue.Writer.TryWrite(release);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> ListAsync(string owner, DateTimeOffset storedBefore)
+    {
+        var before = storedBefore.ToUnixTimeMilliseconds();
+        lock (_gate)
+        {
+            IReadOnlyList<string> ids = _byOwner.TryGetValue(owner, out var entries)
+                ? entries.Where(e => e.Value.StoredAt < before).Select(e => e.Key).ToArray()
+                : [];
+            return Task.FromResult(ids);
+        }
+    }
+
+    /// <summary>
+    /// The references a start would recover from the segments in <paramref name="spoolDir"/>, read
+    /// without opening the spool for writing (for tests and inspection of a running router's spool).
+    /// </summary>
+    public static IReadOnlyList<(string QueueId, string Owner)> ReadReferences(string spoolDir)
+    {
+        var live = new Dictionary<(string, string), bool>();
+        foreach (var path in SegmentPaths(spoolDir))
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Scan(handle, (record, _, _) =>
+            {
+                foreach (var owner in record.Owners)
+                {
+                    if (record.IsRelease) live.Remove((record.QueueId, owner));
+                    else live[(record.QueueId, owner)] = true;
+                }
+            });
+        }
+        return live.Keys.ToArray();
+    }
+
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        _thread.Join();
+        lock (_gate)
+        {
+            foreach (var segment in _byOwner.Values.SelectMany(e => e.Values).Select(e => e.Segment).Append(_active).Distinct())
+            {
+                segment.Handle.Dispose();
+            }
+        }
+    }
+
+    private void Run()
+    {
+        var batch = new List<Append>(_maxBatch);
+        var reader = _queue.Reader;
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            while (batch.Count < _maxBatch && reader.TryRead(out var next))
+            {
+                if (next is Compact compact) batch.AddRange(CopiesOf(compact.Segment));
+                else batch.Add((Append)next);
+            }
+            if (batch.Count > 0) WriteBatch(batch);
+            batch.Clear();
+        }
+    }
+
+    private void WriteBatch(List<Append> batch)
+    {
+        var segment = _active;
+        var offsets = new long[batch.Count];
+        var position = segment.Length;
+        try
+        {
+            var buffers = new List<ReadOnlyMemory<byte>>(batch.Count * 3);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var header = Header(batch[i]);
+                buffers.Add(header);
+                buffers.AddRange(batch[i].Content);
+                offsets[i] = position + header.Length;
+                position += BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4));
+            }
+            RandomAccess.Write(segment.Handle, buffers, segment.Length);
+            NativeMethods.SyncData(segment.Handle);
+        }
+        catch (Exception e)
+        {
+            // What reached the disk is unknown: nothing of this batch is acknowledged, and the log
+            // goes on in a new segment (a start stops reading this one at the damage). Should that
+            // fail too, the next batch overwrites this one's bytes.
+            lock (_gate)
+            {
+                foreach (var append in batch)
+                {
+                    if (append.Replaces is { } original) original.Segment.Compacting = false;
+                    append.Done.TrySetException(e);
+                }
+            }
+            try
+            {
+                Roll();
+            }
+            catch (IOException)
+            {
+            }
+            return;
+        }
+        Interlocked.Increment(ref _batches);
+        lock (_gate)
+        {
+            segment.Length = position;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var append = batch[i];
+                if (append.IsRelease) continue;
+                // A compaction copy counts only if the original is still referenced.
+                if (append.Replaces is { } original && !ReferenceEquals(Find(original.Owner, original.QueueId), original)) continue;
+                var length = append.Content.Sum(c => c.Length);
+                foreach (var owner in append.Owners) Reference(new Entry(segment, append.QueueId, owner, offsets[i], length, append.StoredAt));
+            }
+        }
+        foreach (var append in batch) append.Done.TrySetResult();
+        if (segment.Length >= _segmentBytes) Roll();
+    }
+
+    /// <summary>Seals the active segment and starts the next one.</summary>
+    private void Roll()
+    {
+        var next = OpenSegment(_active.Number + 1);
+        lock (_gate)
+        {
+            var sealedSegment = _active;
+            sealedSegment.Sealed = true;
+            _active = next;
+            CheckSegment(sealedSegment);
+        }
+    }
+
+    /// <summary>Copies of the sealed segment's live references, to be appended at the end of the log.</summary>
+    private List<Append> CopiesOf(Segment segment)
+    {
+        List<Entry> live;
+        lock (_gate)
+        {
+            live = segment.Entries.ToList();
+            segment.Readers++;
+        }
+        try
+        {
+            return live.Select(e => new Append(e.QueueId, [e.Owner], [ReadContent(e)], e.StoredAt, Replaces: e)).ToList();
+        }
+        catch (IOException)
+        {
+            // Tried again when the next reference to the segment is dropped.
+            lock (_gate) segment.Compacting = false;
+            return [];
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                segment.Readers--;
+                CloseIfUnused(segment);
+            }
+        }
+    }
+
+    // The five below run under _gate.
+
+    private Entry? Find(string owner, string queueId) => _byOwner.GetValueOrDefault(owner)?.GetValueOrDefault(queueId);
+
+    /// <summary>Indexes a reference, replacing an older one to the same message (a compaction copy's original).</summary>
+    private void Reference(Entry entry)
+    {
+        if (Detach(entry.Owner, entry.QueueId) is { } previous) CheckSegment(previous.Segment);
+        if (!_byOwner.TryGetValue(entry.Owner, out var ids)) _byOwner[entry.Owner] = ids = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        ids[entry.QueueId] = entry;
+        entry.Segment.Entries.Add(entry);
+        entry.Segment.LiveBytes += entry.Length;
+    }
+
+    private Entry? Detach(string owner, string queueId)
+    {
+        if (!_byOwner.TryGetValue(owner, out var ids) || !ids.Remove(queueId, out var entry)) return null;
+        if (ids.Count == 0) _byOwner.Remove(owner);
+        entry.Segment.Entries.Remove(entry);
+        entry.Segment.LiveBytes -= entry.Length;
+        return entry;
+    }
+
+    /// <summary>Deletes a sealed segment nobody references, or has one that is mostly dead compacted (not while the index is rebuilt).</summary>
+    private void CheckSegment(Segment segment)
+    {
+        if (!_recovered || !segment.Sealed || segment.Deleted) return;
+        if (segment.Entries.Count == 0)
+        {
+            segment.Deleted = true;
+            File.Delete(segment.Path);
+            Interlocked.Increment(ref _segmentsDeleted);
+            CloseIfUnused(segment);
+        }
+        else if (!segment.Compacting && segment.LiveBytes * 4 < segment.Length)
+        {
+            segment.Compacting = true;
+            _queue.Writer.TryWrite(new Compact(segment));
+        }
+    }
+
+    private static void CloseIfUnused(Segment segment)
+    {
+        if (segment.Deleted && segment.Readers == 0) segment.Handle.Dispose();
+    }
+
+    private static byte[] ReadContent(Entry entry)
+    {
+        var content = GC.AllocateUninitializedArray<byte>(entry.Length);
+        var read = 0;
+        while (read < content.Length)
+        {
+            var n = RandomAccess.Read(entry.Segment.Handle, content.AsSpan(read), entry.Offset + read);
+            if (n == 0) throw new IOException($"spool segment {entry.Segment.Path} ends inside the message {entry.QueueId}");
+            read += n;
+        }
+        return content;
+    }
+
+    private Segment OpenSegment(long number)
+    {
+        var path = Path.Combine(_dir, number.ToString("D10") + Extension);
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        // The new name must be durable before anything acknowledged lives in it.
+        NativeMethods.SyncDirectory(_dir);
+        return new Segment(number, path, handle);
+    }
+
+    /// <summary>Reads every segment in order and rebuilds the index; all of them end up sealed.</summary>
+    private List<Segment> Recover()
+    {
+        var segments = new List<Segment>();
+        var references = 0;
+        long dropped = 0;
+        foreach (var path in SegmentPaths(_dir))
+        {
+            var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            var segment = new Segment(long.Parse(Path.GetFileNameWithoutExtension(path)), path, handle) { Sealed = true };
+            segments.Add(segment);
+            var end = Scan(handle, (record, contentOffset, contentLength) =>
+            {
+                foreach (var owner in record.Owners)
+                {
+                    if (record.IsRelease) Detach(owner, record.QueueId);
+                    else Reference(new Entry(segment, record.QueueId, owner, contentOffset, contentLength, record.StoredAt));
+                }
+            });
+            segment.Length = end;
+            dropped += RandomAccess.GetLength(handle) - end;
+        }
+        foreach (var ids in _byOwner.Values) references += ids.Count;
+        Recovered = (references, dropped);
+        return segments;
+    }
+
+    /// <summary>Calls <paramref name="onRecord"/> for each intact record in order; returns where the intact part ends.</summary>
+    private static long Scan(SafeFileHandle handle, Action<Record, long, int> onRecord)
+    {
+        var fileLength = RandomAccess.GetLength(handle);
+        var fixedHeader = new byte[FixedHeader];
+        long position = 0;
+        while (position + FixedHeader <= fileLength)
+        {
+            if (RandomAccess.Read(handle, fixedHeader, position) < FixedHeader) break;
+            var magic = BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader);
+            var length = BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader.AsSpan(4));
+            if (magic is not (StoreMagic or ReleaseMagic) || length < FixedHeader || position + length > fileLength) break;
+            var rest = GC.AllocateUninitializedArray<byte>((int)length - 12);
+            if (RandomAccess.Read(handle, rest, position + 12) < rest.Length) break;
+            if (Crc32.HashToUInt32(rest) != BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader.AsSpan(8))) break;
+            if (!TryParse(rest, magic == ReleaseMagic, out var record, out var headerLength)) break;
+            onRecord(record, position + 12 + headerLength, rest.Length - headerLength);
+            position += length;
+        }
+        return position;
+    }
+
+    /// <summary>Parses what follows magic, length and CRC: stored-at, queue id, owners.</summary>
+    private static bool TryParse(ReadOnlySpan<byte> rest, bool isRelease, out Record record, out int headerLength)
+    {
+        record = default;
+        headerLength = 0;
+        var reader = new SpanReader(rest);
+        if (!reader.TryInt64(out var storedAt) || !reader.TryString(out var queueId) || !reader.TryUInt16(out var count)) return false;
+        var owners = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            if (!reader.TryString(out owners[i])) return false;
+        }
+        record = new Record(queueId, owners, storedAt, isRelease);
+        headerLength = reader.Position;
+        return true;
+    }
+
+    /// <summary>Magic, total length, CRC-32 (of everything after it, content included), stored-at, queue id, owners.</summary>
+    private static byte[] Header(Append append)
+    {
+        var size = FixedHeader + 2 + Encoding.UTF8.GetByteCount(append.QueueId) + 2 + append.Owners.Sum(o => 2 + Encoding.UTF8.GetByteCount(o));
+        var header = new byte[size];
+        var span = header.AsSpan();
+        BinaryPrimitives.WriteUInt32LittleEndian(span, append.IsRelease ? ReleaseMagic : StoreMagic);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], checked((uint)(size + append.Content.Sum(c => c.Length))));
+        BinaryPrimitives.WriteInt64LittleEndian(span[12..], append.StoredAt);
+        var at = WriteString(span, FixedHeader, append.QueueId);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[at..], checked((ushort)append.Owners.Count));
+        at += 2;
+        foreach (var owner in append.Owners) at = WriteString(span, at, owner);
+        var crc = new Crc32();
+        crc.Append(span[12..]);
+        foreach (var part in append.Content) crc.Append(part.Span);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], crc.GetCurrentHashAsUInt32());
+        return header;
+    }
+
+    private static int WriteString(Span<byte> span, int at, string value)
+    {
+        var length = Encoding.UTF8.GetBytes(value, span[(at + 2)..]);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[at..], checked((ushort)length));
+        return at + 2 + length;
+    }
+
+    private static IEnumerable<string> SegmentPaths(string spoolDir) =>
+        Directory.Exists(spoolDir)
+            ? Directory.EnumerateFiles(spoolDir, "*" + Extension)
+                .Where(p => long.TryParse(Path.GetFileNameWithoutExtension(p), out _))
+                .OrderBy(p => long.Parse(Path.GetFileNameWithoutExtension(p)))
+            : [];
+
+    /// <summary>
+    /// Moves what an earlier version's file spool (<c>spool/&lt;queue-id&gt;@&lt;domain&gt;</c>, one file
+    /// per owner) holds into the log, so an upgrade keeps the queued messages. Its <c>tmp</c>
+    /// folder held only bodies that were never acknowledged.
+    /// </summary>
+    private void ImportFileSpool()
+    {
+        var tmp = Path.Combine(_dir, "tmp");
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        foreach (var path in Directory.EnumerateFiles(_dir).Where(p => !p.EndsWith(Extension, StringComparison.Ordinal)).ToList())
+        {
+            var name = Path.GetFileName(path);
+            var at = name.IndexOf('@');
+            if (at <= 0 || at == name.Length - 1) continue;
+            var append = new Append(name[..at], [name[(at + 1)..]], [File.ReadAllBytes(path)],
+                new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeMilliseconds(), Replaces: null);
+            _queue.Writer.TryWrite(append);
+            append.Done.Task.GetAwaiter().GetResult();
+            File.Delete(path);
+        }
+    }
+
+    private ref struct SpanReader(ReadOnlySpan<byte> span)
+    {
+        private readonly ReadOnlySpan<byte> _span = span;
+
+        public int Position { get; private set; }
+
+        public bool TryUInt16(out ushort value)
+        {
+            value = 0;
+            if (Position + 2 > _span.Length) return false;
+            value = BinaryPrimitives.ReadUInt16LittleEndian(_span[Position..]);
+            Position += 2;
+            return true;
+        }
+
+        public bool TryInt64(out long value)
+        {
+            value = 0;
+            if (Position + 8 > _span.Length) return false;
+            value = BinaryPrimitives.ReadInt64LittleEndian(_span[Position..]);
+            Position += 8;
+            return true;
+        }
+
+        public bool TryString(out string value)
+        {
+            value = "";
+            if (!TryUInt16(out var length) || Position + length > _span.Length) return false;
+            value = Encoding.UTF8.GetString(_span.Slice(Position, length));
+            Position += length;
+            return true;
+        }
+    }
+
+    private readonly record struct Record(string QueueId, string[] Owners, long StoredAt, bool IsRelease);
+
+    private sealed class Segment(long number, string path, SafeFileHandle handle)
+    {
+        public long Number { get; } = number;
+        public string Path { get; } = path;
+        public SafeFileHandle Handle { get; } = handle;
+        public HashSet<Entry> Entries { get; } = new(ReferenceEqualityComparer.Instance);
+        public long Length { get; set; }
+        public long LiveBytes { get; set; }
+        public int Readers { get; set; }
+        public bool Sealed { get; set; }
+        public bool Compacting { get; set; }
+        public bool Deleted { get; set; }
+    }
+
+    private sealed class Entry(Segment segment, string queueId, string owner, long offset, int length, long storedAt)
+    {
+        public Segment Segment { get; } = segment;
+        public string QueueId { get; } = queueId;
+        public string Owner { get; } = owner;
+        public long Offset { get; } = offset;
+        public int Length { get; } = length;
+        public long StoredAt { get; } = storedAt;
+    }
+
+    private abstract record Request;
+
+    private sealed record Compact(Segment Segment) : Request;
+
+    private sealed record Append(string QueueId, IReadOnlyList<string> Owners, ReadOnlyMemory<byte>[] Content, long StoredAt, Entry? Replaces, bool IsRelease = false) : Request
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

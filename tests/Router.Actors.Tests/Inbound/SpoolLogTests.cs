@@ -1,0 +1,151 @@
+using System.Text;
+using Router.Actors.Storage;
+
+namespace Router.Actors.Tests.Inbound;
+
+/// <summary>
+/// The embedded spool log: references per owner, group commit, what a restart recovers (releases
+/// included, a damaged tail dropped), reclamation of segments (deleted when dead, compacted when
+/// mostly dead) and the import of an earlier version's file-per-message spool.
+/// </summary>
+public sealed class SpoolLogTests : IDisposable
+{
+    private static readonly byte[] Trace = Encoding.ASCII.GetBytes("Received: from test\r\n");
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "router-spool-" + Guid.NewGuid().ToString("N")[..12]);
+
+    private string SpoolDir => Path.Combine(_root, "spool");
+
+    private static byte[] Body(string queueId, int size = 200) =>
+        Encoding.ASCII.GetBytes(("Subject: " + queueId + "\r\n\r\n").PadRight(size - 2, 'x') + "\r\n");
+
+    private static byte[] Message(string queueId, int size = 200) => [.. Trace, .. Body(queueId, size)];
+
+    private static Task<byte[]?> Load(SpoolLog spool, string queueId, string owner) => spool.LoadAsync(queueId, owner, CancellationToken.None);
+
+    [Fact]
+    public async Task Each_owner_holds_its_own_reference_until_it_releases_it()
+    {
+        using var spool = new SpoolLog(_root, maxBatch: 64);
+        await spool.StoreAsync("Q1", ["a.test", "b.test"], Trace, Body("Q1"));
+
+        Assert.Equal(Message("Q1"), await Load(spool, "Q1", "a.test"));
+        Assert.Equal(Message("Q1"), await Load(spool, "Q1", "b.test"));
+        Assert.Null(await Load(spool, "Q1", "c.test"));
+
+        await spool.ReleaseAsync("Q1", "a.test");
+        Assert.Null(await Load(spool, "Q1", "a.test"));
+        Assert.Equal(Message("Q1"), await Load(spool, "Q1", "b.test"));
+        Assert.Equal(["Q1"], await spool.ListAsync("b.test", DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Empty(await spool.ListAsync("b.test", DateTimeOffset.UtcNow.AddMinutes(-1)));
+        Assert.Empty(await spool.ListAsync("a.test", DateTimeOffset.UtcNow.AddMinutes(1)));
+    }
+
+    [Fact]
+    public async Task Concurrent_stores_share_flushes()
+    {
+        using var spool = new SpoolLog(_root, maxBatch: 512);
+        var ids = Enumerable.Range(0, 300).Select(i => $"C{i}").ToArray();
+        await Task.WhenAll(ids.Select(id => Task.Run(() => spool.StoreAsync(id, ["a.test"], Trace, Body(id)))));
+
+        foreach (var id in ids) Assert.Equal(Message(id), await Load(spool, id, "a.test"));
+        Assert.True(spool.Batches < ids.Length, $"{spool.Batches} flushes for {ids.Length} messages: no group commit");
+    }
+
+    [Fact]
+    public async Task A_restart_recovers_every_reference_not_released()
+    {
+        using (var spool = new SpoolLog(_root, maxBatch: 64))
+        {
+            await spool.StoreAsync("Q1", ["a.test", "b.test"], Trace, Body("Q1"));
+            await spool.StoreAsync("Q2", ["a.test"], Trace, Body("Q2"));
+            await spool.ReleaseAsync("Q1", "a.test");
+            await spool.ReleaseAsync("Q2", "a.test");
+        }
+        Assert.Equal([("Q1", "b.test")], SpoolLog.ReadReferences(SpoolDir));
+
+        using var reopened = new SpoolLog(_root, maxBatch: 64);
+        Assert.Equal((1, 0L), reopened.Recovered);
+        Assert.Equal(Message("Q1"), await Load(reopened, "Q1", "b.test"));
+        Assert.Null(await Load(reopened, "Q1", "a.test"));
+        Assert.Null(await Load(reopened, "Q2", "a.test"));
+        Assert.Equal(["Q1"], await reopened.ListAsync("b.test", DateTimeOffset.UtcNow.AddMinutes(1)));
+    }
+
+    [Theory]
+    [InlineData("cut short")]
+    [InlineData("damaged")]
+    public async Task A_restart_drops_a_last_write_that_is_cut_short_or_damaged(string how)
+    {
+        using (var spool = new SpoolLog(_root, maxBatch: 64))
+        {
+            await spool.StoreAsync("Q1", ["a.test"], Trace, Body("Q1"));
+            await spool.StoreAsync("Q2", ["a.test"], Trace, Body("Q2"));
+        }
+        var segment = Path.Combine(SpoolDir, "0000000001.seg");
+        var bytes = await File.ReadAllBytesAsync(segment);
+        if (how == "cut short") bytes = bytes[..^10];
+        else bytes[^5] ^= 0x20;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        using var reopened = new SpoolLog(_root, maxBatch: 64);
+        Assert.Equal(Message("Q1"), await Load(reopened, "Q1", "a.test"));
+        Assert.Null(await Load(reopened, "Q2", "a.test"));
+        Assert.Equal(1, reopened.Recovered.References);
+        Assert.True(reopened.Recovered.DroppedBytes > 0);
+        // The log goes on after the damage: a new message survives the next restart.
+        await reopened.StoreAsync("Q3", ["a.test"], Trace, Body("Q3"));
+        reopened.Dispose();
+        using var again = new SpoolLog(_root, maxBatch: 64);
+        Assert.Equal(Message("Q3"), await Load(again, "Q3", "a.test"));
+    }
+
+    [Fact]
+    public async Task Dead_segments_are_deleted_and_a_mostly_dead_one_is_compacted()
+    {
+        // Four 256-byte records per 1,000-byte segment: Q00-Q03 share the first one.
+        var ids = Enumerable.Range(0, 20).Select(i => $"Q{i:D2}").ToArray();
+        using (var spool = new SpoolLog(_root, maxBatch: 64, segmentBytes: 1000))
+        {
+            foreach (var id in ids) await spool.StoreAsync(id, ["a.test"], Trace, Body(id));
+            var first = Path.Combine(SpoolDir, "0000000001.seg");
+            Assert.True(File.Exists(first));
+
+            foreach (var id in ids.Skip(1)) await spool.ReleaseAsync(id, "a.test");
+            // A store queued after the releases is written after the compaction they queued.
+            await spool.StoreAsync("barrier", ["a.test"], Trace, Body("barrier"));
+
+            Assert.False(File.Exists(first), "the first segment, holding one live message of four, was not compacted");
+            Assert.True(Directory.GetFiles(SpoolDir, "*.seg").Length <= 2, string.Join(", ", Directory.GetFiles(SpoolDir)));
+            Assert.True(spool.SegmentsDeleted >= 5, $"{spool.SegmentsDeleted} segments deleted");
+            Assert.Equal(Message("Q00"), await Load(spool, "Q00", "a.test"));
+            Assert.Equal(["Q00", "barrier"], (await spool.ListAsync("a.test", DateTimeOffset.UtcNow.AddMinutes(1))).Order());
+        }
+
+        using var reopened = new SpoolLog(_root, maxBatch: 64, segmentBytes: 1000);
+        Assert.Equal(2, reopened.Recovered.References);
+        Assert.Equal(Message("Q00"), await Load(reopened, "Q00", "a.test"));
+        Assert.Null(await Load(reopened, "Q01", "a.test"));
+    }
+
+    [Fact]
+    public async Task An_earlier_file_spool_is_imported()
+    {
+        Directory.CreateDirectory(Path.Combine(SpoolDir, "tmp"));
+        await File.WriteAllBytesAsync(Path.Combine(SpoolDir, "tmp", "L0"), [1, 2, 3]);
+        await File.WriteAllBytesAsync(Path.Combine(SpoolDir, "L1@a.test"), Message("L1"));
+        await File.WriteAllBytesAsync(Path.Combine(SpoolDir, "L1@b.test"), Message("L1"));
+
+        using (var spool = new SpoolLog(_root, maxBatch: 64))
+        {
+            Assert.Equal(Message("L1"), await Load(spool, "L1", "a.test"));
+            Assert.Equal(Message("L1"), await Load(spool, "L1", "b.test"));
+            Assert.All(Directory.GetFiles(SpoolDir), f => Assert.EndsWith(".seg", f, StringComparison.Ordinal));
+            Assert.False(Directory.Exists(Path.Combine(SpoolDir, "tmp")));
+        }
+        using var reopened = new SpoolLog(_root, maxBatch: 64);
+        Assert.Equal(Message("L1"), await Load(reopened, "L1", "a.test"));
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}
