@@ -12,6 +12,7 @@
 #   PROFILE_MESSAGES [6000]    measured messages      PROFILE_WARMUP [2000]  warm-up messages
 #   PROFILE_SIZE [4096]        message size in bytes   PROFILE_CONNECTIONS [50]
 #   PROFILE_PERF [0]           1 = record with perf (installs linux-perf with apt when missing)
+#   PROFILE_PERF_DATA [""]     with PROFILE_PERF=1: keep perf.data here (and the perf map beside it)
 #   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=1"
 #                              (the router runs with DOTNET_TieredCompilation=0, as bench.sh runs it)
 #   PROFILE_ARTIFACTS [/tmp/router-bench-artifacts]  build output (shared with bench.sh)
@@ -105,6 +106,7 @@ awk -v n="$MESSAGES" -v s="$(awk "BEGIN { print $t1 - $t0 }")" -v c=$(( cpu1 - c
 
 if [ "${PROFILE_PERF:-0}" = 1 ]; then
   kill -INT "$perf_pid"; wait "$perf_pid" || true
+  [ -n "${PROFILE_PERF_DATA:-}" ] && cp "$W/perf.data" "$PROFILE_PERF_DATA" && cp /tmp/perf-"$router".map "$PROFILE_PERF_DATA.map" 2>/dev/null
   echo "--- shared objects"
   perf report -i "$W/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep . | head -10
   echo "--- symbols (self)"

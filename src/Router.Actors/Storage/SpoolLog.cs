@@ -92,6 +92,10 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         {
             return Task.FromResult<byte[]?>(ReadContent(entry));
         }
+        catch (IOException e)
+        {
+            return Task.FromException<byte[]?>(e);
+        }
         finally
         {
             lock (_gate)
@@ -174,7 +178,15 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                 if (next is Compact compact) batch.AddRange(CopiesOf(compact.Segment));
                 else batch.Add((Append)next);
             }
-            if (batch.Count > 0) WriteBatch(batch);
+            try
+            {
+                if (batch.Count > 0) WriteBatch(batch);
+            }
+            catch (Exception e)
+            {
+                // Never leave the writer dead: the stores fail (the clients get 451 and retry).
+                foreach (var append in batch) append.Done.TrySetException(e);
+            }
             batch.Clear();
         }
     }
@@ -211,13 +223,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                     append.Done.TrySetException(e);
                 }
             }
-            try
-            {
-                Roll();
-            }
-            catch (IOException)
-            {
-            }
+            TryRoll();
             return;
         }
         Interlocked.Increment(ref _batches);
@@ -235,13 +241,21 @@ public sealed class SpoolLog : IMessageStore, IDisposable
             }
         }
         foreach (var append in batch) append.Done.TrySetResult();
-        if (segment.Length >= _segmentBytes) Roll();
+        if (segment.Length >= _segmentBytes) TryRoll();
     }
 
-    /// <summary>Seals the active segment and starts the next one.</summary>
-    private void Roll()
+    /// <summary>Seals the active segment and starts the next one; should that fail, the log goes on in the active one.</summary>
+    private void TryRoll()
     {
-        var next = OpenSegment(_active.Number + 1);
+        Segment next;
+        try
+        {
+            next = OpenSegment(_active.Number + 1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
         lock (_gate)
         {
             var sealedSegment = _active;
@@ -342,9 +356,18 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private Segment OpenSegment(long number)
     {
         var path = Path.Combine(_dir, number.ToString("D10") + Extension);
-        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
-        // The new name must be durable before anything acknowledged lives in it.
-        NativeMethods.SyncDirectory(_dir);
+        // A file by this name can only be left from a failed earlier attempt: nothing in it was acknowledged.
+        var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        try
+        {
+            // The new name must be durable before anything acknowledged lives in it.
+            NativeMethods.SyncDirectory(_dir);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
         return new Segment(number, path, handle);
     }
 
