@@ -147,5 +147,55 @@ public sealed class SpoolLogTests : IDisposable
         Assert.Equal(Message("L1"), await Load(reopened, "L1", "a.test"));
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    [Fact]
+    public async Task A_full_disk_fails_the_store_and_the_log_goes_on_once_space_is_freed()
+    {
+        // A real full file system: a 512 KiB tmpfs (the suite runs as root).
+        Directory.CreateDirectory(_root);
+        Run("mount", $"-t tmpfs -o size=512k tmpfs {_root}");
+        _mounted = true;
+        var stored = new List<string>();
+        using (var spool = new SpoolLog(_root, maxBatch: 64, segmentBytes: 64 << 10))
+        {
+            IOException? full = null;
+            for (var i = 0; i < 100 && full is null; i++)
+            {
+                try
+                {
+                    await spool.StoreAsync($"F{i}", ["a.test"], Trace, Body($"F{i}", 16 << 10));
+                    stored.Add($"F{i}");
+                }
+                catch (IOException e)
+                {
+                    full = e;
+                }
+            }
+            Assert.NotNull(full);
+            Assert.InRange(stored.Count, 10, 40);
+
+            foreach (var id in stored) await spool.ReleaseAsync(id, "a.test");
+            // Within a deadline: a dead writer would leave the store waiting for ever.
+            await spool.StoreAsync("after", ["a.test"], Trace, Body("after", 16 << 10)).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(Message("after", 16 << 10), await Load(spool, "after", "a.test"));
+        }
+        using var reopened = new SpoolLog(_root, maxBatch: 64, segmentBytes: 64 << 10);
+        Assert.Equal(1, reopened.Recovered.References);
+        Assert.Equal(Message("after", 16 << 10), await Load(reopened, "after", "a.test"));
+    }
+
+    private bool _mounted;
+
+    private static void Run(string program, string arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, arguments) { RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{program} {arguments}: exit {process.ExitCode} {error}");
+    }
+
+    public void Dispose()
+    {
+        if (_mounted) Run("umount", _root);
+        Directory.Delete(_root, recursive: true);
+    }
 }
