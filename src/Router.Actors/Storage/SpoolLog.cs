@@ -324,8 +324,15 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         if (segment.Entries.Count == 0)
         {
             segment.Deleted = true;
-            File.Delete(segment.Path);
-            Interlocked.Increment(ref _segmentsDeleted);
+            try
+            {
+                File.Delete(segment.Path);
+                Interlocked.Increment(ref _segmentsDeleted);
+            }
+            catch (IOException)
+            {
+                // Left for the next start: its release records say it holds nothing.
+            }
             CloseIfUnused(segment);
         }
         else if (!segment.Compacting && segment.LiveBytes * 4 < segment.Length)
