@@ -324,6 +324,9 @@ public sealed class RouterNode : IAsyncDisposable
         await DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>The spool log's usage on one node; null in a cluster (bodies in PostgreSQL).</summary>
+    public SpoolUsage? SpoolUsage => (_store as SpoolLog)?.Usage;
+
     private SpoolLog OpenSpool()
     {
         var spool = new SpoolLog(Settings.DataDir, Settings.MaxCommitBatch);

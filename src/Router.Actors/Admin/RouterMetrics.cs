@@ -50,7 +50,8 @@ public static class RouterMetrics
     public static long MessagesAccepted => Interlocked.Read(ref _messagesAccepted);
 
     /// <summary>The counters in Prometheus exposition format (text/plain; version=0.0.4).</summary>
-    public static string ToPrometheus(int queuedMessages)
+    /// <param name="spool">The spool log's usage (one node), or null (a cluster keeps bodies in PostgreSQL).</param>
+    public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool)
     {
         var sb = new StringBuilder();
         void Counter(string name, string help, long value, string type = "counter") =>
@@ -67,6 +68,12 @@ public static class RouterMetrics
         Counter("router_remote_deferred_total", "Remote recipient attempts deferred (4xx, connection errors)", Interlocked.Read(ref _remoteDeferred));
         Counter("router_remote_failed_total", "Remote recipients failed permanently (bounced)", Interlocked.Read(ref _remoteFailed));
         Counter("router_queue_messages", "Messages in the queues of the domain actors on this node", queuedMessages, "gauge");
+        if (spool is { } usage)
+        {
+            Counter("router_spool_segments", "Segment files of the spool log", usage.Segments, "gauge");
+            Counter("router_spool_bytes", "Bytes in the spool log's segment files", usage.Bytes, "gauge");
+            Counter("router_spool_references", "Queued bodies in the spool log, one per destination domain", usage.References, "gauge");
+        }
         return sb.ToString();
     }
 }

@@ -42,6 +42,9 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private readonly Thread _thread;
     private Segment _active;
     private bool _recovered;
+    private int _segmentCount;
+    private long _segmentBytesTotal;
+    private int _referenceCount;
 
     /// <param name="dataDir">The spool goes in its <c>spool</c> folder.</param>
     /// <param name="maxBatch">At most this many appends per fdatasync.</param>
@@ -54,6 +57,8 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         Directory.CreateDirectory(_dir);
         var segments = Recover();
         _active = OpenSegment((segments.Count == 0 ? 0 : segments[^1].Number) + 1);
+        _segmentCount = segments.Count + 1;
+        _segmentBytesTotal = segments.Sum(s => s.Length);
         _recovered = true;
         foreach (var segment in segments) CheckSegment(segment);
         _thread = new Thread(Run) { IsBackground = true, Name = "spool-log-writer" };
@@ -68,6 +73,15 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     public long Batches => Interlocked.Read(ref _batches);
 
     public long SegmentsDeleted => Interlocked.Read(ref _segmentsDeleted);
+
+    /// <summary>Segment files, the bytes they hold and the owners' references now (exported as metrics).</summary>
+    public SpoolUsage Usage
+    {
+        get
+        {
+            lock (_gate) return new SpoolUsage(_segmentCount, _segmentBytesTotal, _referenceCount);
+        }
+    }
 
     private long _batches;
     private long _segmentsDeleted;
@@ -229,6 +243,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         Interlocked.Increment(ref _batches);
         lock (_gate)
         {
+            _segmentBytesTotal += position - segment.Length;
             segment.Length = position;
             for (var i = 0; i < batch.Count; i++)
             {
@@ -261,6 +276,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
             var sealedSegment = _active;
             sealedSegment.Sealed = true;
             _active = next;
+            _segmentCount++;
             CheckSegment(sealedSegment);
         }
     }
@@ -304,6 +320,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         if (Detach(entry.Owner, entry.QueueId) is { } previous) CheckSegment(previous.Segment);
         if (!_byOwner.TryGetValue(entry.Owner, out var ids)) _byOwner[entry.Owner] = ids = new Dictionary<string, Entry>(StringComparer.Ordinal);
         ids[entry.QueueId] = entry;
+        _referenceCount++;
         entry.Segment.Entries.Add(entry);
         entry.Segment.LiveBytes += entry.Length;
     }
@@ -312,6 +329,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     {
         if (!_byOwner.TryGetValue(owner, out var ids) || !ids.Remove(queueId, out var entry)) return null;
         if (ids.Count == 0) _byOwner.Remove(owner);
+        _referenceCount--;
         entry.Segment.Entries.Remove(entry);
         entry.Segment.LiveBytes -= entry.Length;
         return entry;
@@ -324,6 +342,8 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         if (segment.Entries.Count == 0)
         {
             segment.Deleted = true;
+            _segmentCount--;
+            _segmentBytesTotal -= segment.Length;
             try
             {
                 File.Delete(segment.Path);
@@ -569,3 +589,6 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
+
+/// <summary>Segment files, the bytes they hold and the owners' references to messages in them.</summary>
+public readonly record struct SpoolUsage(int Segments, long Bytes, int References);

@@ -66,6 +66,7 @@ public sealed class SpoolLogTests : IDisposable
 
         using var reopened = new SpoolLog(_root, maxBatch: 64);
         Assert.Equal((1, 0L), reopened.Recovered);
+        Assert.Equal(1, reopened.Usage.References);
         Assert.Equal(Message("Q1"), await Load(reopened, "Q1", "b.test"));
         Assert.Null(await Load(reopened, "Q1", "a.test"));
         Assert.Null(await Load(reopened, "Q2", "a.test"));
@@ -120,6 +121,8 @@ public sealed class SpoolLogTests : IDisposable
             Assert.True(spool.SegmentsDeleted >= 5, $"{spool.SegmentsDeleted} segments deleted");
             Assert.Equal(Message("Q00"), await Load(spool, "Q00", "a.test"));
             Assert.Equal(["Q00", "barrier"], (await spool.ListAsync("a.test", DateTimeOffset.UtcNow.AddMinutes(1))).Order());
+            var files = Directory.GetFiles(SpoolDir, "*.seg");
+            Assert.Equal(new SpoolUsage(files.Length, files.Sum(f => new FileInfo(f).Length), 2), spool.Usage);
         }
 
         using var reopened = new SpoolLog(_root, maxBatch: 64, segmentBytes: 1000);

@@ -93,8 +93,6 @@ public sealed class RouterProcess : IDisposable
         sb.AppendLine("  smtp.submission-endpoints = []");
         sb.AppendLine("  smtp.tls-endpoints = []");
         sb.AppendLine("  http.endpoint = \"\"");
-        // No submission listener unless a test asks for one (ExtraHocon): the default port is shared.
-        sb.AppendLine("  smtp.submission-endpoints = []");
         sb.AppendLine($"  local-domains = {List(o.LocalDomains)}");
         sb.AppendLine($"  mailboxes = {List(o.Mailboxes)}");
         sb.AppendLine($"  postmaster = {Quote(o.Postmaster)}");
@@ -305,6 +303,10 @@ public sealed class RouterProcess : IDisposable
         }
     }
 
+    /// <summary>Runs a `router` command (e.g. <c>queue list</c>) with this router's configuration.</summary>
+    public Task<(int Exit, string Stdout, string Stderr)> RunCliAsync(params string[] args) =>
+        ExternalProgram.RunAsync("dotnet", null, [RouterDll(), .. args, "--config", ConfigPath]);
+
     /// <summary>router.dll beside the tests (Router.Host is a project reference) or in Router.Host's own output.</summary>
     private static string RouterDll()
     {
@@ -318,7 +320,7 @@ public sealed class RouterProcess : IDisposable
         throw new FileNotFoundException("router.dll with its runtimeconfig.json not found in: " + string.Join(", ", candidates));
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));

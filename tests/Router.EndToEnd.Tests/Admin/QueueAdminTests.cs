@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json;
+using Router.EndToEnd.Tests.Infrastructure;
+
+namespace Router.EndToEnd.Tests.Admin;
+
+/// <summary>
+/// The admin endpoint and `router queue ...` on a real router: a message for a destination that
+/// refuses connections waits in the queue; /health, /metrics (counters, queue and spool gauges),
+/// /queue and the CLI's list, show, retry and delete see it and act on it; the delete drops the
+/// body from the spool log.
+/// </summary>
+public sealed class QueueAdminTests
+{
+    private const string Domain = "unreachable.test";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_deferred_message_is_listed_counted_retried_and_deleted()
+    {
+        var http = RouterProcess.FreePort();
+        var closed = RouterProcess.FreePort(); // nothing listens there: every attempt is deferred
+        using var router = await RouterProcess.StartAsync(new RouterOptions
+        {
+            ExtraHocon = $$"""
+                router.http.endpoint = "127.0.0.1:{{http}}"
+                router.relay.transport { "{{Domain}}" = "127.0.0.1:{{closed}}" }
+                """,
+        });
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
+        await router.WaitForOutputAsync("router: admin", Deadline);
+        Assert.Equal("ok\n", await client.GetStringAsync("/health"));
+
+        var token = TestMessages.NewToken();
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, to: "someone@" + Domain), "a@client.test", ["someone@" + Domain]);
+        }
+
+        // The first attempt finds the port closed: the message waits, and the spool holds its body.
+        var id = "";
+        await Eventually.UntilAsync(async () => (id = (await QueuedAsync(client)).FirstOrDefault(m => m.Attempts >= 1).Id ?? "") != "", Deadline, "the message to be queued after one attempt");
+        var metrics = await MetricsAsync(client);
+        Assert.Equal(1, metrics["router_messages_accepted_total"]);
+        Assert.Equal(1, metrics["router_queue_messages"]);
+        Assert.Equal(1, metrics["router_spool_references"]);
+        Assert.True(metrics["router_spool_segments"] >= 1 && metrics["router_spool_bytes"] > 0, "spool gauges");
+        Assert.True(metrics["router_remote_deferred_total"] >= 1, "deferred counter");
+
+        var list = await CliAsync(router, "queue", "list");
+        Assert.Contains(id, list);
+        Assert.Contains("someone@" + Domain, list);
+        Assert.Contains("-- 1 messages in 1 domains", list);
+        Assert.Contains("domain: " + Domain, await CliAsync(router, "queue", "show", id));
+
+        // Retry now: a second attempt, long before the retry schedule would make one.
+        Assert.Contains("1 messages scheduled for immediate delivery", await CliAsync(router, "queue", "retry", id));
+        await Eventually.UntilAsync(async () => (await QueuedAsync(client)).Any(m => m.Id == id && m.Attempts >= 2), Deadline, "a second attempt after the retry");
+
+        Assert.Contains("1 queue entries deleted", await CliAsync(router, "queue", "delete", id));
+        Assert.Contains("Mail queue is empty", await CliAsync(router, "queue", "list"));
+        Assert.Equal(1, (await router.RunCliAsync("queue", "show", id)).Exit);
+        await Eventually.UntilAsync(async () => (await MetricsAsync(client))["router_spool_references"] == 0, Deadline, "the body to leave the spool");
+        Assert.Equal(0, (await MetricsAsync(client))["router_queue_messages"]);
+    }
+
+    private static async Task<string> CliAsync(RouterProcess router, params string[] args)
+    {
+        var (exit, stdout, stderr) = await router.RunCliAsync(args);
+        Assert.True(exit == 0, $"router {string.Join(' ', args)}: exit {exit}\n{stdout}{stderr}");
+        return stdout;
+    }
+
+    private static async Task<(string Id, int Attempts)[]> QueuedAsync(HttpClient client)
+    {
+        using var json = JsonDocument.Parse(await client.GetStringAsync("/queue"));
+        return json.RootElement.EnumerateArray()
+            .Where(l => l.GetProperty("domain").GetString() == Domain)
+            .SelectMany(l => l.GetProperty("messages").EnumerateArray())
+            .Select(m => (m.GetProperty("queueId").GetString()!, m.GetProperty("attempts").GetInt32()))
+            .ToArray();
+    }
+
+    /// <summary>The samples of the Prometheus text, by name.</summary>
+    private static async Task<Dictionary<string, long>> MetricsAsync(HttpClient client) =>
+        (await client.GetStringAsync("/metrics"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => !line.StartsWith('#'))
+            .Select(line => line.Split(' '))
+            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
+}
