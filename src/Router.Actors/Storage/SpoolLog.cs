@@ -40,6 +40,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private readonly long _segmentBytes;
     private readonly int _maxBatch;
     private readonly Thread _thread;
+    private readonly FileStream _lock;
     private Segment _active;
     private bool _recovered;
     private int _segmentCount;
@@ -55,6 +56,16 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         _maxBatch = Math.Max(1, maxBatch);
         _segmentBytes = segmentBytes;
         Directory.CreateDirectory(_dir);
+        // One writer per spool: a second router on the same data folder would append to (and
+        // truncate) the same segments. The lock is flock(2), dropped by the kernel when we exit.
+        try
+        {
+            _lock = new FileStream(Path.Combine(_dir, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"the spool {_dir} is in use by another router process (same data-dir)", e);
+        }
         var segments = Recover();
         _active = OpenSegment((segments.Count == 0 ? 0 : segments[^1].Number) + 1);
         _segmentCount = segments.Count + 1;
@@ -179,6 +190,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                 segment.Handle.Dispose();
             }
         }
+        _lock.Dispose();
     }
 
     private void Run()
@@ -255,8 +267,8 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                 foreach (var owner in append.Owners) Reference(new Entry(segment, append.QueueId, owner, offsets[i], length, append.StoredAt));
             }
         }
-        foreach (var append in batch) append.Done.TrySetResult();
         if (segment.Length >= _segmentBytes) TryRoll();
+        foreach (var append in batch) append.Done.TrySetResult();
     }
 
     /// <summary>Seals the active segment and starts the next one; should that fail, the log goes on in the active one.</summary>

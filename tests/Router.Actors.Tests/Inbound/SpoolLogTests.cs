@@ -42,6 +42,16 @@ public sealed class SpoolLogTests : IDisposable
     }
 
     [Fact]
+    public void A_second_spool_on_the_same_folder_is_refused_until_the_first_is_closed()
+    {
+        var first = new SpoolLog(_root, maxBatch: 64);
+        var refused = Assert.Throws<IOException>(() => new SpoolLog(_root, maxBatch: 64));
+        Assert.Contains("in use by another router process", refused.Message);
+        first.Dispose();
+        using var second = new SpoolLog(_root, maxBatch: 64);
+    }
+
+    [Fact]
     public async Task Concurrent_stores_share_flushes()
     {
         using var spool = new SpoolLog(_root, maxBatch: 512);
@@ -143,7 +153,7 @@ public sealed class SpoolLogTests : IDisposable
         {
             Assert.Equal(Message("L1"), await Load(spool, "L1", "a.test"));
             Assert.Equal(Message("L1"), await Load(spool, "L1", "b.test"));
-            Assert.All(Directory.GetFiles(SpoolDir), f => Assert.EndsWith(".seg", f, StringComparison.Ordinal));
+            Assert.DoesNotContain(Directory.GetFiles(SpoolDir), f => f.Contains('@', StringComparison.Ordinal));
             Assert.False(Directory.Exists(Path.Combine(SpoolDir, "tmp")));
         }
         using var reopened = new SpoolLog(_root, maxBatch: 64);
