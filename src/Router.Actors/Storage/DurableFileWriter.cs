@@ -3,7 +3,7 @@ using System.Threading.Channels;
 namespace Router.Actors.Storage;
 
 /// <summary>
-/// Group commit for files (Maildir messages, spooled bodies): every request waiting when a batch
+/// Group commit for Maildir files (and any other file written whole): every request waiting when a batch
 /// starts is written to its temporary name, made durable, renamed to its final name, and the
 /// renames made durable, before any of them is acknowledged. With syncfs(2) a batch costs two
 /// file-system flushes whatever its size; in fsync mode each file and each directory is synced.
@@ -15,23 +15,15 @@ public sealed class DurableFileWriter : IDisposable
     private readonly bool _useSyncfs;
     private readonly int _maxBatch;
     private readonly Thread _thread;
-    private int[] _rootFds = [];
+    private int _rootFd = -1;
 
+    /// <param name="root">The folder that holds every file written; its file system is flushed by syncfs.</param>
     public DurableFileWriter(string root, bool useSyncfs, int maxBatch)
-        : this([root], useSyncfs, maxBatch)
-    {
-    }
-
-    /// <param name="roots">Folders that hold every file written; each one's file system is flushed by syncfs.</param>
-    public DurableFileWriter(IReadOnlyList<string> roots, bool useSyncfs, int maxBatch)
     {
         _useSyncfs = useSyncfs;
         _maxBatch = Math.Max(1, maxBatch);
-        foreach (var root in roots) Directory.CreateDirectory(root);
-        // A root inside another is on the same file system as far as we can tell cheaply: skip it.
-        var distinct = roots.Select(r => Path.GetFullPath(r).TrimEnd('/') + "/").Distinct().ToList();
-        distinct = distinct.Where(r => !distinct.Any(o => o != r && r.StartsWith(o, StringComparison.Ordinal))).ToList();
-        if (_useSyncfs) _rootFds = distinct.Select(NativeMethods.OpenDirectory).ToArray();
+        Directory.CreateDirectory(root);
+        if (_useSyncfs) _rootFd = NativeMethods.OpenDirectory(root);
         _thread = new Thread(Run) { IsBackground = true, Name = "durable-file-writer" };
         _thread.Start();
     }
@@ -45,16 +37,9 @@ public sealed class DurableFileWriter : IDisposable
     private long _files;
 
     /// <summary>Completes when the file is durable under <paramref name="finalPath"/>.</summary>
-    public Task CommitAsync(string tempPath, string finalPath, params ReadOnlyMemory<byte>[] content) =>
-        CommitAsync(tempPath, [finalPath], content);
-
-    /// <summary>
-    /// Completes when the file is durable under every one of <paramref name="finalPaths"/>: one
-    /// copy of the data, hard-linked under each name (all names on the writer's file system).
-    /// </summary>
-    public Task CommitAsync(string tempPath, IReadOnlyList<string> finalPaths, params ReadOnlyMemory<byte>[] content)
+    public Task CommitAsync(string tempPath, string finalPath, params ReadOnlyMemory<byte>[] content)
     {
-        var request = new FileCommit(tempPath, finalPaths, content);
+        var request = new FileCommit(tempPath, finalPath, content);
         if (!_queue.Writer.TryWrite(request)) request.Done.TrySetException(new ObjectDisposedException(nameof(DurableFileWriter)));
         return request.Done.Task;
     }
@@ -63,8 +48,8 @@ public sealed class DurableFileWriter : IDisposable
     {
         _queue.Writer.TryComplete();
         _thread.Join();
-        foreach (var fd in _rootFds) NativeMethods.CloseDirectory(fd);
-        _rootFds = [];
+        if (_rootFd >= 0) NativeMethods.CloseDirectory(_rootFd);
+        _rootFd = -1;
     }
 
     private void Run()
@@ -97,18 +82,14 @@ public sealed class DurableFileWriter : IDisposable
         }
         try
         {
-            if (_useSyncfs) SyncAll();
+            if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
             var directories = new HashSet<string>();
             foreach (var request in written)
             {
-                for (var i = 1; i < request.FinalPaths.Count; i++) NativeMethods.HardLink(request.TempPath, request.FinalPaths[i]);
-                File.Move(request.TempPath, request.FinalPaths[0]);
-                if (!_useSyncfs)
-                {
-                    foreach (var path in request.FinalPaths) directories.Add(Path.GetDirectoryName(path)!);
-                }
+                File.Move(request.TempPath, request.FinalPath);
+                if (!_useSyncfs) directories.Add(Path.GetDirectoryName(request.FinalPath)!);
             }
-            if (_useSyncfs) SyncAll();
+            if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
             else foreach (var directory in directories) NativeMethods.SyncDirectory(directory);
 
             Interlocked.Increment(ref _batches);
@@ -122,15 +103,10 @@ public sealed class DurableFileWriter : IDisposable
             foreach (var request in written)
             {
                 TryDelete(request.TempPath);
-                foreach (var path in request.FinalPaths) TryDelete(path);
+                TryDelete(request.FinalPath);
                 request.Done.TrySetException(e);
             }
         }
-    }
-
-    private void SyncAll()
-    {
-        foreach (var fd in _rootFds) NativeMethods.SyncFileSystem(fd);
     }
 
     private void Write(FileCommit request)
@@ -159,7 +135,7 @@ public sealed class DurableFileWriter : IDisposable
         }
     }
 
-    private sealed record FileCommit(string TempPath, IReadOnlyList<string> FinalPaths, ReadOnlyMemory<byte>[] Content)
+    private sealed record FileCommit(string TempPath, string FinalPath, ReadOnlyMemory<byte>[] Content)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -24,15 +24,6 @@ internal static partial class NativeMethods
     [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
     private static partial int Syncfs(int fd);
 
-    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Link(string existing, string created);
-
-    /// <summary>A second name for the same file (link(2)): no data is copied.</summary>
-    public static void HardLink(string existing, string created)
-    {
-        if (Link(existing, created) != 0) throw new IOException($"link({existing}, {created}) failed: errno {Marshal.GetLastPInvokeError()}");
-    }
-
     public static int OpenDirectory(string path)
     {
         var fd = Open(path, ORdonly | ODirectory);
