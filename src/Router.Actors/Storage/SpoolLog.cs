@@ -414,7 +414,6 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private List<Segment> Recover()
     {
         var segments = new List<Segment>();
-        var references = 0;
         long dropped = 0;
         foreach (var path in SegmentPaths(_dir))
         {
@@ -432,8 +431,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
             segment.Length = end;
             dropped += RandomAccess.GetLength(handle) - end;
         }
-        foreach (var ids in _byOwner.Values) references += ids.Count;
-        Recovered = (references, dropped);
+        Recovered = (_referenceCount, dropped);
         return segments;
     }
 
