@@ -263,8 +263,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                 if (append.IsRelease) continue;
                 // A compaction copy counts only if the original is still referenced.
                 if (append.Replaces is { } original && !ReferenceEquals(Find(original.Owner, original.QueueId), original)) continue;
-                var length = append.Content.Sum(c => c.Length);
-                foreach (var owner in append.Owners) Reference(new Entry(segment, append.QueueId, owner, offsets[i], length, append.StoredAt));
+                foreach (var owner in append.Owners) Reference(new Entry(segment, append.QueueId, owner, offsets[i], append.ContentLength, append.StoredAt));
             }
         }
         if (segment.Length >= _segmentBytes) TryRoll();
@@ -481,7 +480,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         var header = new byte[size];
         var span = header.AsSpan();
         BinaryPrimitives.WriteUInt32LittleEndian(span, append.IsRelease ? ReleaseMagic : StoreMagic);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], checked((uint)(size + append.Content.Sum(c => c.Length))));
+        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], checked((uint)(size + append.ContentLength)));
         BinaryPrimitives.WriteInt64LittleEndian(span[12..], append.StoredAt);
         var at = WriteString(span, FixedHeader, append.QueueId);
         BinaryPrimitives.WriteUInt16LittleEndian(span[at..], checked((ushort)append.Owners.Count));
@@ -596,6 +595,8 @@ public sealed class SpoolLog : IMessageStore, IDisposable
 
     private sealed record Append(string QueueId, IReadOnlyList<string> Owners, ReadOnlyMemory<byte>[] Content, long StoredAt, Entry? Replaces, bool IsRelease = false) : Request
     {
+        public int ContentLength { get; } = Content.Sum(c => c.Length);
+
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
