@@ -4,7 +4,6 @@ using Akka.Persistence;
 using Akka.Persistence.TestKit;
 using Akka.TestKit.Xunit2;
 using Router.Actors.Delivery;
-using Router.Actors.Routing;
 using Router.Actors.Sharding;
 using Router.Actors.Tests.Relay;
 using Router.Protocol;
@@ -26,7 +25,6 @@ public sealed class DomainHandOffTests : TestKit, IAsyncLifetime
 
     private readonly RecordingSmtpServer _server = new();
     private readonly GatedMessageStore _store = new();
-    private readonly SteeredMxResolver _resolver = new();
     private readonly ITestJournal _journal;
     private readonly DomainServices _services;
 
@@ -34,10 +32,9 @@ public sealed class DomainHandOffTests : TestKit, IAsyncLifetime
         : base(TestSettings.InMemoryPersistence, "domain-hand-off", output)
     {
         _journal = TestJournal.FromRef(Persistence.Instance.Apply(Sys).JournalFor(null));
-        var settings = TestDomainServices.Settings;
-        _services = new DomainServices(settings, TestDomainServices.DefaultDelivery, _resolver, _store,
-            new DsnDispatcher(settings, new RoutingPolicy(settings), () => new MessageHandoff(CreateTestProbe(), CreateTestProbe(), bodiesByReference: false)));
-        _resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var services = new TestDomainServices(CreateTestProbe(), CreateTestProbe());
+        services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        _services = services.ServicesWith(_store);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

@@ -33,11 +33,14 @@ internal sealed class TestDomainServices(IActorRef mailboxes, IActorRef relay)
 
     public SteeredMxResolver Resolver { get; } = new();
 
-    public DomainServices Services => new(
+    public DomainServices Services => ServicesWith(Store);
+
+    /// <summary>The same services over another message store (e.g. one whose reads a test holds back).</summary>
+    public DomainServices ServicesWith(IMessageStore store) => new(
         Settings,
         Delivery,
         Resolver,
-        Store,
+        store,
         new DsnDispatcher(Settings, new RoutingPolicy(Settings), () => new MessageHandoff(mailboxes, relay, bodiesByReference: false)));
 
     /// <summary>Resolves every domain to the loopback server on <paramref name="port"/>.</summary>
