@@ -18,8 +18,8 @@ public sealed class QueueAdminTests
     [Fact]
     public async Task A_deferred_message_is_listed_counted_retried_and_deleted()
     {
-        var http = RouterProcess.FreePort();
-        var closed = RouterProcess.FreePort(); // nothing listens there: every attempt is deferred
+        var http = TestPorts.Next();
+        var closed = TestPorts.Next(); // nothing listens there: every attempt is deferred
         using var router = await RouterProcess.StartAsync(new RouterOptions
         {
             ExtraHocon = $$"""

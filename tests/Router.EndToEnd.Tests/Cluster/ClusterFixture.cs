@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Router.EndToEnd.Tests.Infrastructure;
 using Router.LoadTest.Sink;
@@ -55,7 +54,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         });
         await Sink.StartAsync();
 
-        var akkaPorts = FreePorts(NodeCount);
+        var akkaPorts = Enumerable.Range(0, NodeCount).Select(_ => TestPorts.Next()).ToArray();
         var seeds = string.Join(", ", akkaPorts.Select(p => $"\"akka.tcp://router@127.0.0.1:{p}\""));
         var routes = string.Join("\n", RelayDomains.Select(d => $"      \"{d}\" = \"127.0.0.1:{Sink.EndPoint.Port}\""));
         var starts = akkaPorts.Select(port => RouterProcess.StartAsync(new RouterOptions
@@ -154,19 +153,5 @@ public sealed class ClusterFixture : IAsyncLifetime
         catch (UnauthorizedAccessException)
         {
         }
-    }
-
-    /// <summary>Distinct free loopback ports, held together while chosen so they differ.</summary>
-    private static int[] FreePorts(int count)
-    {
-        var sockets = Enumerable.Range(0, count).Select(_ =>
-        {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            return s;
-        }).ToArray();
-        var ports = sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port).ToArray();
-        foreach (var s in sockets) s.Dispose();
-        return ports;
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using Router.EndToEnd.Tests.Infrastructure;
 
 namespace Router.EndToEnd.Tests.Cluster;
 
@@ -36,7 +35,7 @@ public sealed class PostgresFixture : IAsyncDisposable
         if (RunsAsRoot) await RunAsync("/usr/bin/chown", ["postgres:postgres", Folder], asPostgres: false);
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", DataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
         await File.WriteAllTextAsync(Path.Combine(DataDir, "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 trust\n");
-        Port = FreePort();
+        Port = TestPorts.Next();
         // fsync stays on: the durability the cluster tests check is PostgreSQL's as much as ours.
         var options = $"-c listen_addresses=127.0.0.1 -p {Port} -k {Folder} -c max_connections=300 -c shared_buffers=128MB";
         await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDir, "-l", Path.Combine(Folder, "postgres.log"), "-w", "-t", "60", "-o", options, "start"]);
@@ -122,12 +121,5 @@ public sealed class PostgresFixture : IAsyncDisposable
         {
             throw new InvalidOperationException($"{Path.GetFileName(program)} {string.Join(' ', args)} failed ({process.ExitCode}):\n{await stdout}\n{await stderr}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

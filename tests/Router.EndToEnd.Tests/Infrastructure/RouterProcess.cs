@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Router.EndToEnd.Tests.Infrastructure;
@@ -65,7 +64,7 @@ public sealed class RouterProcess : IDisposable
     {
         var folder = Path.Combine(Path.GetTempPath(), "router-e2e-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
-        var router = new RouterProcess(options ?? new RouterOptions(), folder, FreePort());
+        var router = new RouterProcess(options ?? new RouterOptions(), folder, TestPorts.Next());
         try
         {
             await File.WriteAllTextAsync(router.ConfigPath, router.BuildHocon());
@@ -318,13 +317,6 @@ public sealed class RouterProcess : IDisposable
             if (File.Exists(dll) && File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json"))) return dll;
         }
         throw new FileNotFoundException("router.dll with its runtimeconfig.json not found in: " + string.Join(", ", candidates));
-    }
-
-    public static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";

@@ -23,7 +23,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
 
     public sealed class Fixture : RouterFixture
     {
-        public int SubmissionPort { get; } = SecurityMaterial.FreePort();
+        public int SubmissionPort { get; } = TestPorts.Next();
 
         protected override RouterOptions Options => new()
         {
@@ -31,7 +31,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
             ExtraHocon = $$"""
                 router {
                   smtp.submission-endpoints = ["127.0.0.1:{{SubmissionPort}}"]
-                  dns.servers = ["127.0.0.1:{{SecurityMaterial.FreePort()}}"]
+                  dns.servers = ["127.0.0.1:{{TestPorts.Next()}}"]
                 }
                 """,
         };

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -33,13 +31,6 @@ internal static class SecurityMaterial
         var path = Path.Combine(folder, "dkim.pem");
         File.WriteAllText(path, rsa.ExportRSAPrivateKeyPem());
         return (path, rsa);
-    }
-
-    public static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     /// <summary>Sockets the process holds (entries of /proc/PID/fd that are sockets).</summary>

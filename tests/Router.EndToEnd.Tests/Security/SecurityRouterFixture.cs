@@ -24,9 +24,9 @@ public sealed class SecurityRouterFixture : IAsyncLifetime
 
     public SmtpSink Sink { get; private set; } = null!;
 
-    public int SubmissionPort { get; } = SecurityMaterial.FreePort();
+    public int SubmissionPort { get; } = TestPorts.Next();
 
-    public int TlsPort { get; } = SecurityMaterial.FreePort();
+    public int TlsPort { get; } = TestPorts.Next();
 
     public RSA DkimKey { get; private set; } = null!;
 
@@ -59,7 +59,7 @@ public sealed class SecurityRouterFixture : IAsyncLifetime
                   submission.sender-login-maps { bob = ["bob@example.test", "@bob.test"] }
                   dkim { "example.test" { selector = "s1", key = "{{dkimPath}}" } }
                   relay.transport { "remote.test" = "{{Sink.EndPoint}}" }
-                  dns.servers = ["127.0.0.1:{{SecurityMaterial.FreePort()}}"]
+                  dns.servers = ["127.0.0.1:{{TestPorts.Next()}}"]
                   delivery { starttls = "off", connect-timeout = 2s }
                 }
                 """,
