@@ -19,8 +19,8 @@ public sealed class ClusterFixture : IAsyncLifetime
     public const int MailboxCount = 30;
     public const int RelayDomainCount = 6;
 
-    /// <summary>The SIZE limit of the cluster: far above Akka remoting's 128 KB frame, small enough to stay quick.</summary>
-    public const int MaxMessageSize = 5 * 1024 * 1024;
+    /// <summary>The SIZE limit of the cluster: the router's default (max-message-size = 25MiB), far above Akka remoting's 128 KB frame.</summary>
+    public const int MaxMessageSize = 25 * 1024 * 1024;
 
     private readonly List<RouterProcess> _nodes = [];
 
@@ -61,7 +61,6 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             Hostname = "mx.cluster.test",
             Mailboxes = Mailboxes,
-            MaxMessageSize = MaxMessageSize.ToString(CultureInfo.InvariantCulture),
             MaxConnections = 2000,
             ExtraHocon = $$"""
                 router {

@@ -96,8 +96,7 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
         var relayed = Assert.Single(cluster.Sink.Messages, m => m.Recipients.Contains(remote));
         Assert.True(relayed.Data.AsSpan().EndsWith(message), "the relayed copy differs from what was sent");
 
-        // The Maildir file name carries the writer's PID: which node owned each mailbox.
-        var writers = files.Select(f => int.Parse(WriterPid().Match(Path.GetFileName(f.Path)).Groups[1].Value, CultureInfo.InvariantCulture)).ToArray();
+        var writers = files.Select(f => WriterPidOf(f.Path)).ToArray();
         var elsewhere = writers.Count(p => p != entry.Pid);
         output.WriteLine($"{message.Length} bytes accepted on node 0 (pid {entry.Pid}); written by pids {string.Join(", ", writers.GroupBy(p => p).Select(g => $"{g.Key}x{g.Count()}"))}");
         Assert.True(elsewhere > 0, "every mailbox was owned by the accepting node: nothing crossed nodes");
@@ -158,7 +157,7 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
 
     [Fact]
     [ClusterStep(4)]
-    public async Task Rolling_restart_of_every_node_under_load_loses_nothing_acknowledged_and_refuses_nothing_elsewhere()
+    public async Task Rolling_restart_of_every_node_under_load_loses_nothing_acknowledged_refuses_nothing_elsewhere_and_each_node_takes_its_share_back()
     {
         var token = TestMessages.NewToken();
         var load = new ClusterLoad(token, cluster.SmtpEndPoints);
@@ -166,6 +165,7 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
         var run = load.RunAsync(Workers, abort.Token);
         await UntilAsync(() => load.AcceptedCount >= 60, TimeSpan.FromSeconds(60), "60 messages accepted before the first restart", run);
 
+        var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
         var stops = new List<Stop>();
         for (var i = 0; i < cluster.Nodes.Count; i++)
         {
@@ -178,12 +178,18 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
             var restarted = load.Now;
             var before = load.AcceptedCount;
             await UntilAsync(() => load.AcceptedCount >= before + 30, TimeSpan.FromSeconds(60), $"30 messages accepted after node {i} came back", run);
-            stops.Add(new Stop(i, node.Port, signalled, exited, restarted, load.Now));
+            var back = load.Now;
+            // The rejoined node takes its share back: shards are rebalanced to it (or handed to it
+            // when the next node leaves) and its mailbox entities write mail under its new PID.
+            // This is checked before the next node stops, which would otherwise hand it shards.
+            var pid = node.Pid;
+            await UntilAsync(() => ledger.Maildir().Values.Any(files => files.Any(f => WriterPidOf(f.Path) == pid)),
+                TimeSpan.FromSeconds(60), $"node {i} (pid {pid}) writing mail again after its restart", run);
+            stops.Add(new Stop(i, node.Port, signalled, exited, restarted, back, load.Now));
         }
         load.Stop();
         await run;
 
-        var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
         await AwaitDeliveryAsync(ledger, load.Accepted);
         var account = Count(load, ledger);
         var all = load.All;
@@ -195,7 +201,8 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
         foreach (var stop in stops)
         {
             output.WriteLine($"node {stop.Index} (port {stop.Port}): SIGTERM at {stop.Signalled.TotalSeconds:0.0} s, stopped in {(stop.Exited - stop.Signalled).TotalSeconds:0.0} s, " +
-                $"restarted (greeting) {(stop.Restarted - stop.Exited).TotalSeconds:0.0} s later, 30 more accepted {(stop.Back - stop.Restarted).TotalSeconds:0.0} s after that");
+                $"restarted (greeting) {(stop.Restarted - stop.Exited).TotalSeconds:0.0} s later, 30 more accepted {(stop.Back - stop.Restarted).TotalSeconds:0.0} s after that, " +
+                $"its first Maildir file {(stop.Owning - stop.Restarted).TotalSeconds:0.0} s after the greeting");
         }
         output.WriteLine(account.Text);
         output.WriteLine("replies by node: " + string.Join("; ", all.GroupBy(s => s.Port).OrderBy(g => g.Key).Select(g =>
@@ -223,7 +230,7 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
     /// <summary>The longest a message may wait for its 250 while shards move (the acknowledgement timeout is 10 s).</summary>
     private static readonly TimeSpan AcceptanceBound = TimeSpan.FromSeconds(8);
 
-    private sealed record Stop(int Index, int Port, TimeSpan Signalled, TimeSpan Exited, TimeSpan Restarted, TimeSpan Back);
+    private sealed record Stop(int Index, int Port, TimeSpan Signalled, TimeSpan Exited, TimeSpan Restarted, TimeSpan Back, TimeSpan Owning);
 
     /// <summary>Waits until every accepted message is where it should be; fails naming the missing ones.</summary>
     private async Task AwaitDeliveryAsync(DeliveryLedger ledger, IReadOnlyList<ClusterLoad.Sent> accepted)
@@ -288,6 +295,10 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
             await Task.WhenAny(run, Task.Delay(PollInterval));
         }
     }
+
+    /// <summary>The Maildir file name carries the writer's PID: which node owned the mailbox.</summary>
+    private static int WriterPidOf(string path) =>
+        int.Parse(WriterPid().Match(Path.GetFileName(path)).Groups[1].Value, CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"P(\d+)Q")]
     private static partial Regex WriterPid();
