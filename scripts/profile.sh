@@ -17,6 +17,8 @@
 #                              (the router runs with DOTNET_TieredCompilation=0, as bench.sh runs it)
 #   PROFILE_ARTIFACTS [/tmp/router-bench-artifacts]  build output (shared with bench.sh)
 #   PROFILE_SKIP_BUILD [0]     1 = use what PROFILE_ARTIFACTS holds
+#   PROFILE_TMP [/tmp]         where the run's folder (router data, Maildir, spool) is made; a
+#                              tmpfs such as /dev/shm takes the disk and ext4 out of the picture
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,7 +45,7 @@ fi
 build_router_and_loadtest "$ART" "${PROFILE_SKIP_BUILD:-0}"
 
 
-W=$(mktemp -d /tmp/router-profile.XXXXXX)
+W=$(mktemp -d "${PROFILE_TMP:-/tmp}/router-profile.XXXXXX")
 pids=()
 cleanup() {
   local p
