@@ -182,9 +182,10 @@ public sealed class RouterNode : IAsyncDisposable
         // One node: bodies in the spool log, local mailboxes get them in memory. Cluster: bodies in
         // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them.
         var clustered = config.GetString("router.queue.store", "sqlite") == "postgresql";
-        var warm = clustered ? WarmUpPersistenceAsync() : Task.CompletedTask;
+        var connectionString = config.GetString("router.queue.connection-string", "");
+        var warm = clustered ? WarmUpPersistenceAsync(connectionString) : Task.CompletedTask;
         IMessageStore store = clustered
-            ? await PostgresMessageStore.OpenAsync(config.GetString("router.queue.connection-string")).ConfigureAwait(false)
+            ? await PostgresMessageStore.OpenAsync(connectionString).ConfigureAwait(false)
             : OpenSpool();
         _store = store;
         // Join only when warm: shards can be handed to this node as soon as it is up, and the
@@ -239,10 +240,17 @@ public sealed class RouterNode : IAsyncDisposable
         TlsEndpoints = Bind(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services);
     }
 
-    private async Task WarmUpPersistenceAsync()
+    /// <summary>
+    /// The first use of the journal and snapshot store creates their tables (auto-initialize).
+    /// Nodes starting together on an empty database would race in CREATE TABLE IF NOT EXISTS (a
+    /// unique violation in pg_type, logged as "Failed to initialize SQL Journal"): the warm-up
+    /// runs under a PostgreSQL advisory lock, one node at a time.
+    /// </summary>
+    private async Task WarmUpPersistenceAsync(string connectionString)
     {
         try
         {
+            await using var schemaLock = await PostgresMessageStore.LockSchemaAsync(connectionString).ConfigureAwait(false);
             var took = await PersistenceWarmUp.RunAsync(System, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             System.Log.Info("journal and snapshot store ready in {0:0} ms", took.TotalMilliseconds);
         }

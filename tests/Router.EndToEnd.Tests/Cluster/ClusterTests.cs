@@ -62,6 +62,9 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
         foreach (var s in locals) Assert.Equal([s.Mailbox!], maildir[s.Id].Select(f => f.Mailbox));
         foreach (var s in remotes) Assert.Equal([new[] { s.Remote! }], sink[s.Id].Select(r => r.ToArray()));
         output.WriteLine($"{all.Count} messages over {cluster.Nodes.Count} nodes: {locals.Length} Maildir files, {remotes.Length} relayed, each exactly once");
+
+        // The nodes started together on an empty database: none failed to create the journal's tables.
+        foreach (var node in cluster.Nodes) Assert.DoesNotContain("Failed to initialize", node.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,10 +1,13 @@
+using Npgsql;
 using Router.Actors.Storage;
+using Router.EndToEnd.Tests.Infrastructure;
 
 namespace Router.EndToEnd.Tests.Cluster;
 
 /// <summary>
-/// Cluster nodes start together and each opens the body store on an empty database: creating its
-/// tables must not fail on any of them (CREATE TABLE IF NOT EXISTS alone races in PostgreSQL).
+/// Cluster nodes start together and each opens the body store, and warms up the journal, on an
+/// empty database: creating their tables must not fail on any of them (CREATE TABLE IF NOT EXISTS
+/// alone races in PostgreSQL).
 /// </summary>
 public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
 {
@@ -27,5 +30,31 @@ public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
         {
             foreach (var store in stores) await store.DisposeAsync();
         }
+    }
+
+    /// <summary>The lock a node holds while the journal creates its tables: one holder at a time, released by Dispose.</summary>
+    [Fact]
+    public async Task The_schema_lock_admits_one_node_at_a_time_and_is_gone_once_disposed()
+    {
+        var first = await PostgresMessageStore.LockSchemaAsync(_postgres.ConnectionString);
+        var second = PostgresMessageStore.LockSchemaAsync(_postgres.ConnectionString);
+        await Eventually.UntilAsync(async () => await AdvisoryLocksAsync(granted: false) == 1, TimeSpan.FromSeconds(10), "the second node waiting for the lock");
+        Assert.False(second.IsCompleted, "a second node got the schema lock while the first held it");
+
+        await first.DisposeAsync();
+        await using (await second.WaitAsync(TimeSpan.FromSeconds(10)))
+        {
+            Assert.Equal(1, await AdvisoryLocksAsync(granted: true));
+        }
+        await Eventually.UntilAsync(async () => await AdvisoryLocksAsync(granted: true) == 0, TimeSpan.FromSeconds(10), "the lock released after Dispose");
+    }
+
+    private async Task<long> AdvisoryLocksAsync(bool granted)
+    {
+        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = @granted", connection);
+        command.Parameters.AddWithValue("granted", granted);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 }
