@@ -67,11 +67,10 @@ wait_count() {
 }
 
 mkdir -p "$base"
-if [ ! -f "$loadtest" ] || [ ! -f "$ROUTER_ARTIFACTS/bin/Router.Host/release/router.dll" ] || [ -n "${ROUTER_REBUILD:-}" ]; then
-  log "building into $ROUTER_ARTIFACTS"
-  dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$ROUTER_ARTIFACTS" -nologo -clp:ErrorsOnly >&2
-  dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$ROUTER_ARTIFACTS" -nologo -clp:ErrorsOnly >&2
-fi
+log "building into $ROUTER_ARTIFACTS"
+dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$ROUTER_ARTIFACTS" -nologo -clp:ErrorsOnly >&2
+dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$ROUTER_ARTIFACTS" -nologo -clp:ErrorsOnly >&2
+export ROUTER_SKIP_BUILD=1  # cluster.sh starts below use this build
 
 mailboxes=(); to_args=()
 for i in $(seq -w 0 49); do mailboxes+=("\"bench$i@example.test\""); to_args+=(--to "bench$i@example.test"); done

@@ -12,6 +12,8 @@
 # postgres user), maildir/ (shared by all nodes), node<i>/ (config, data, log), *.pid files.
 # $ROUTER_CLUSTER_EXTRA names a HOCON file appended to every node's config (mailboxes, static
 # routes, limits...). Submission (STARTTLS+AUTH) is on 5870+i, the admin HTTP endpoint on 8025+i;
+# $ROUTER_ARTIFACTS is the build folder (default /tmp/router-artifacts; ROUTER_SKIP_BUILD=1 skips
+# the build that every start runs);
 # $ROUTER_PORT_OFFSET shifts every port range. Processes are stopped by the PIDs in the pid
 # files, never by name.
 #
@@ -86,8 +88,10 @@ start_postgres() {
   log "PostgreSQL on 127.0.0.1:$port (pid $(cat "$dir/postgres.pid"))"
 }
 
+# Built on every start (incremental: seconds when nothing changed), so a node never runs code
+# older than the checkout; ROUTER_SKIP_BUILD=1 uses what $ROUTER_ARTIFACTS holds.
 build_router() {
-  if [ -f "$router_dll" ] && [ -z "${ROUTER_REBUILD:-}" ]; then return 0; fi
+  if [ "${ROUTER_SKIP_BUILD:-0}" = 1 ] && [ -f "$router_dll" ]; then return 0; fi
   log "building router into $artifacts"
   dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$artifacts" -nologo -clp:ErrorsOnly >&2
   dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$artifacts" -nologo -clp:ErrorsOnly >&2
