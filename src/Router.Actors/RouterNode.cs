@@ -57,8 +57,14 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The shard region of the destination-domain queues.</summary>
     public IActorRef Domains { get; private set; } = ActorRefs.Nobody;
 
+    /// <summary>The shard region of the local mailboxes.</summary>
+    public IActorRef Mailboxes { get; private set; } = ActorRefs.Nobody;
+
     /// <summary>Queue administration for the domain queues running on this node.</summary>
     public Admin.QueueAdmin Queue => new(Domains, TimeSpan.FromSeconds(10));
+
+    /// <summary>The members this node sees up and the owners (shards, entities) it runs.</summary>
+    public Task<Admin.Ownership> OwnershipAsync() => Admin.Ownership.OfAsync(System, Mailboxes, Domains, TimeSpan.FromSeconds(10));
 
     /// <summary>
     /// The journal, snapshot store and remembered-entities store: SQLite under the data folder by
@@ -199,7 +205,7 @@ public sealed class RouterNode : IAsyncDisposable
         // Entities stop for a hand-off or passivation only once their writes in flight are done.
         var sharding = ClusterSharding.Get(System);
         var shardingSettings = ClusterShardingSettings.Create(System);
-        var mailboxes = await sharding.StartAsync(
+        var mailboxes = Mailboxes = await sharding.StartAsync(
             "mailbox",
             key => MailboxActor.Props(key, Settings.MaildirRoot, Settings.Hostname, writer, store),
             shardingSettings,

@@ -51,7 +51,7 @@ public static class RouterMetrics
 
     /// <summary>The counters in Prometheus exposition format (text/plain; version=0.0.4).</summary>
     /// <param name="spool">The spool log's usage (one node), or null (a cluster keeps bodies in PostgreSQL).</param>
-    public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool)
+    public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool, Ownership ownership)
     {
         var sb = new StringBuilder();
         void Counter(string name, string help, long value, string type = "counter") =>
@@ -68,6 +68,11 @@ public static class RouterMetrics
         Counter("router_remote_deferred_total", "Remote recipient attempts deferred (4xx, connection errors)", Interlocked.Read(ref _remoteDeferred));
         Counter("router_remote_failed_total", "Remote recipients failed permanently (bounced)", Interlocked.Read(ref _remoteFailed));
         Counter("router_queue_messages", "Messages in the queues of the domain actors on this node", queuedMessages, "gauge");
+        Counter("router_cluster_members_up", "Cluster members this node sees up (1 on a single node)", ownership.MembersUp, "gauge");
+        Counter("router_mailbox_shards", "Mailbox shards running on this node", ownership.MailboxShards, "gauge");
+        Counter("router_mailbox_entities", "Mailbox actors running on this node", ownership.MailboxEntities, "gauge");
+        Counter("router_domain_shards", "Destination-domain shards running on this node", ownership.DomainShards, "gauge");
+        Counter("router_domain_entities", "Destination-domain queue actors running on this node", ownership.DomainEntities, "gauge");
         if (spool is { } usage)
         {
             Counter("router_spool_segments", "Segment files of the spool log", usage.Segments, "gauge");

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Router.EndToEnd.Tests.Infrastructure;
 
@@ -40,10 +39,13 @@ public sealed class QueueAdminTests
         // The first attempt finds the port closed: the message waits, and the spool holds its body.
         var id = "";
         await Eventually.UntilAsync(async () => (id = (await QueuedAsync(client)).FirstOrDefault(m => m.Attempts >= 1).Id ?? "") != "", Deadline, "the message to be queued after one attempt");
-        var metrics = await MetricsAsync(client);
+        var metrics = await AdminMetrics.ReadAsync(client);
         Assert.Equal(1, metrics["router_messages_accepted_total"]);
         Assert.Equal(1, metrics["router_queue_messages"]);
         Assert.Equal(1, metrics["router_spool_references"]);
+        Assert.Equal(1, metrics["router_cluster_members_up"]);
+        Assert.Equal(1, metrics["router_domain_shards"]);
+        Assert.Equal(1, metrics["router_domain_entities"]);
         Assert.True(metrics["router_spool_segments"] >= 1 && metrics["router_spool_bytes"] > 0, "spool gauges");
         Assert.True(metrics["router_remote_deferred_total"] >= 1, "deferred counter");
 
@@ -60,8 +62,8 @@ public sealed class QueueAdminTests
         Assert.Contains("1 queue entries deleted", await CliAsync(router, "queue", "delete", id));
         Assert.Contains("Mail queue is empty", await CliAsync(router, "queue", "list"));
         Assert.Equal(1, (await router.RunCliAsync("queue", "show", id)).Exit);
-        await Eventually.UntilAsync(async () => (await MetricsAsync(client))["router_spool_references"] == 0, Deadline, "the body to leave the spool");
-        Assert.Equal(0, (await MetricsAsync(client))["router_queue_messages"]);
+        await Eventually.UntilAsync(async () => (await AdminMetrics.ReadAsync(client))["router_spool_references"] == 0, Deadline, "the body to leave the spool");
+        Assert.Equal(0, (await AdminMetrics.ReadAsync(client))["router_queue_messages"]);
     }
 
     private static async Task<string> CliAsync(RouterProcess router, params string[] args)
@@ -80,12 +82,4 @@ public sealed class QueueAdminTests
             .Select(m => (m.GetProperty("queueId").GetString()!, m.GetProperty("attempts").GetInt32()))
             .ToArray();
     }
-
-    /// <summary>The samples of the Prometheus text, by name.</summary>
-    private static async Task<Dictionary<string, long>> MetricsAsync(HttpClient client) =>
-        (await client.GetStringAsync("/metrics"))
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Where(line => !line.StartsWith('#'))
-            .Select(line => line.Split(' '))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
 }

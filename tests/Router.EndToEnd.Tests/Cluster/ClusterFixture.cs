@@ -36,6 +36,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public IReadOnlyList<IPEndPoint> SmtpEndPoints => _nodes.Select(n => n.EndPoint).ToArray();
 
+    /// <summary>The admin HTTP port of each node (/metrics), in the order of <see cref="Nodes"/>.</summary>
+    public IReadOnlyList<int> AdminPorts { get; private set; } = [];
+
     public static IReadOnlyList<string> Mailboxes { get; } =
         Enumerable.Range(0, MailboxCount).Select(i => $"user{i:00}@example.test").ToArray();
 
@@ -55,9 +58,10 @@ public sealed class ClusterFixture : IAsyncLifetime
         await Sink.StartAsync();
 
         var akkaPorts = Enumerable.Range(0, NodeCount).Select(_ => TestPorts.Next()).ToArray();
+        AdminPorts = Enumerable.Range(0, NodeCount).Select(_ => TestPorts.Next()).ToArray();
         var seeds = string.Join(", ", akkaPorts.Select(p => $"\"akka.tcp://router@127.0.0.1:{p}\""));
         var routes = string.Join("\n", RelayDomains.Select(d => $"      \"{d}\" = \"127.0.0.1:{Sink.EndPoint.Port}\""));
-        var starts = akkaPorts.Select(port => RouterProcess.StartAsync(new RouterOptions
+        var starts = akkaPorts.Select((port, i) => RouterProcess.StartAsync(new RouterOptions
         {
             Hostname = "mx.cluster.test",
             Mailboxes = Mailboxes,
@@ -66,7 +70,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 router {
                   maildir-dir = "{{MaildirRoot}}"
                   smtp { submission-endpoints = [], tls-endpoints = [] }
-                  http.endpoint = ""
+                  http.endpoint = "127.0.0.1:{{AdminPorts[i]}}"
                   queue {
                     store = "postgresql"
                     connection-string = "{{Postgres.ConnectionString}}"

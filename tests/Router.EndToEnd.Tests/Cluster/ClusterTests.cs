@@ -65,6 +65,21 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
 
         // The nodes started together on an empty database: none failed to create the journal's tables.
         foreach (var node in cluster.Nodes) Assert.DoesNotContain("Failed to initialize", node.Output, StringComparison.Ordinal);
+
+        // Each node's /metrics: it sees all three members up and runs a share of the mailboxes;
+        // the destination domains run somewhere, each on one node only.
+        var views = new List<Dictionary<string, long>>();
+        foreach (var port in cluster.AdminPorts)
+        {
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            views.Add(await AdminMetrics.ReadAsync(client));
+        }
+        output.WriteLine("mailbox shards / entities, domain shards / entities by node: " + string.Join("; ", views.Select(v =>
+            $"{v["router_mailbox_shards"]} / {v["router_mailbox_entities"]}, {v["router_domain_shards"]} / {v["router_domain_entities"]}")));
+        Assert.All(views, v => Assert.Equal(cluster.Nodes.Count, v["router_cluster_members_up"]));
+        Assert.All(views, v => Assert.True(v["router_mailbox_shards"] > 0, "a node runs no mailbox shard"));
+        // (A domain with an empty queue passivates after a minute idle: at most one entity each.)
+        Assert.InRange(views.Sum(v => v["router_domain_entities"]), 1, ClusterFixture.RelayDomainCount);
     }
 
     [Fact]
