@@ -256,7 +256,7 @@ public sealed class RouterNode : IAsyncDisposable
     {
         try
         {
-            await using var schemaLock = await PostgresMessageStore.LockSchemaAsync(connectionString).ConfigureAwait(false);
+            await using var schemaLock = await PostgresSchemaLock.AcquireAsync(connectionString).ConfigureAwait(false);
             var took = await PersistenceWarmUp.RunAsync(System, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             System.Log.Info("journal and snapshot store ready in {0:0} ms", took.TotalMilliseconds);
         }

@@ -34,28 +34,6 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
         return store;
     }
 
-    /// <summary>
-    /// Holds a session-level advisory lock until disposed: schema creation by other components
-    /// (the journal's auto-initialize) done under it happens one node at a time.
-    /// </summary>
-    public static async Task<IAsyncDisposable> LockSchemaAsync(string connectionString)
-    {
-        // Unpooled: a pooled connection would keep its session, and the lock, after Dispose.
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        try
-        {
-            await connection.OpenAsync().ConfigureAwait(false);
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(hashtext('router_schema'))", connection);
-            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-            return connection; // closing the session releases the lock
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
     public async Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
     {
         var data = new byte[trace.Length + body.Length];

@@ -36,8 +36,8 @@ public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
     [Fact]
     public async Task The_schema_lock_admits_one_node_at_a_time_and_is_gone_once_disposed()
     {
-        var first = await PostgresMessageStore.LockSchemaAsync(_postgres.ConnectionString);
-        var second = PostgresMessageStore.LockSchemaAsync(_postgres.ConnectionString);
+        var first = await PostgresSchemaLock.AcquireAsync(_postgres.ConnectionString);
+        var second = PostgresSchemaLock.AcquireAsync(_postgres.ConnectionString);
         await Eventually.UntilAsync(async () => await AdvisoryLocksAsync(granted: false) == 1, TimeSpan.FromSeconds(10), "the second node waiting for the lock");
         Assert.False(second.IsCompleted, "a second node got the schema lock while the first held it");
 
