@@ -71,12 +71,11 @@ public sealed class DurableFileWriter : IDisposable
         {
             try
             {
-                Write(request);
+                NativeMethods.WriteNewFile(request.TempPath, request.Content, sync: !_useSyncfs);
                 written.Add(request);
             }
             catch (Exception e)
             {
-                TryDelete(request.TempPath);
                 request.Done.TrySetException(e);
             }
         }
@@ -86,7 +85,7 @@ public sealed class DurableFileWriter : IDisposable
             var directories = new HashSet<string>();
             foreach (var request in written)
             {
-                File.Move(request.TempPath, request.FinalPath);
+                NativeMethods.Rename(request.TempPath, request.FinalPath);
                 if (!_useSyncfs) directories.Add(Path.GetDirectoryName(request.FinalPath)!);
             }
             if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
@@ -107,18 +106,6 @@ public sealed class DurableFileWriter : IDisposable
                 request.Done.TrySetException(e);
             }
         }
-    }
-
-    private void Write(FileCommit request)
-    {
-        using var handle = File.OpenHandle(request.TempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None);
-        long offset = 0;
-        foreach (var part in request.Content)
-        {
-            RandomAccess.Write(handle, part.Span, offset);
-            offset += part.Length;
-        }
-        if (!_useSyncfs) RandomAccess.FlushToDisk(handle);
     }
 
     private static void TryDelete(string path)

@@ -3,7 +3,11 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Router.Actors.Storage;
 
-/// <summary>The few libc calls .NET does not expose: directory handles, fsync of them, fdatasync(2) and syncfs(2).</summary>
+/// <summary>
+/// The few libc calls .NET does not expose (directory handles, fsync of them, fdatasync(2),
+/// syncfs(2)), and a bare create-write-close for whole files: File.OpenHandle adds an fstat and an
+/// flock per file, and File.Move two lstats per rename, which the Maildir writer pays per message.
+/// </summary>
 internal static partial class NativeMethods
 {
     private const int ORdonly = 0;
@@ -11,6 +15,15 @@ internal static partial class NativeMethods
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
+    private static unsafe partial nint Pwritev(int fd, IoVec* iov, int count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameFile(string from, string to);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
@@ -23,6 +36,49 @@ internal static partial class NativeMethods
 
     [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
     private static partial int Syncfs(int fd);
+
+    /// <summary>
+    /// Creates <paramref name="path"/>, which must not exist (mode 0600), writes <paramref name="parts"/>
+    /// one after the other with one gathered write, fsyncs it when <paramref name="sync"/>, and closes it;
+    /// a file it created but could not complete is removed.
+    /// </summary>
+    public static unsafe void WriteNewFile(string path, ReadOnlyMemory<byte>[] parts, bool sync)
+    {
+        const int flags = 0x1 | 0x40 | 0x80 | 0x80000; // O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC (Linux)
+        var fd = Open(path, flags, 0x180);
+        if (fd < 0) throw new IOException($"open({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+        var pins = new System.Buffers.MemoryHandle[parts.Length];
+        var complete = false;
+        try
+        {
+            var iov = stackalloc IoVec[parts.Length];
+            long total = 0;
+            for (var i = 0; i < parts.Length; i++)
+            {
+                pins[i] = parts[i].Pin();
+                iov[i] = new IoVec((byte*)pins[i].Pointer, (nuint)parts[i].Length);
+                total += parts[i].Length;
+            }
+            // A regular file takes a gathered write whole unless the disk is full or an I/O error occurs;
+            // a short count is reported like those.
+            var written = Pwritev(fd, iov, parts.Length, 0);
+            if (written != total) throw new IOException($"write({path}) failed: {(written < 0 ? $"errno {Marshal.GetLastPInvokeError()}" : $"{written} of {total} bytes written")}");
+            if (sync && Fsync(fd) != 0) throw new IOException($"fsync({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+            complete = true;
+        }
+        finally
+        {
+            foreach (var pin in pins) pin.Dispose();
+            Close(fd);
+            if (!complete) File.Delete(path);
+        }
+    }
+
+    /// <summary>rename(2): <paramref name="to"/> is replaced if it exists (callers use unique names).</summary>
+    public static void Rename(string from, string to)
+    {
+        if (RenameFile(from, to) != 0) throw new IOException($"rename({from}, {to}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
 
     public static int OpenDirectory(string path)
     {
@@ -57,5 +113,12 @@ internal static partial class NativeMethods
         {
             Close(fd);
         }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly unsafe struct IoVec(byte* start, nuint length)
+    {
+        public readonly byte* Start = start;
+        public readonly nuint Length = length;
     }
 }

@@ -53,6 +53,18 @@ public sealed class DurableFileWriterTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_root, "new", "bad")));
     }
 
+    [Fact]
+    public async Task A_temporary_name_that_exists_is_not_overwritten()
+    {
+        var taken = Path.Combine(_root, "tmp", "taken");
+        await File.WriteAllTextAsync(taken, "someone else's");
+        using var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512);
+
+        await Assert.ThrowsAnyAsync<IOException>(() => writer.CommitAsync(taken, Path.Combine(_root, "new", "taken"), "mine"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(File.Exists(Path.Combine(_root, "new", "taken")));
+        Assert.Equal("someone else's", await File.ReadAllTextAsync(taken));
+    }
+
     public void Dispose()
     {
         try
