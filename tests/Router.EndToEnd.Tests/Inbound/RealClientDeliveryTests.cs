@@ -36,6 +36,19 @@ public sealed class RealClientDeliveryTests(RealClientDeliveryTests.Fixture fixt
     }
 
     [Fact]
+    public async Task Each_accepted_message_is_logged_with_its_queue_id()
+    {
+        var token = TestMessages.NewToken();
+        await SendWithMailKitAsync(NewMimeMessage(token, "demo@example.test"));
+
+        var trace = MaildirView.TraceOf(await File.ReadAllBytesAsync(Assert.Single(_router.Mailbox("demo@example.test").NewFiles())));
+        var queueId = System.Text.RegularExpressions.Regex.Match(trace, @"with ESMTP id ([0-9A-Za-z]+)").Groups[1].Value;
+        Assert.NotEmpty(queueId);
+        // The logger buffers lines and flushes behind them: the line comes out without more traffic.
+        await _router.WaitForOutputAsync($"{queueId}: from=<sender@remote.test> size=", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Python_mailbox_reads_the_delivered_message()
     {
         var token = TestMessages.NewToken();
