@@ -11,6 +11,7 @@
 #   PROFILE_SCENARIO [relay]   relay (4 KiB to a loopback sink) or maildir (one local mailbox)
 #   PROFILE_MESSAGES [6000]    measured messages      PROFILE_WARMUP [2000]  warm-up messages
 #   PROFILE_SIZE [4096]        message size in bytes   PROFILE_CONNECTIONS [50]
+#   PROFILE_DRIVER [loadtest] loadtest (pipelined) or smtp-source (Postfix's, one command per round trip)
 #   PROFILE_PERF [0]           1 = record with perf (installs linux-perf with apt when missing)
 #   PROFILE_PERF_DATA [""]     with PROFILE_PERF=1: keep perf.data here (and the perf map beside it)
 #   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=1"
@@ -35,6 +36,8 @@ die() { log "error: $*"; exit 1; }
 # build_router_and_loadtest, free_port, wait_port, router_bench_config
 . "$root/scripts/lib/bench-common.sh"
 
+DRIVER=${PROFILE_DRIVER:-loadtest}
+case "$DRIVER" in loadtest) ;; smtp-source) command -v smtp-source >/dev/null || die "smtp-source is needed (apt install postfix)" ;; *) die "PROFILE_DRIVER is loadtest or smtp-source" ;; esac
 case "$SCENARIO" in relay) to=u@remote.test ;; maildir) to=user@local.test ;; *) die "PROFILE_SCENARIO is relay or maildir" ;; esac
 command -v jq >/dev/null || die "jq is needed"
 if [ "${PROFILE_PERF:-0}" = 1 ] && ! command -v perf >/dev/null; then
@@ -74,8 +77,13 @@ delivered() {
   else find "$W/data/maildir" -path '*/new/*' -type f 2>/dev/null | wc -l; fi
 }
 drive() { # COUNT OUTFILE
-  dotnet "$LOADTEST_DLL" run --target "127.0.0.1:$smtp" --connections "$CONNECTIONS" --messages "$1" \
-    --size "$SIZE" --to "$to" --from bench@client.test --json --quiet > "$2"
+  if [ "$DRIVER" = smtp-source ]; then
+    smtp-source -d -s "$CONNECTIONS" -m "$1" -l "$SIZE" -f bench@client.test -t "$to" -M client.test "127.0.0.1:$smtp"
+    printf '{"accepted": %d, "latencyP99Ms": null}\n' "$1" > "$2"
+  else
+    dotnet "$LOADTEST_DLL" run --target "127.0.0.1:$smtp" --connections "$CONNECTIONS" --messages "$1" \
+      --size "$SIZE" --to "$to" --from bench@client.test --json --quiet > "$2"
+  fi
 }
 wait_delivered() { # TOTAL
   local i n=0
@@ -104,7 +112,7 @@ cpu1=$(awk '{ print $14 + $15 }' "/proc/$router/stat")
 ticks=$(getconf CLK_TCK)
 awk -v n="$MESSAGES" -v s="$(awk "BEGIN { print $t1 - $t0 }")" -v c=$(( cpu1 - cpu0 )) -v t="$ticks" \
   -v p99="$(jq .latencyP99Ms "$W/run.json")" -v acc="$(jq .accepted "$W/run.json")" \
-  'BEGIN { printf "%d messages accepted of %d; end to end %.0f msg/s; p99 accept %.1f ms; router CPU %.3f ms per message\n", acc, n, n / s, p99, c * 1000 / t / n }'
+  'BEGIN { printf "%d messages accepted of %d; end to end %.0f msg/s; p99 accept %s ms; router CPU %.3f ms per message\n", acc, n, n / s, p99, c * 1000 / t / n }'
 
 if [ "${PROFILE_PERF:-0}" = 1 ]; then
   kill -INT "$perf_pid"; wait "$perf_pid" || true
