@@ -46,7 +46,7 @@ internal static partial class NativeMethods
     {
         const int flags = 0x1 | 0x40 | 0x80 | 0x80000; // O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC (Linux)
         var fd = Open(path, flags, 0x180);
-        if (fd < 0) throw new IOException($"open({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (fd < 0) throw new IOException($"open({path}) failed: {LastError()}");
         var pins = new System.Buffers.MemoryHandle[parts.Length];
         var complete = false;
         try
@@ -62,8 +62,8 @@ internal static partial class NativeMethods
             // A regular file takes a gathered write whole unless the disk is full or an I/O error occurs;
             // a short count is reported like those.
             var written = Pwritev(fd, iov, parts.Length, 0);
-            if (written != total) throw new IOException($"write({path}) failed: {(written < 0 ? $"errno {Marshal.GetLastPInvokeError()}" : $"{written} of {total} bytes written")}");
-            if (sync && Fsync(fd) != 0) throw new IOException($"fsync({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+            if (written != total) throw new IOException($"write({path}) failed: {(written < 0 ? $"{LastError()}" : $"{written} of {total} bytes written")}");
+            if (sync && Fsync(fd) != 0) throw new IOException($"fsync({path}) failed: {LastError()}");
             complete = true;
         }
         finally
@@ -77,13 +77,13 @@ internal static partial class NativeMethods
     /// <summary>rename(2): <paramref name="to"/> is replaced if it exists (callers use unique names).</summary>
     public static void Rename(string from, string to)
     {
-        if (RenameFile(from, to) != 0) throw new IOException($"rename({from}, {to}) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (RenameFile(from, to) != 0) throw new IOException($"rename({from}, {to}) failed: {LastError()}");
     }
 
     public static int OpenDirectory(string path)
     {
         var fd = Open(path, ORdonly | ODirectory);
-        if (fd < 0) throw new IOException($"open({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (fd < 0) throw new IOException($"open({path}) failed: {LastError()}");
         return fd;
     }
 
@@ -92,13 +92,13 @@ internal static partial class NativeMethods
     /// <summary>Flushes every dirty page and the journal of the file system holding <paramref name="fd"/>.</summary>
     public static void SyncFileSystem(int fd)
     {
-        if (Syncfs(fd) != 0) throw new IOException($"syncfs failed: errno {Marshal.GetLastPInvokeError()}");
+        if (Syncfs(fd) != 0) throw new IOException($"syncfs failed: {LastError()}");
     }
 
     /// <summary>Makes a file's data durable, and its size (fdatasync(2)): one flush for an appended batch.</summary>
     public static void SyncData(SafeFileHandle file)
     {
-        if (Fdatasync(file) != 0) throw new IOException($"fdatasync failed: errno {Marshal.GetLastPInvokeError()}");
+        if (Fdatasync(file) != 0) throw new IOException($"fdatasync failed: {LastError()}");
     }
 
     /// <summary>Makes a directory's entries (creations, renames) durable.</summary>
@@ -107,12 +107,19 @@ internal static partial class NativeMethods
         var fd = OpenDirectory(path);
         try
         {
-            if (Fsync(fd) != 0) throw new IOException($"fsync({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+            if (Fsync(fd) != 0) throw new IOException($"fsync({path}) failed: {LastError()}");
         }
         finally
         {
             Close(fd);
         }
+    }
+
+    /// <summary>The failed call's errno as the operator reads it: "No space left on device (errno 28)".</summary>
+    private static string LastError()
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        return $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -60,7 +60,8 @@ public sealed class DurableFileWriterTests : IDisposable
         await File.WriteAllTextAsync(taken, "someone else's");
         using var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512);
 
-        await Assert.ThrowsAnyAsync<IOException>(() => writer.CommitAsync(taken, Path.Combine(_root, "new", "taken"), "mine"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30)));
+        var error = await Assert.ThrowsAnyAsync<IOException>(() => writer.CommitAsync(taken, Path.Combine(_root, "new", "taken"), "mine"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("File exists (errno 17)", error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_root, "new", "taken")));
         Assert.Equal("someone else's", await File.ReadAllTextAsync(taken));
     }
