@@ -31,6 +31,9 @@ sink_port=$((2600 + offset))
 sink_pid=""
 
 log() { echo "bench-cluster: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+# build_router_and_loadtest
+. "$root/scripts/lib/bench-common.sh"
 now() { date +%s.%N; }
 
 # CPU seconds (user + system) of one PID and, with "tree", its children (PostgreSQL backends).
@@ -67,9 +70,7 @@ wait_count() {
 }
 
 mkdir -p "$base"
-log "building into $ROUTER_ARTIFACTS"
-dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$ROUTER_ARTIFACTS" -nologo -clp:ErrorsOnly >&2
-dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$ROUTER_ARTIFACTS" -nologo -clp:ErrorsOnly >&2
+build_router_and_loadtest "$ROUTER_ARTIFACTS" 0
 export ROUTER_SKIP_BUILD=1  # cluster.sh starts below use this build
 
 mailboxes=(); to_args=()

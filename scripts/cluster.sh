@@ -33,6 +33,9 @@ http_base=$((8025 + offset))
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 log() { echo "cluster: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+# build_router_and_loadtest
+. "$root/scripts/lib/bench-common.sh"
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -91,10 +94,7 @@ start_postgres() {
 # Built on every start (incremental: seconds when nothing changed), so a node never runs code
 # older than the checkout; ROUTER_SKIP_BUILD=1 uses what $ROUTER_ARTIFACTS holds.
 build_router() {
-  if [ "${ROUTER_SKIP_BUILD:-0}" = 1 ] && [ -f "$router_dll" ]; then return 0; fi
-  log "building router into $artifacts"
-  dotnet build "$root/src/Router.Host" -c Release --artifacts-path "$artifacts" -nologo -clp:ErrorsOnly >&2
-  dotnet build "$root/loadtest/Router.LoadTest" -c Release --artifacts-path "$artifacts" -nologo -clp:ErrorsOnly >&2
+  build_router_and_loadtest "$artifacts" "${ROUTER_SKIP_BUILD:-0}"
 }
 
 write_node_config() {
