@@ -248,18 +248,23 @@ def main():
     elif cmd == 'hwm':
         print(status_kb(int(sys.argv[2]), 'VmHWM'))
     elif cmd == 'rss-sampler':
-        # rss-sampler PID tree|self OUT: writes the largest sum of PSS seen (kB) until PID is gone: for
-        # Postfix's many processes PSS counts shared pages (libraries, shared memory) once, not per process.
-        pid, tree, out = int(sys.argv[2]), sys.argv[3] == 'tree', sys.argv[4]
+        # rss-sampler PID OUT WHILE: writes the largest sum of PSS (kB) of PID and its children seen
+        # while the file WHILE exists (the server's own runs), until PID is gone. For Postfix's many
+        # processes PSS counts shared pages (libraries, shared memory) once, not per process. Only
+        # Postfix is sampled: Router is one process whose peak the kernel keeps (VmHWM), and reading
+        # smaps_rollup walks a process's page tables, which cost 5 % of the machine's CPU every
+        # 200 ms during Router's runs when both were sampled throughout.
+        pid, out, active = int(sys.argv[2]), sys.argv[3], sys.argv[4]
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         peak = 0
         while os.path.exists(f'/proc/{pid}'):
-            total = pss_kb(pid) + (sum(pss_kb(c) for c in children(pid)) if tree else 0)
-            if total > peak:
-                peak = total
-                with open(out + '.tmp', 'w') as f:
-                    f.write(str(peak))
-                os.replace(out + '.tmp', out)
+            if os.path.exists(active):
+                total = pss_kb(pid) + sum(pss_kb(c) for c in children(pid))
+                if total > peak:
+                    peak = total
+                    with open(out + '.tmp', 'w') as f:
+                        f.write(str(peak))
+                    os.replace(out + '.tmp', out)
             time.sleep(0.2)
     elif cmd == 'harvest':
         # harvest DIR: counts the files of a Maildir new/ folder and the repeated Message-IDs among
@@ -366,13 +371,13 @@ def report(jsonl, machine_json, out_md, out_json):
         r, sv = s4[-1], servers.get(('S4', 'router'), {})
         lines.append(f"S4 (Router, {r['connections']} sessions at once, 4 KiB -> Maildir, {r['driver']}): "
                      f"{fmt(r['delivered_in_time'] / r['e2e_s'] if r['e2e_s'] else None)} msg/s, p99 accept {fmt(r.get('p99_ms'), '.1f')} ms, "
-                     f"peak RSS (VmHWM) {fmt((sv.get('hwm_kb') or 0) / 1024)} MB (PSS {fmt((sv.get('peak_rss_kb') or 0) / 1024)} MB), "
+                     f"peak RSS (VmHWM) {fmt((sv.get('hwm_kb') or 0) / 1024)} MB, "
                      f"lost / dup {sv.get('lost', '-')} / {sv.get('duplicated', '-')}.")
         lines.append('')
     lines.append('msg/s: end to end (from the first message sent until the last one is in new/ or counted by the sink), median of the runs. '
                  'p99: MAIL to the reply after the final dot, from our generator (smtp-source reports none). '
                  'CPU: utime+stime of the server processes only (Postfix: master and all its children), not the driver or the sink. '
-                 'Peak memory: Postfix: largest sum of PSS (proportional set size: shared pages counted once) of master and its children, sampled every 200 ms; Router: VmHWM of its one process.')
+                 'Peak memory: Postfix: largest sum of PSS (proportional set size: shared pages counted once) of master and its children, sampled every 200 ms during its runs; Router: VmHWM of its one process.')
     text = '\n'.join(lines) + '\n'
     with open(out_md, 'w') as f:
         f.write(text)
@@ -562,11 +567,13 @@ measure() {
   local before cpu0 cpu1 cpu res done_at got e2e accept_s delivered harvested dups=0
   before=$(py count "$kind" "$dest")
   cpu0=$(py cpu "$cpu_pid" "$cpu_mode")
+  touch "$W/$sc-$server/measuring"  # Postfix's memory sampler samples while this exists
   drive "$driver" "$port" "$to" "$size" "$count" "$sessions" "$W/drive-$sc-$server-$driver-$run.out"
   # The run started ELAPSED seconds before the driver ended (the generator's own clock skips its start-up).
   res=$(py wait "$kind" "$dest" $(( before + ACCEPTED )) "$DRIVE_END" "$STALL_TIMEOUT")
   done_at=${res% *}; got=${res#* }
   cpu1=$(py cpu "$cpu_pid" "$cpu_mode")
+  rm -f "$W/$sc-$server/measuring"
   delivered=$(( got - before ))
   read -r e2e accept_s cpu < <(awk "BEGIN { printf \"%.4f %.4f %.3f\\n\", $done_at - ($DRIVE_END - $ELAPSED), $ELAPSED, $cpu1 - $cpu0 }")
   if [ "$kind" = maildir ]; then
@@ -603,8 +610,10 @@ scenario() {
       dest[$sv]="$dir/data/maildir/local.test/user/new"
     fi
     [ "$kind" = sink ] && dest[$sv]="$W/sink-$sv.json"
-    "$PYTHON" -S "$W/bench.py" rss-sampler "${cpu_pid[$sv]}" "${cpu_mode[$sv]}" "$dir/peak-rss" &
-    sampler[$sv]=$!; PIDS+=("${sampler[$sv]}")
+    if [ "$sv" = postfix ]; then
+      "$PYTHON" -S "$W/bench.py" rss-sampler "$PF_MASTER" "$dir/peak-rss" "$dir/measuring" &
+      sampler[$sv]=$!; PIDS+=("${sampler[$sv]}")
+    fi
     sink_before[$sv]=$(py count sink "$W/sink-$sv.json")
     TOTAL_ACCEPTED=0; TOTAL_DELIVERED=0; TOTAL_DUPS=0
     if [ "$WARMUP" -gt 0 ]; then
@@ -638,14 +647,13 @@ scenario() {
     fi
     lost=$(( ${tot_acc[$sv]} > ${tot_del[$sv]} ? ${tot_acc[$sv]} - ${tot_del[$sv]} : 0 ))
     dup=$(( (${tot_del[$sv]} > ${tot_acc[$sv]} ? ${tot_del[$sv]} - ${tot_acc[$sv]} : 0) + ${tot_dup[$sv]} ))
-    hwm=0
-    if [ "$sv" = router ]; then hwm=$(py hwm "${cpu_pid[$sv]}"); fi
     dir="$W/$sc-$sv"
-    rss=$(cat "$dir/peak-rss" 2>/dev/null || echo 0)
+    hwm=0; rss=0  # Router: its VmHWM; Postfix: the sampler's peak PSS sum
+    if [ "$sv" = router ]; then hwm=$(py hwm "${cpu_pid[$sv]}"); else rss=$(cat "$dir/peak-rss" 2>/dev/null || echo 0); fi
     printf '{"type":"server","scenario":"%s","server":"%s","accepted":%s,"delivered":%s,"lost":%s,"duplicated":%s,"peak_rss_kb":%s,"hwm_kb":%s}\n' \
       "$sc" "$sv" "${tot_acc[$sv]}" "${tot_del[$sv]}" "$lost" "$dup" "$rss" "$hwm" >> "$JSONL"
-    log "$sc $sv: accepted ${tot_acc[$sv]}, delivered ${tot_del[$sv]}, lost $lost, duplicated $dup, peak memory $(( rss / 1024 )) MB"
-    stop_pid "${sampler[$sv]}"
+    log "$sc $sv: accepted ${tot_acc[$sv]}, delivered ${tot_del[$sv]}, lost $lost, duplicated $dup, peak memory $(( (rss + hwm) / 1024 )) MB"
+    [ -z "${sampler[$sv]:-}" ] || stop_pid "${sampler[$sv]}"
     if [ "$sv" = postfix ]; then postfix_stop "$dir/etc"; else stop_pid "${cpu_pid[$sv]}"; fi
   done
 }
