@@ -181,13 +181,18 @@ public sealed class RouterNode : IAsyncDisposable
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
 
-        Directory.CreateDirectory(Settings.MaildirRoot);
-        _writer = new DurableFileWriter(Settings.MaildirRoot, Settings.UseSyncfs, Settings.MaxCommitBatch);
-        var writer = _writer;
-
         // One node: bodies in the spool log, local mailboxes get them in memory. Cluster: bodies in
-        // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them.
+        // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them, and one
+        // Maildir folder that every node writes into.
         var clustered = config.GetString("router.queue.store", "sqlite") == "postgresql";
+        Directory.CreateDirectory(Settings.MaildirRoot);
+        _writer = new DurableFileWriter(Settings.MaildirRoot, Settings.UseSyncfs, Settings.MaxCommitBatch, shared: clustered);
+        var writer = _writer;
+        if (writer.Recovery is { Linked: > 0 } or { AlreadyDelivered: > 0 } or { Discarded: > 0 })
+        {
+            System.Log.Warning("maildir: after an unclean stop, {0} acknowledged messages linked into new/, {1} already delivered, {2} unacknowledged partial files removed from tmp/",
+                writer.Recovery.Linked, writer.Recovery.AlreadyDelivered, writer.Recovery.Discarded);
+        }
         var connectionString = config.GetString("router.queue.connection-string", "");
         var warm = clustered ? WarmUpPersistenceAsync(connectionString) : Task.CompletedTask;
         IMessageStore store = clustered

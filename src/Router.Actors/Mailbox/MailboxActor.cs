@@ -11,9 +11,9 @@ namespace Router.Actors.Mailbox;
 /// <summary>
 /// Owns one local mailbox (a sharded entity keyed by address): delivers each message as a new
 /// Maildir file <c>&lt;root&gt;/&lt;domain&gt;/&lt;user&gt;/new/</c> through tmp/ (created with O_EXCL,
-/// written, made durable, renamed), with Return-Path and Delivered-To added, and acknowledges to
-/// the sender only once the file is durable. The shared <see cref="DurableFileWriter"/> batches
-/// the flushes of all mailboxes (group commit). A delivery by reference may come more than once
+/// written, made durable, linked), with Return-Path and Delivered-To added, and acknowledges to
+/// the sender only once the file is durable and in new/. The shared <see cref="DurableFileWriter"/>
+/// batches the flushes of all mailboxes (group commit). A delivery by reference may come more than once
 /// (the relay sends it again until it gets an answer, see <see cref="ShardedAsk"/>): a repeat of
 /// one being written is left to the first, and one whose reference is already released was
 /// delivered, so it is confirmed without a second copy. On <see cref="HandOffStop"/> it stops once
@@ -105,8 +105,8 @@ public sealed class MailboxActor : ReceiveActor
     private Task Write(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
     {
         var headers = TraceHeaders.DeliveryHeaders(deliver.ReturnPath, deliver.Mailbox);
-        var (tmp, final) = _folder.NewFileNames(headers.Length + trace.Length + body.Length);
-        return _writer.CommitAsync(tmp, final, headers, trace, body);
+        var name = _folder.NewFileName(headers.Length + trace.Length + body.Length);
+        return _writer.CommitAsync(_folder.Path, name, headers, trace, body);
     }
 
     /// <summary>

@@ -33,13 +33,13 @@ public sealed class MaildirFolder
         _created = true;
     }
 
-    public (string Temp, string Final) NewFileNames(long size)
+    /// <summary>A name for a new message of <paramref name="size"/> octets, unique on this host.</summary>
+    public string NewFileName(long size)
     {
         var now = DateTimeOffset.UtcNow;
         var micro = now.Ticks / 10 % 1_000_000;
         var n = Interlocked.Increment(ref _counter);
-        var name = $"{now.ToUnixTimeSeconds()}.M{micro}P{Pid}Q{n}.{_host},S={size}";
-        return (System.IO.Path.Combine(Path, "tmp", name), System.IO.Path.Combine(Path, "new", name));
+        return $"{now.ToUnixTimeSeconds()}.M{micro}P{Pid}Q{n}.{_host},S={size}";
     }
 
     /// <summary>Maps an address part to a safe folder name: no path separators, no dot-only names.</summary>

@@ -1,29 +1,46 @@
+using System.IO.Hashing;
 using System.Threading.Channels;
 
 namespace Router.Actors.Storage;
 
 /// <summary>
-/// Group commit for Maildir files (and any other file written whole): every request waiting when a batch
-/// starts is written to its temporary name, made durable, renamed to its final name, and the
-/// renames made durable, before any of them is acknowledged. With syncfs(2) a batch costs two
-/// file-system flushes whatever its size; in fsync mode each file and each directory is synced.
-/// One thread does the writing, so batches form naturally while the previous one is flushing.
+/// Group commit for Maildir delivery: qmail's protocol (write in <c>tmp/</c>, make durable, link
+/// into <c>new/</c>, remove the <c>tmp/</c> name), batched. Every request waiting when a batch
+/// starts is written to <c>tmp/</c> under its final name plus a CRC-32 of its content; one flush
+/// (syncfs(2), or an fsync per file and per directory) makes the batch durable there; each file is
+/// then linked into <c>new/</c> and acknowledged. Those links become durable with the next flush
+/// (the next batch's, or one of their own when no batch follows), and only then are the
+/// <c>tmp/</c> names removed. So an acknowledged file always has a durable name, in <c>tmp/</c>
+/// with its checksum or in <c>new/</c>, and a batch costs one flush rather than two (before and
+/// after a rename). After a crash, the constructor finishes the work (<see cref="Recover"/>).
+/// That needs this writer to be the only one in the Maildirs: where several nodes write into one
+/// shared folder (a cluster), another node's file in <c>tmp/</c> may be one it is still writing,
+/// so there each batch is flushed a second time after its links, before the acknowledgements, and
+/// nothing is recovered. One thread does the writing, so batches form naturally while the previous
+/// one is flushing.
 /// </summary>
 public sealed class DurableFileWriter : IDisposable
 {
+    private const string ChecksumMark = ".crc32-";
+    private const int ChecksumSuffix = 15; // ".crc32-" and eight hex digits
+
     private readonly Channel<FileCommit> _queue = Channel.CreateUnbounded<FileCommit>(new UnboundedChannelOptions { SingleReader = true });
     private readonly bool _useSyncfs;
+    private readonly bool _shared;
     private readonly int _maxBatch;
     private readonly Thread _thread;
     private int _rootFd = -1;
 
-    /// <param name="root">The folder that holds every file written; its file system is flushed by syncfs.</param>
-    public DurableFileWriter(string root, bool useSyncfs, int maxBatch)
+    /// <param name="root">The Maildir root (<c>&lt;root&gt;/&lt;domain&gt;/&lt;user&gt;/</c>); its file system is flushed by syncfs.</param>
+    /// <param name="shared">Other processes (cluster nodes) write into the same Maildirs.</param>
+    public DurableFileWriter(string root, bool useSyncfs, int maxBatch, bool shared = false)
     {
         _useSyncfs = useSyncfs;
+        _shared = shared;
         _maxBatch = Math.Max(1, maxBatch);
         Directory.CreateDirectory(root);
         if (_useSyncfs) _rootFd = NativeMethods.OpenDirectory(root);
+        Recovery = shared ? new RecoveryResult(0, 0, 0) : Recover(root);
         _thread = new Thread(Run) { IsBackground = true, Name = "durable-file-writer" };
         _thread.Start();
     }
@@ -33,13 +50,24 @@ public sealed class DurableFileWriter : IDisposable
 
     public long Files => Interlocked.Read(ref _files);
 
+    /// <summary>What the start found in the Maildirs' <c>tmp/</c> folders (see <see cref="Recover"/>).</summary>
+    public RecoveryResult Recovery { get; }
+
     private long _batches;
     private long _files;
 
-    /// <summary>Completes when the file is durable under <paramref name="finalPath"/>.</summary>
-    public Task CommitAsync(string tempPath, string finalPath, params ReadOnlyMemory<byte>[] content)
+    /// <summary>
+    /// Completes when the content is durable as <c>&lt;folder&gt;/tmp/&lt;name&gt;.crc32-&lt;checksum&gt;</c>
+    /// and visible as <c>&lt;folder&gt;/new/&lt;name&gt;</c> (durable there with the next flush).
+    /// </summary>
+    public Task CommitAsync(string folder, string name, params ReadOnlyMemory<byte>[] content)
     {
-        var request = new FileCommit(tempPath, finalPath, content);
+        var crc = new Crc32();
+        foreach (var part in content) crc.Append(part.Span);
+        var request = new FileCommit(
+            Path.Combine(folder, "tmp", $"{name}{ChecksumMark}{crc.GetCurrentHashAsUInt32():x8}"),
+            Path.Combine(folder, "new", name),
+            content);
         if (!_queue.Writer.TryWrite(request)) request.Done.TrySetException(new ObjectDisposedException(nameof(DurableFileWriter)));
         return request.Done.Task;
     }
@@ -55,16 +83,25 @@ public sealed class DurableFileWriter : IDisposable
     private void Run()
     {
         var batch = new List<FileCommit>(_maxBatch);
+        var linked = new List<FileCommit>(); // in new/, not yet durably: their tmp/ names stay
         var reader = _queue.Reader;
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        while (true)
         {
+            // Nothing waiting: make the last batch's links durable now rather than with the next batch.
+            if (linked.Count > 0 && !reader.TryPeek(out _) && TryFlush([], linked))
+            {
+                RemoveTempNames(linked);
+                linked.Clear();
+            }
+            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break;
             while (batch.Count < _maxBatch && reader.TryRead(out var next)) batch.Add(next);
-            CommitBatch(batch);
+            CommitBatch(batch, linked);
             batch.Clear();
         }
+        if (linked.Count > 0 && TryFlush([], linked)) RemoveTempNames(linked);
     }
 
-    private void CommitBatch(List<FileCommit> batch)
+    private void CommitBatch(List<FileCommit> batch, List<FileCommit> linked)
     {
         var written = new List<FileCommit>(batch.Count);
         foreach (var request in batch)
@@ -81,31 +118,159 @@ public sealed class DurableFileWriter : IDisposable
         }
         try
         {
-            if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
-            var directories = new HashSet<string>();
-            foreach (var request in written)
-            {
-                NativeMethods.Rename(request.TempPath, request.FinalPath);
-                if (!_useSyncfs) directories.Add(Path.GetDirectoryName(request.FinalPath)!);
-            }
-            if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
-            else foreach (var directory in directories) NativeMethods.SyncDirectory(directory);
-
-            Interlocked.Increment(ref _batches);
-            Interlocked.Add(ref _files, written.Count);
-            foreach (var request in written) request.Done.TrySetResult();
+            Flush(written, linked);
         }
         catch (Exception e)
         {
             // Durability of this batch is unknown: report failure (the client retries; a duplicate
-            // is acceptable, a loss is not) and leave no half-made file behind under its final name.
+            // is acceptable, a loss is not) and leave nothing of it behind. The links of the batch
+            // before keep their tmp/ names until a flush succeeds.
             foreach (var request in written)
             {
                 TryDelete(request.TempPath);
-                TryDelete(request.FinalPath);
+                request.Done.TrySetException(e);
+            }
+            return;
+        }
+        var previous = linked.ToArray();
+        linked.Clear();
+        foreach (var request in written)
+        {
+            try
+            {
+                NativeMethods.Link(request.TempPath, request.FinalPath);
+                linked.Add(request);
+            }
+            catch (Exception e)
+            {
+                // Not acknowledged, so not kept: a start after a crash must not deliver it later.
+                TryDelete(request.TempPath);
                 request.Done.TrySetException(e);
             }
         }
+        if (_shared)
+        {
+            // Nothing finishes a shared folder's links after a crash: they are made durable first.
+            try
+            {
+                Flush([], linked);
+            }
+            catch (Exception e)
+            {
+                foreach (var request in linked)
+                {
+                    TryDelete(request.FinalPath);
+                    TryDelete(request.TempPath);
+                    request.Done.TrySetException(e);
+                }
+                linked.Clear();
+                return;
+            }
+        }
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _files, linked.Count);
+        foreach (var request in linked) request.Done.TrySetResult();
+        RemoveTempNames(previous);
+        if (_shared)
+        {
+            RemoveTempNames(linked);
+            linked.Clear();
+        }
+    }
+
+    /// <summary>Makes <paramref name="written"/> durable in tmp/ and the links of <paramref name="linked"/> durable in new/.</summary>
+    private void Flush(IReadOnlyList<FileCommit> written, IReadOnlyList<FileCommit> linked)
+    {
+        if (_useSyncfs)
+        {
+            NativeMethods.SyncFileSystem(_rootFd);
+            return;
+        }
+        // fsync mode: each file was synced when written; what is left are the directory entries.
+        var directories = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var request in written) directories.Add(Path.GetDirectoryName(request.TempPath)!);
+        foreach (var request in linked) directories.Add(Path.GetDirectoryName(request.FinalPath)!);
+        foreach (var directory in directories) NativeMethods.SyncDirectory(directory);
+    }
+
+    private bool TryFlush(IReadOnlyList<FileCommit> written, IReadOnlyList<FileCommit> linked)
+    {
+        try
+        {
+            Flush(written, linked);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // the tmp/ names stay; the next batch's flush tries again
+        }
+    }
+
+    private static void RemoveTempNames(IEnumerable<FileCommit> linked)
+    {
+        foreach (var request in linked) TryDelete(request.TempPath);
+    }
+
+    /// <summary>
+    /// Finishes what a crash interrupted, in every Maildir <c>&lt;root&gt;/&lt;domain&gt;/&lt;user&gt;/</c>:
+    /// a <c>tmp/</c> file of ours whose content matches its checksum was (or may have been)
+    /// acknowledged, so it is linked into <c>new/</c> unless it is there or in <c>cur/</c> already; one
+    /// that does not match was never made durable, so never acknowledged, and is removed. Other
+    /// files in <c>tmp/</c> (a mail reader's) are left alone.
+    /// </summary>
+    private RecoveryResult Recover(string root)
+    {
+        int linked = 0, present = 0, discarded = 0;
+        var done = new List<string>();
+        foreach (var folder in Directory.EnumerateDirectories(root).SelectMany(Directory.EnumerateDirectories))
+        {
+            var tmp = Path.Combine(folder, "tmp");
+            if (!Directory.Exists(tmp)) continue;
+            HashSet<string>? read = null;
+            foreach (var path in Directory.EnumerateFiles(tmp))
+            {
+                var fileName = Path.GetFileName(path);
+                if (!TryParseChecksum(fileName, out var name, out var checksum)) continue;
+                if (Crc32.HashToUInt32(File.ReadAllBytes(path)) != checksum)
+                {
+                    TryDelete(path);
+                    discarded++;
+                    continue;
+                }
+                var final = Path.Combine(folder, "new", name);
+                read ??= ReadNames(Path.Combine(folder, "cur"));
+                if (File.Exists(final) || read.Contains(name)) present++;
+                else
+                {
+                    NativeMethods.Link(path, final);
+                    linked++;
+                }
+                done.Add(path);
+            }
+        }
+        if (done.Count > 0)
+        {
+            if (_useSyncfs) NativeMethods.SyncFileSystem(_rootFd);
+            else foreach (var folder in done.Select(p => Path.GetDirectoryName(Path.GetDirectoryName(p))!).Distinct()) NativeMethods.SyncDirectory(Path.Combine(folder, "new"));
+            foreach (var path in done) TryDelete(path);
+        }
+        return new RecoveryResult(linked, present, discarded);
+    }
+
+    /// <summary>The names in a Maildir's cur/ without their info part (<c>:2,S</c>).</summary>
+    private static HashSet<string> ReadNames(string cur) =>
+        Directory.Exists(cur)
+            ? Directory.EnumerateFiles(cur).Select(p => Path.GetFileName(p).Split(':')[0]).ToHashSet(StringComparer.Ordinal)
+            : [];
+
+    private static bool TryParseChecksum(string fileName, out string name, out uint checksum)
+    {
+        name = "";
+        checksum = 0;
+        if (fileName.Length <= ChecksumSuffix || string.CompareOrdinal(fileName, fileName.Length - ChecksumSuffix, ChecksumMark, 0, ChecksumMark.Length) != 0) return false;
+        if (!uint.TryParse(fileName.AsSpan(fileName.Length - 8), System.Globalization.NumberStyles.AllowHexSpecifier, null, out checksum)) return false;
+        name = fileName[..^ChecksumSuffix];
+        return true;
     }
 
     private static void TryDelete(string path)
@@ -127,3 +292,10 @@ public sealed class DurableFileWriter : IDisposable
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
+
+/// <summary>
+/// What a start found in the Maildirs' tmp/ folders: acknowledged files linked into new/ (the crash
+/// came before their links were durable), files already in new/ or cur/ (only the tmp/ name was
+/// left), and files removed because their content did not match their checksum (never acknowledged).
+/// </summary>
+public sealed record RecoveryResult(int Linked, int AlreadyDelivered, int Discarded);

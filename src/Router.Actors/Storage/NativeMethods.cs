@@ -22,8 +22,8 @@ internal static partial class NativeMethods
     [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
     private static unsafe partial nint Pwritev(int fd, IoVec* iov, int count, long offset);
 
-    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int RenameFile(string from, string to);
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LinkFile(string existing, string name);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
@@ -74,10 +74,10 @@ internal static partial class NativeMethods
         }
     }
 
-    /// <summary>rename(2): <paramref name="to"/> is replaced if it exists (callers use unique names).</summary>
-    public static void Rename(string from, string to)
+    /// <summary>link(2): a second name for a file; fails if <paramref name="name"/> exists.</summary>
+    public static void Link(string existing, string name)
     {
-        if (RenameFile(from, to) != 0) throw new IOException($"rename({from}, {to}) failed: {LastError()}");
+        if (LinkFile(existing, name) != 0) throw new IOException($"link({existing}, {name}) failed: {LastError()}");
     }
 
     public static int OpenDirectory(string path)

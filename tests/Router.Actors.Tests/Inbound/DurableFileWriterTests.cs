@@ -1,18 +1,30 @@
+using System.IO.Hashing;
 using System.Text;
 using Router.Actors.Storage;
 
 namespace Router.Actors.Tests.Inbound;
 
-/// <summary>Group commit: many concurrent commits share flushes (fewer batches than files), and every file ends up complete under its final name.</summary>
+/// <summary>
+/// Group commit: many concurrent commits share flushes (fewer batches than files), and every file ends
+/// up complete under its final name. And the start after a crash: an acknowledged file whose name in
+/// new/ was not yet durable is linked from tmp/, a leftover tmp/ name of a delivered file is removed, a
+/// file that does not match its checksum (never acknowledged) is removed, a reader's file is left alone;
+/// but nothing of another node's when the folders are shared.
+/// </summary>
 public sealed class DurableFileWriterTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "router-writer-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly string _folder;
 
     public DurableFileWriterTests()
     {
-        Directory.CreateDirectory(Path.Combine(_root, "tmp"));
-        Directory.CreateDirectory(Path.Combine(_root, "new"));
+        _folder = Path.Combine(_root, "example.test", "alice");
+        foreach (var sub in new[] { "tmp", "new", "cur" }) Directory.CreateDirectory(Path.Combine(_folder, sub));
     }
+
+    private string Tmp => Path.Combine(_folder, "tmp");
+
+    private string New => Path.Combine(_folder, "new");
 
     [Theory]
     [InlineData(true)]
@@ -20,14 +32,10 @@ public sealed class DurableFileWriterTests : IDisposable
     public async Task Concurrent_commits_are_grouped_and_all_files_are_present(bool useSyncfs)
     {
         const int Count = 300;
-        using var writer = new DurableFileWriter(_root, useSyncfs, maxBatch: 512);
+        var writer = new DurableFileWriter(_root, useSyncfs, maxBatch: 512);
 
         var commits = Enumerable.Range(0, Count)
-            .Select(i => writer.CommitAsync(
-                Path.Combine(_root, "tmp", $"m{i}"),
-                Path.Combine(_root, "new", $"m{i}"),
-                Encoding.ASCII.GetBytes($"header {i}\r\n"),
-                Encoding.ASCII.GetBytes($"body {i}\r\n")))
+            .Select(i => writer.CommitAsync(_folder, $"m{i}", Encoding.ASCII.GetBytes($"header {i}\r\n"), Encoding.ASCII.GetBytes($"body {i}\r\n")))
             .ToArray();
         await Task.WhenAll(commits).WaitAsync(TimeSpan.FromSeconds(60));
 
@@ -35,36 +43,100 @@ public sealed class DurableFileWriterTests : IDisposable
         Assert.True(writer.Batches < Count, $"{writer.Batches} batches for {Count} files: no group commit");
         for (var i = 0; i < Count; i++)
         {
-            Assert.Equal($"header {i}\r\nbody {i}\r\n", await File.ReadAllTextAsync(Path.Combine(_root, "new", $"m{i}")));
+            Assert.Equal($"header {i}\r\nbody {i}\r\n", await File.ReadAllTextAsync(Path.Combine(New, $"m{i}")));
         }
-        Assert.Empty(Directory.GetFiles(Path.Combine(_root, "tmp")));
+        // The tmp/ names go once the links into new/ are durable: at the latest when the writer stops.
+        writer.Dispose();
+        Assert.Empty(Directory.GetFiles(Tmp));
     }
 
     [Fact]
     public async Task A_failed_write_fails_only_its_own_commit()
     {
         using var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512);
-        var good = writer.CommitAsync(Path.Combine(_root, "tmp", "good"), Path.Combine(_root, "new", "good"), "ok"u8.ToArray());
-        var bad = writer.CommitAsync(Path.Combine(_root, "missing", "bad"), Path.Combine(_root, "new", "bad"), "no"u8.ToArray());
+        var good = writer.CommitAsync(_folder, "good", "ok"u8.ToArray());
+        var bad = writer.CommitAsync(Path.Combine(_root, "example.test", "missing"), "bad", "no"u8.ToArray());
 
         await good.WaitAsync(TimeSpan.FromSeconds(30));
         await Assert.ThrowsAnyAsync<IOException>(() => bad.WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.True(File.Exists(Path.Combine(_root, "new", "good")));
-        Assert.False(File.Exists(Path.Combine(_root, "new", "bad")));
+        Assert.True(File.Exists(Path.Combine(New, "good")));
+        Assert.False(File.Exists(Path.Combine(New, "bad")));
     }
 
     [Fact]
     public async Task A_temporary_name_that_exists_is_not_overwritten()
     {
-        var taken = Path.Combine(_root, "tmp", "taken");
-        await File.WriteAllTextAsync(taken, "someone else's");
         using var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512);
+        var taken = TempName("taken", "mine"u8);
+        await File.WriteAllTextAsync(taken, "someone else's");
 
-        var error = await Assert.ThrowsAnyAsync<IOException>(() => writer.CommitAsync(taken, Path.Combine(_root, "new", "taken"), "mine"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30)));
+        var error = await Assert.ThrowsAnyAsync<IOException>(() => writer.CommitAsync(_folder, "taken", "mine"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("File exists (errno 17)", error.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(_root, "new", "taken")));
+        Assert.False(File.Exists(Path.Combine(New, "taken")));
         Assert.Equal("someone else's", await File.ReadAllTextAsync(taken));
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_start_after_a_crash_delivers_acknowledged_files_once_and_drops_partial_ones(bool useSyncfs)
+    {
+        // What a power loss can leave: an acknowledged file whose link into new/ was lost ...
+        await File.WriteAllTextAsync(TempName("acked", "acknowledged\r\n"u8), "acknowledged\r\n");
+        // ... one whose link survived but whose tmp/ name was not yet removed ...
+        await File.WriteAllTextAsync(TempName("linked", "linked\r\n"u8), "linked\r\n");
+        await File.WriteAllTextAsync(Path.Combine(New, "linked"), "linked\r\n");
+        // ... the same, already moved to cur/ by a mail reader ...
+        await File.WriteAllTextAsync(TempName("read", "read\r\n"u8), "read\r\n");
+        await File.WriteAllTextAsync(Path.Combine(_folder, "cur", "read:2,S"), "read\r\n");
+        // ... a file of a batch that was never flushed (so never acknowledged): not what was written ...
+        await File.WriteAllTextAsync(TempName("partial", "the whole message\r\n"u8), "the wh");
+        // ... and a mail reader's own temporary file.
+        await File.WriteAllTextAsync(Path.Combine(Tmp, "1700000000.M1P2.reader"), "not ours");
+
+        using var writer = new DurableFileWriter(_root, useSyncfs, maxBatch: 512);
+
+        Assert.Equal(new RecoveryResult(Linked: 1, AlreadyDelivered: 2, Discarded: 1), writer.Recovery);
+        Assert.Equal("acknowledged\r\n", await File.ReadAllTextAsync(Path.Combine(New, "acked")));
+        Assert.Equal("acked linked", Names(New));
+        Assert.Equal("read:2,S", Names(Path.Combine(_folder, "cur")));
+        Assert.Equal("1700000000.M1P2.reader", Names(Tmp));
+    }
+
+    [Fact]
+    public async Task A_writer_sharing_the_folders_leaves_other_files_alone_and_acknowledges_durable_links()
+    {
+        // Another node's file, complete and matching its checksum, not linked yet: it may still do so.
+        var theirs = TempName("theirs", "theirs\r\n"u8);
+        await File.WriteAllTextAsync(theirs, "theirs\r\n");
+        using var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512, shared: true);
+
+        await writer.CommitAsync(_folder, "mine", "mine\r\n"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(new RecoveryResult(0, 0, 0), writer.Recovery);
+        Assert.Equal("mine", Names(New));
+        // Its own tmp/ name is gone by the acknowledgement: the link was made durable before it.
+        Assert.Equal(Path.GetFileName(theirs), Names(Tmp));
+    }
+
+    [Fact]
+    public async Task A_clean_start_finds_nothing_to_recover()
+    {
+        using (var first = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512))
+        {
+            await first.CommitAsync(_folder, "one", "one\r\n"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        using var second = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512);
+
+        Assert.Equal(new RecoveryResult(0, 0, 0), second.Recovery);
+        Assert.Equal("one\r\n", await File.ReadAllTextAsync(Path.Combine(New, "one")));
+    }
+
+    private static string Names(string directory) => string.Join(' ', Directory.GetFiles(directory).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
+
+    /// <summary>The name under which the writer keeps <paramref name="content"/> in tmp/ until its link into new/ is durable.</summary>
+    private string TempName(string name, ReadOnlySpan<byte> content) =>
+        Path.Combine(Tmp, $"{name}.crc32-{Crc32.HashToUInt32(content):x8}");
 
     public void Dispose()
     {

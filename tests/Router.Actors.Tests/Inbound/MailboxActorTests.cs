@@ -7,7 +7,7 @@ using Router.Actors.Storage;
 namespace Router.Actors.Tests.Inbound;
 
 /// <summary>
-/// The mailbox actor acknowledges a message only once its Maildir file is durable in new/, gives
+/// The mailbox actor acknowledges a message only once its Maildir file is durable and in new/, gives
 /// every delivery its own file, and answers Failed (never silence) when the write cannot happen.
 /// </summary>
 public sealed class MailboxActorTests : TestKit
@@ -41,7 +41,8 @@ public sealed class MailboxActorTests : TestKit
         var expected = Encoding.ASCII.GetBytes("Return-Path: <sender@remote.test>\r\nDelivered-To: alice@example.test\r\n").Concat(Trace).Concat(body).ToArray();
         Assert.Equal(expected, File.ReadAllBytes(file));
         Assert.EndsWith($",S={expected.Length}", Path.GetFileName(file), StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFiles(Path.Combine(MaildirRoot, "example.test", "alice", "tmp")));
+        // Its tmp/ name goes once the link into new/ is durable (the writer's next flush).
+        AwaitCondition(() => Directory.GetFiles(Path.Combine(MaildirRoot, "example.test", "alice", "tmp")).Length == 0, TimeSpan.FromSeconds(10));
     }
 
     [Fact]

@@ -4,7 +4,8 @@ namespace Router.EndToEnd.Tests.Infrastructure;
 
 /// <summary>
 /// Read-only view of one mailbox's Maildir (<c>&lt;root&gt;/&lt;domain&gt;/&lt;user&gt;</c>), as the
-/// router writes it: files in new/ once durable, in tmp/ only while being written.
+/// router writes it: files in new/ once durable, in tmp/ while being written and until their link
+/// into new/ is durable.
 /// </summary>
 public sealed class MaildirView
 {

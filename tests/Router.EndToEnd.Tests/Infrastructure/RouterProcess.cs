@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Router.EndToEnd.Tests.Infrastructure;
 
@@ -133,14 +134,24 @@ public sealed class RouterProcess : IDisposable
     /// <summary>The Maildir of one mailbox ("user@domain").</summary>
     public MaildirView Mailbox(string address) => new(MaildirRoot, address);
 
-    /// <summary>Every file under the Maildir root (new/, tmp/, cur/ of every mailbox) whose bytes contain <paramref name="token"/>.</summary>
+    /// <summary>
+    /// Every file under the Maildir root (new/, tmp/, cur/ of every mailbox) whose bytes contain
+    /// <paramref name="token"/>, each once: a delivered file's tmp/ name, kept until its link into
+    /// new/ is durable (<c>&lt;name&gt;.crc32-&lt;checksum&gt;</c>), is the file in new/, not a second one.
+    /// </summary>
     public IReadOnlyList<string> FilesContaining(string token)
     {
         if (!Directory.Exists(MaildirRoot)) return [];
         var needle = Encoding.UTF8.GetBytes(token);
         return Directory.EnumerateFiles(MaildirRoot, "*", SearchOption.AllDirectories)
-            .Where(f => File.ReadAllBytes(f).AsSpan().IndexOf(needle) >= 0)
+            .Where(f => !IsLinkedTempName(f) && File.ReadAllBytes(f).AsSpan().IndexOf(needle) >= 0)
             .ToArray();
+    }
+
+    private static bool IsLinkedTempName(string path)
+    {
+        var match = Regex.Match(path, @"/tmp/([^/]+)\.crc32-[0-9a-f]{8}$");
+        return match.Success && File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(path))!, "new", match.Groups[1].Value));
     }
 
     /// <summary>Completes when a line of the current process's output contains <paramref name="text"/>.</summary>
