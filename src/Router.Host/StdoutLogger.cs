@@ -8,14 +8,18 @@ namespace Router.Host;
 /// <summary>
 /// The node's log on standard output, as Akka's default logger prints it (one line per event:
 /// level, time, thread, source, message), without a write(2) per line: events are buffered and
-/// flushed by a message this logger sends itself behind them, so a burst (a log line per message
-/// accepted, at thousands of messages a second) goes out in one write once the events queued before
-/// the flush are in the buffer, and a lone event goes out at once.
+/// flushed <see cref="FlushDelay"/> after the first of them, so the lines of a busy moment (one per
+/// message accepted, at thousands of messages a second) go out together, and a lone line goes
+/// out at most that late. Flushing behind each burst of queued events instead still made one
+/// write(2) per message at 4,000-5,000 messages a second: the events come one at a time.
 /// </summary>
-public sealed class StdoutLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
+public sealed class StdoutLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>, IWithTimers
 {
+    private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(20);
     private readonly StreamWriter _out = new(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
     private bool _flushPending;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public StdoutLogger()
     {
@@ -25,7 +29,7 @@ public sealed class StdoutLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMe
             _out.WriteLine(Format(e));
             if (_flushPending) return;
             _flushPending = true;
-            Self.Tell(Flush.Instance);
+            Timers.StartSingleTimer(Flush.Instance, Flush.Instance, FlushDelay);
         });
         Receive<Flush>(_ =>
         {
