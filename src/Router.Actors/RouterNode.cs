@@ -190,7 +190,7 @@ public sealed class RouterNode : IAsyncDisposable
         var writer = _writer;
         if (writer.Recovery is { Linked: > 0 } or { AlreadyDelivered: > 0 } or { Discarded: > 0 })
         {
-            System.Log.Warning("maildir: after an unclean stop, {0} acknowledged messages linked into new/, {1} already delivered, {2} unacknowledged partial files removed from tmp/",
+            System.Log.Warning("maildir: after an unclean stop, {0} complete messages linked from tmp/ into new/ (acknowledged, or about to be), {1} already in new/ or cur/, {2} partial files (never acknowledged) removed from tmp/",
                 writer.Recovery.Linked, writer.Recovery.AlreadyDelivered, writer.Recovery.Discarded);
         }
         var connectionString = config.GetString("router.queue.connection-string", "");

@@ -294,8 +294,9 @@ public sealed class DurableFileWriter : IDisposable
 }
 
 /// <summary>
-/// What a start found in the Maildirs' tmp/ folders: acknowledged files linked into new/ (the crash
-/// came before their links were durable), files already in new/ or cur/ (only the tmp/ name was
-/// left), and files removed because their content did not match their checksum (never acknowledged).
+/// What a start found in the Maildirs' tmp/ folders: complete files linked into new/ (acknowledged
+/// ones whose links were not yet durable, or ones the crash caught between their write and their
+/// acknowledgement), files already in new/ or cur/ (only the tmp/ name was left), and files removed
+/// because their content did not match their checksum (never flushed, so never acknowledged).
 /// </summary>
 public sealed record RecoveryResult(int Linked, int AlreadyDelivered, int Discarded);
