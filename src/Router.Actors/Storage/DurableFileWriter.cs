@@ -9,7 +9,7 @@ namespace Router.Actors.Storage;
 /// starts is written to <c>tmp/</c> under its final name plus a CRC-32 of its content; one flush
 /// (syncfs(2), or an fsync per file and per directory) makes the batch durable there; each file is
 /// then linked into <c>new/</c> and acknowledged. Those links become durable with the next flush
-/// (the next batch's, or one of their own when no batch follows), and only then are the
+/// (the next batch's, or one of their own when no batch follows within 10 ms), and only then are the
 /// <c>tmp/</c> names removed. So an acknowledged file always has a durable name, in <c>tmp/</c>
 /// with its checksum or in <c>new/</c>, and a batch costs one flush rather than two (before and
 /// after a rename). After a crash, the constructor finishes the work (<see cref="Recover"/>).
@@ -23,6 +23,7 @@ public sealed class DurableFileWriter : IDisposable
 {
     private const string ChecksumMark = ".crc32-";
     private const int ChecksumSuffix = 15; // ".crc32-" and eight hex digits
+    private static readonly TimeSpan IdleFlushDelay = TimeSpan.FromMilliseconds(10);
 
     private readonly Channel<FileCommit> _queue = Channel.CreateUnbounded<FileCommit>(new UnboundedChannelOptions { SingleReader = true });
     private readonly bool _useSyncfs;
@@ -87,13 +88,16 @@ public sealed class DurableFileWriter : IDisposable
         var reader = _queue.Reader;
         while (true)
         {
-            // Nothing waiting: make the last batch's links durable now rather than with the next batch.
-            if (linked.Count > 0 && !reader.TryPeek(out _) && TryFlush([], linked))
+            var waiting = reader.WaitToReadAsync().AsTask();
+            // Nothing comes for a while: make the last batch's links durable now rather than with
+            // the next batch. Not at once: the next batch, which would then wait for that flush, is
+            // usually on its way (its senders have just been answered).
+            if (linked.Count > 0 && !waiting.Wait(IdleFlushDelay) && TryFlush([], linked))
             {
                 RemoveTempNames(linked);
                 linked.Clear();
             }
-            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break;
+            if (!waiting.GetAwaiter().GetResult()) break;
             while (batch.Count < _maxBatch && reader.TryRead(out var next)) batch.Add(next);
             CommitBatch(batch, linked);
             batch.Clear();
