@@ -81,7 +81,7 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
         // A later message through the same mailbox is acknowledged: the dropped session is long done.
         await AssertStillServesAsync("alice@example.test");
         Assert.Empty(_router.FilesContaining(token));
-        await Eventually.UntilAsync(() => Task.FromResult(_router.Mailbox("alice@example.test").TmpFiles().Count == 0), TimeSpan.FromSeconds(10), "alice's tmp/ to be empty");
+        await _router.Mailbox("alice@example.test").TmpEmptiesAsync();
     }
 
     [Fact]

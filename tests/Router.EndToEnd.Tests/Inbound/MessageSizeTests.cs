@@ -28,7 +28,7 @@ public sealed class MessageSizeTests(InboundRouterFixture fixture)
         await TestMessages.SendAsync(c, TestMessages.Create(token, body: body.ToString()), "a@remote.test", ["alice@example.test"], final: "552 5.3.4");
 
         Assert.Empty(_router.FilesContaining(token));
-        await Eventually.UntilAsync(() => Task.FromResult(_router.Mailbox("alice@example.test").TmpFiles().Count == 0), TimeSpan.FromSeconds(10), "alice's tmp/ to be empty");
+        await _router.Mailbox("alice@example.test").TmpEmptiesAsync();
         // The session is still usable.
         await c.CommandAsync("NOOP", "250");
     }

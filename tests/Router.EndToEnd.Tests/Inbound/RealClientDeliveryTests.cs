@@ -32,7 +32,7 @@ public sealed class RealClientDeliveryTests(RealClientDeliveryTests.Fixture fixt
         var trace = MaildirView.TraceOf(bytes);
         Assert.StartsWith("Return-Path: <sender@remote.test>\r\nDelivered-To: alice@example.test\r\nReceived: from ", trace, StringComparison.Ordinal);
         Assert.Contains("by mx.router.test (Router) with ESMTP id ", trace, StringComparison.Ordinal);
-        await Eventually.UntilAsync(() => Task.FromResult(_router.Mailbox("alice@example.test").TmpFiles().Count == 0), TimeSpan.FromSeconds(10), "alice's tmp/ to be empty");
+        await _router.Mailbox("alice@example.test").TmpEmptiesAsync();
     }
 
     [Fact]

@@ -21,6 +21,10 @@ public sealed class MaildirView
 
     public IReadOnlyList<string> TmpFiles() => List("tmp");
 
+    /// <summary>Completes once tmp/ is empty: a delivered file keeps its tmp/ name until its link into new/ is durable.</summary>
+    public Task TmpEmptiesAsync() =>
+        Eventually.UntilAsync(() => Task.FromResult(TmpFiles().Count == 0), TimeSpan.FromSeconds(10), $"{Path}/tmp to be empty");
+
     /// <summary>The messages in new/, each without the trace headers the router prepended.</summary>
     public IReadOnlyList<byte[]> NewMessages() => NewFiles().Select(f => StripTrace(File.ReadAllBytes(f))).ToArray();
 
