@@ -92,17 +92,13 @@ public sealed class DurableFileWriter : IDisposable
             // Nothing comes for a while: make the last batch's links durable now rather than with
             // the next batch. Not at once: the next batch, which would then wait for that flush, is
             // usually on its way (its senders have just been answered).
-            if (linked.Count > 0 && !waiting.Wait(IdleFlushDelay) && TryFlush([], linked))
-            {
-                RemoveTempNames(linked);
-                linked.Clear();
-            }
+            if (linked.Count > 0 && !waiting.Wait(IdleFlushDelay)) FlushLinks(linked);
             if (!waiting.GetAwaiter().GetResult()) break;
             while (batch.Count < _maxBatch && reader.TryRead(out var next)) batch.Add(next);
             CommitBatch(batch, linked);
             batch.Clear();
         }
-        if (linked.Count > 0 && TryFlush([], linked)) RemoveTempNames(linked);
+        FlushLinks(linked);
     }
 
     private void CommitBatch(List<FileCommit> batch, List<FileCommit> linked)
@@ -127,13 +123,9 @@ public sealed class DurableFileWriter : IDisposable
         catch (Exception e)
         {
             // Durability of this batch is unknown: report failure (the client retries; a duplicate
-            // is acceptable, a loss is not) and leave nothing of it behind. The links of the batch
-            // before keep their tmp/ names until a flush succeeds.
-            foreach (var request in written)
-            {
-                TryDelete(request.TempPath);
-                request.Done.TrySetException(e);
-            }
+            // is acceptable, a loss is not). The links of the batch before keep their tmp/ names
+            // until a flush succeeds.
+            Abandon(written, e, linked: false);
             return;
         }
         var previous = linked.ToArray();
@@ -147,9 +139,7 @@ public sealed class DurableFileWriter : IDisposable
             }
             catch (Exception e)
             {
-                // Not acknowledged, so not kept: a start after a crash must not deliver it later.
-                TryDelete(request.TempPath);
-                request.Done.TrySetException(e);
+                Abandon([request], e, linked: false);
             }
         }
         if (_shared)
@@ -161,12 +151,7 @@ public sealed class DurableFileWriter : IDisposable
             }
             catch (Exception e)
             {
-                foreach (var request in linked)
-                {
-                    TryDelete(request.FinalPath);
-                    TryDelete(request.TempPath);
-                    request.Done.TrySetException(e);
-                }
+                Abandon(linked, e, linked: true);
                 linked.Clear();
                 return;
             }
@@ -197,16 +182,33 @@ public sealed class DurableFileWriter : IDisposable
         foreach (var directory in directories) NativeMethods.SyncDirectory(directory);
     }
 
-    private bool TryFlush(IReadOnlyList<FileCommit> written, IReadOnlyList<FileCommit> linked)
+    /// <summary>Makes <paramref name="linked"/> durable on their own and drops their tmp/ names; if the flush fails they stay for the next one.</summary>
+    private void FlushLinks(List<FileCommit> linked)
     {
+        if (linked.Count == 0) return;
         try
         {
-            Flush(written, linked);
-            return true;
+            Flush([], linked);
         }
         catch (IOException)
         {
-            return false; // the tmp/ names stay; the next batch's flush tries again
+            return;
+        }
+        RemoveTempNames(linked);
+        linked.Clear();
+    }
+
+    /// <summary>
+    /// Fails requests that were not acknowledged and removes what they left (their new/ names too when
+    /// <paramref name="linked"/>): a start after a crash must not deliver them later.
+    /// </summary>
+    private static void Abandon(IEnumerable<FileCommit> requests, Exception error, bool linked)
+    {
+        foreach (var request in requests)
+        {
+            if (linked) TryDelete(request.FinalPath);
+            TryDelete(request.TempPath);
+            request.Done.TrySetException(error);
         }
     }
 
