@@ -55,6 +55,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$W"
+  [ -n "${router:-}" ] && rm -f "/tmp/perf-$router.map" "/tmp/jit-$router.dump"
 }
 trap cleanup EXIT
 
@@ -66,8 +67,11 @@ if [ "$SCENARIO" = relay ]; then
   pids+=($!)
   wait_port "$sink" 30 || die "the sink did not start"
 fi
+# The runtime's perf map (/tmp/perf-PID.map, removed at the end) lets perf name managed frames.
+perfmap=""
+[ "${PROFILE_PERF:-0}" = 1 ] && perfmap="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0"
 # shellcheck disable=SC2086
-env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_TieredCompilation=0 ${PROFILE_ENV:-} dotnet "$ROUTER_DLL" --config "$W/router.hocon" > "$W/router.log" 2>&1 &
+env $perfmap DOTNET_TieredCompilation=0 ${PROFILE_ENV:-} dotnet "$ROUTER_DLL" --config "$W/router.hocon" > "$W/router.log" 2>&1 &
 router=$!
 pids+=("$router")
 wait_port "$smtp" 60 || die "the router did not start: $(tail -5 "$W/router.log")"

@@ -246,6 +246,9 @@ public sealed class RouterProcess : IDisposable
         info.ArgumentList.Add("--config");
         info.ArgumentList.Add(ConfigPath);
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // Routers end by SIGKILL here, which leaves the runtime no chance to remove its diagnostics
+        // socket and debugger pipes from /tmp: without them there is nothing to leave behind.
+        info.Environment["DOTNET_EnableDiagnostics"] = "0";
 
         _exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
