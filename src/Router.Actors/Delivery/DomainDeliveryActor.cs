@@ -475,7 +475,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             _ = _services.Store.ReleaseAsync(e.QueueId, _domain);
             _recentlyDone.Add(e.QueueId);
         }
-        if (++_eventsSinceSnapshot >= _services.Delivery.SnapshotEvery)
+        // A snapshot costs as much as the queue is long: taken after as many events as the queue
+        // holds (at least snapshot-every), it costs a constant share per event however long a
+        // backlog grows, and a recovery still replays no more events than the snapshot holds entries.
+        if (++_eventsSinceSnapshot >= Math.Max(_services.Delivery.SnapshotEvery, _queue.Count))
         {
             _eventsSinceSnapshot = 0;
             SaveSnapshot(_queue.ToSnapshot());

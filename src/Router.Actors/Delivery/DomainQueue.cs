@@ -59,12 +59,16 @@ public sealed class DomainQueue
         if (entry.IsFinished) _entries.Remove(entry.Message.QueueId);
     }
 
-    public DomainQueueSnapshot ToSnapshot() => new(_entries.Values.ToArray());
+    /// <summary>
+    /// A copy of the state: the snapshot store serializes it on its own thread while the actor goes
+    /// on applying events, and must not see those (a recovery would apply them a second time).
+    /// </summary>
+    public DomainQueueSnapshot ToSnapshot() => new(_entries.Values.Select(e => e.Copy()).ToArray());
 
     public static DomainQueue FromSnapshot(DomainQueueSnapshot snapshot)
     {
         var queue = new DomainQueue();
-        foreach (var entry in snapshot.Entries) queue._entries[entry.Message.QueueId] = entry;
+        foreach (var entry in snapshot.Entries) queue._entries[entry.Message.QueueId] = entry.Copy();
         return queue;
     }
 }
@@ -107,4 +111,15 @@ public sealed class QueueEntry
 
     /// <summary>Nothing left to try and no bounce owed.</summary>
     public bool IsFinished => !PendingRecipients.Any() && OwedBounces().Length == 0;
+
+    /// <summary>An entry that later changes to this one leave alone (the message and the results are immutable records).</summary>
+    public QueueEntry Copy() => new()
+    {
+        Message = Message,
+        States = (RecipientResult?[])States.Clone(),
+        BounceDone = (bool[])BounceDone.Clone(),
+        Attempts = Attempts,
+        NextAttempt = NextAttempt,
+        DelayNotified = DelayNotified,
+    };
 }

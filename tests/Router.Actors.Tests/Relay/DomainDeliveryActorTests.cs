@@ -165,6 +165,41 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task Long_queue_is_snapshotted_after_as_many_events_as_it_holds_and_recovers_whole()
+    {
+        // 80 messages, each persisted twice (queued, then deferred: DNS fails, the retry is an hour
+        // away): 160 events. A snapshot every 10 events would write 16 snapshots of up to 80 entries;
+        // one only after as many events as the queue holds writes at most 5 (after 10, 20, 40, 80
+        // and 160 events, were every other event a new message).
+        var saves = 0;
+        await TestSnapshotStore.FromRef(Persistence.Instance.Apply(Sys).SnapshotStoreFor(null)).OnSave.FailIf((_, _) =>
+        {
+            Interlocked.Increment(ref saves);
+            return false;
+        });
+        _services.Delivery = TestDomainServices.DefaultDelivery with { SnapshotEvery = 10, RetrySchedule = [TimeSpan.FromHours(1)] };
+        var queue = StartQueue();
+        var ids = Enumerable.Range(1, 80).Select(i => $"Q{i}").ToArray();
+
+        foreach (var id in ids) queue.Tell(await MessageAsync(id));
+
+        Assert.Equal(ids.Order(), ReceiveN(ids.Length, Deadline).Cast<DomainDeliveryActor.Accepted>().Select(a => a.QueueId).Order());
+        await AwaitAssertAsync(() => Assert.All(Queue(queue).Messages, m => Assert.Equal(1, m.Attempts)), Deadline, TimeSpan.FromMilliseconds(50));
+        Watch(queue);
+        queue.Tell(PoisonPill.Instance);
+        ExpectTerminated(queue, Deadline);
+        // Its snapshot requests were queued at the store before it stopped: this load comes after them.
+        Persistence.Instance.Apply(Sys).SnapshotStoreFor(null).Tell(new LoadSnapshot("domain-" + Domain, SnapshotSelectionCriteria.Latest, long.MaxValue));
+        Assert.NotNull(ExpectMsg<LoadSnapshotResult>(Deadline).Snapshot);
+        Assert.InRange(saves, 1, 5);
+
+        // Snapshot plus the events after it give back every message with its attempt.
+        var listing = Queue(StartQueue()).Messages;
+        Assert.Equal(ids.Order(), listing.Select(m => m.QueueId).Order());
+        Assert.All(listing, m => Assert.Equal(1, m.Attempts));
+    }
+
+    [Fact]
     public async Task Permanent_failure_bounces_to_the_local_sender_with_a_null_reverse_path()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);

@@ -180,4 +180,30 @@ public sealed class DomainQueueTests
         restored.Apply(new QueueEvent.Attempted("Q1", [Delivered(1)], T0.AddMinutes(2)));
         Assert.Null(restored.Find("Q1"));
     }
+
+    [Fact]
+    public void Snapshot_is_a_copy_that_later_events_leave_alone()
+    {
+        // The snapshot store serializes on its own thread while the queue goes on applying events:
+        // what it holds must be the state at the snapshot, or a recovery applies those events twice.
+        var queue = With(new QueueEvent.Enqueued(Message("Q1")));
+        var snapshot = queue.ToSnapshot();
+
+        queue.Apply(new QueueEvent.Attempted("Q1", [Failed(0), Deferred(1)], T0.AddMinutes(1)));
+        queue.Apply(new QueueEvent.DelayNotified("Q1"));
+
+        var saved = Assert.Single(snapshot.Entries);
+        Assert.Equal(0, saved.Attempts);
+        Assert.All(saved.States, Assert.Null);
+        Assert.Equal([false, false], saved.BounceDone);
+        Assert.False(saved.DelayNotified);
+        Assert.Equal(T0, saved.NextAttempt);
+
+        // Nor does a queue restored from it change the snapshot (an in-memory store keeps the object).
+        var restored = DomainQueue.FromSnapshot(snapshot);
+        restored.Apply(new QueueEvent.Attempted("Q1", [Delivered(0), Delivered(1)], T0.AddMinutes(1)));
+        Assert.Null(restored.Find("Q1"));
+        Assert.Equal(0, saved.Attempts);
+        Assert.All(saved.States, Assert.Null);
+    }
 }
