@@ -8,7 +8,9 @@
 # through the runtime's perf map).
 #
 # Environment (defaults in brackets):
-#   PROFILE_SCENARIO [relay]   relay (4 KiB to a loopback sink) or maildir (one local mailbox)
+#   PROFILE_SCENARIO [relay]   relay (4 KiB to a loopback sink), maildir (one local mailbox) or
+#                              backlog (relay to a destination that refuses connections: the queue
+#                              grows by every message; done when each has been tried and deferred)
 #   PROFILE_MESSAGES [6000]    measured messages      PROFILE_WARMUP [2000]  warm-up messages
 #   PROFILE_SIZE [4096]        message size in bytes   PROFILE_CONNECTIONS [50]
 #   PROFILE_DRIVER [loadtest] loadtest (pipelined) or smtp-source (Postfix's, one command per round trip)
@@ -38,7 +40,7 @@ die() { log "error: $*"; exit 1; }
 
 DRIVER=${PROFILE_DRIVER:-loadtest}
 case "$DRIVER" in loadtest) ;; smtp-source) command -v smtp-source >/dev/null || die "smtp-source is needed (apt install postfix)" ;; *) die "PROFILE_DRIVER is loadtest or smtp-source" ;; esac
-case "$SCENARIO" in relay) to=u@remote.test ;; maildir) to=user@local.test ;; *) die "PROFILE_SCENARIO is relay or maildir" ;; esac
+case "$SCENARIO" in relay | backlog) to=u@remote.test ;; maildir) to=user@local.test ;; *) die "PROFILE_SCENARIO is relay, maildir or backlog" ;; esac
 command -v jq >/dev/null || die "jq is needed"
 if [ "${PROFILE_PERF:-0}" = 1 ] && ! command -v perf >/dev/null; then
   log "installing linux-perf"
@@ -78,6 +80,7 @@ wait_port "$smtp" 60 || die "the router did not start: $(tail -5 "$W/router.log"
 
 delivered() {
   if [ "$SCENARIO" = relay ]; then jq .messages "$W/sink.json" 2>/dev/null || echo 0
+  elif [ "$SCENARIO" = backlog ]; then grep -c "status=Deferred" "$W/router.log" || true
   else find "$W/data/maildir" -path '*/new/*' -type f 2>/dev/null | wc -l; fi
 }
 drive() { # COUNT OUTFILE
@@ -99,9 +102,11 @@ wait_delivered() { # TOTAL
   die "only $n of $1 messages delivered"
 }
 
-log "warm-up: $WARMUP messages ($SCENARIO, $SIZE bytes, $CONNECTIONS sessions)"
-drive "$WARMUP" "$W/warm.json"
-wait_delivered "$WARMUP"
+if [ "$WARMUP" -gt 0 ]; then
+  log "warm-up: $WARMUP messages ($SCENARIO, $SIZE bytes, $CONNECTIONS sessions)"
+  drive "$WARMUP" "$W/warm.json"
+  wait_delivered "$WARMUP"
+fi
 
 if [ "${PROFILE_PERF:-0}" = 1 ]; then
   perf record -F 499 -g -p "$router" -o "$W/perf.data" > "$W/perf.log" 2>&1 &
