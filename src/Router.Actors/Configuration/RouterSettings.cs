@@ -28,6 +28,9 @@ public sealed record RouterSettings
     public required string Postmaster { get; init; }
     public required IReadOnlyList<string> TrustedNetworks { get; init; }
     public long MaxMessageSize { get; init; } = 25L * 1024 * 1024;
+
+    /// <summary>router.limits.min-free-space: below this much free space where mail is written, MAIL gets 452 4.3.1; 0 = no check.</summary>
+    public long MinFreeSpace { get; init; } = 25L * 1024 * 1024 * 3 / 2;
     public int MaxRecipients { get; init; } = 1000;
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
     public int MaxErrors { get; init; } = 10;
@@ -92,6 +95,7 @@ public sealed record RouterSettings
         var bare = r.GetString("data.bare-line-endings", "reject");
         if (bare is not ("reject" or "normalize")) throw new ConfigurationException("router.data.bare-line-endings must be \"reject\" or \"normalize\"");
 
+        var maxMessageSize = r.GetByteSize("limits.max-message-size") ?? 25L * 1024 * 1024;
         return new RouterSettings
         {
             Hostname = r.GetString("hostname"),
@@ -109,7 +113,8 @@ public sealed record RouterSettings
             CatchAll = catchAll,
             TrustedNetworks = r.HasPath("relay.trusted-networks") ? r.GetStringList("relay.trusted-networks").ToArray() : ["127.0.0.0/8", "::1/128"],
             Postmaster = r.GetString("postmaster", "postmaster@" + localDomains.FirstOrDefault()).ToLowerInvariant(),
-            MaxMessageSize = r.GetByteSize("limits.max-message-size") ?? 25L * 1024 * 1024,
+            MaxMessageSize = maxMessageSize,
+            MinFreeSpace = MinFreeSpaceOf(r, maxMessageSize),
             MaxRecipients = r.GetInt("limits.max-recipients", 1000),
             IdleTimeout = r.GetTimeSpan("limits.idle-timeout", TimeSpan.FromMinutes(5)),
             MaxErrors = r.GetInt("limits.max-errors", 10),
@@ -125,6 +130,20 @@ public sealed record RouterSettings
             DeliveryAckTimeout = r.GetTimeSpan("delivery-ack-timeout", TimeSpan.FromSeconds(30)),
             ShutdownGrace = r.GetTimeSpan("shutdown-grace", TimeSpan.FromSeconds(10)),
         };
+    }
+
+    /// <summary>router.limits.min-free-space: "auto" (1.5 messages of the largest size, as Postfix's smtpd) or a size.</summary>
+    private static long MinFreeSpaceOf(Config r, long maxMessageSize)
+    {
+        if (r.GetString("limits.min-free-space", "auto") == "auto") return maxMessageSize * 3 / 2;
+        try
+        {
+            return r.GetByteSize("limits.min-free-space") ?? throw new FormatException();
+        }
+        catch (FormatException)
+        {
+            throw new ConfigurationException("router.limits.min-free-space must be \"auto\" or a size such as 100MiB (0 = no check)");
+        }
     }
 
     public static IPEndPoint ParseEndpoint(string text) =>

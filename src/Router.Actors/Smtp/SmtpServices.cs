@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Router.Actors.Configuration;
 using Router.Actors.Routing;
+using Router.Actors.Storage;
 
 namespace Router.Actors.Smtp;
 
@@ -17,6 +18,9 @@ public sealed record SmtpServices(
 
     /// <summary>Per-client limits shared by every listener of the node.</summary>
     public ClientLimits Limits { get; init; } = new(Settings);
+
+    /// <summary>Free space where mail is written, checked at MAIL.</summary>
+    public StorageSpace Space { get; init; } = new([Settings.DataDir, Settings.MaildirRoot], Settings.MinFreeSpace);
 
     /// <summary>TLS, AUTH, submission sender policy and DKIM; disabled unless the node sets it.</summary>
     public SmtpSecurity Security { get; init; } = SmtpSecurity.Disabled;

@@ -327,6 +327,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         var mail = CommandParser.ParseMail(argument, utf8Offered: _esmtp, out var error);
         if (mail is null) return Error(error!);
         if (mail.DeclaredSize > _services.Settings.MaxMessageSize) return Error(Replies.SizeExceeded);
+        if (!_services.Space.HasRoomFor(mail.DeclaredSize ?? 0, out var free))
+        {
+            _log.Warning("session {0}: 452 4.3.1 to MAIL: {1} bytes free where mail is written, {2} needed", _connection.RemoteAddress, free, _services.Space.MinimumFree + (mail.DeclaredSize ?? 0));
+            return Reply(Replies.InsufficientStorage);
+        }
         if (_user is not null && _services.Security.Settings.EnforceSender && mail.ReversePath is { } sender &&
             !_services.Security.Senders.Owns(_user, sender))
         {

@@ -25,11 +25,35 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Equal("127.0.0.1:2525", Assert.Single(settings.SmtpEndpoints).ToString());
         Assert.Contains("demo@example.test", settings.Mailboxes);
         Assert.Equal(25L * 1024 * 1024, settings.MaxMessageSize);
+        Assert.Equal(25L * 1024 * 1024 * 3 / 2, settings.MinFreeSpace);
         Assert.Equal(TimeSpan.FromMinutes(5), settings.IdleTimeout);
         Assert.Equal(TimeSpan.FromHours(4), delivery.WarnAfter);
         Assert.Equal(TimeSpan.FromDays(5), delivery.GiveUpAfter);
         Assert.Equal(20, delivery.MaxConnectionsPerDestination);
         Assert.Equal([TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30), TimeSpan.FromHours(1)], delivery.RetrySchedule);
+    }
+
+    [Theory]
+    [InlineData("max-message-size = 10MiB", 15L * 1024 * 1024)]
+    [InlineData("max-message-size = 10MiB, min-free-space = auto", 15L * 1024 * 1024)]
+    [InlineData("min-free-space = 100MiB", 100L * 1024 * 1024)]
+    [InlineData("min-free-space = 0", 0L)]
+    public void Free_space_needed_is_one_and_a_half_messages_unless_set(string limits, long expected)
+    {
+        var config = ConfigurationFactory.ParseString($"router.limits {{ {limits} }}")
+            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
+
+        Assert.Equal(expected, RouterSettings.FromConfig(config, _ => "/srv/router").MinFreeSpace);
+    }
+
+    [Fact]
+    public void Free_space_that_is_neither_auto_nor_a_size_is_a_configuration_error()
+    {
+        var config = ConfigurationFactory.ParseString("router.limits.min-free-space = plenty")
+            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
+
+        var error = Assert.Throws<ConfigurationException>(() => RouterSettings.FromConfig(config, _ => "/srv/router"));
+        Assert.Contains("router.limits.min-free-space", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
