@@ -112,7 +112,7 @@ public sealed class QueueEntry
     /// <summary>Nothing left to try and no bounce owed.</summary>
     public bool IsFinished => !PendingRecipients.Any() && OwedBounces().Length == 0;
 
-    /// <summary>An entry that later changes to this one leave alone (the message and the results are immutable records).</summary>
+    /// <summary>A copy that later changes to this entry do not reach (the message and the results are immutable records).</summary>
     public QueueEntry Copy() => new()
     {
         Message = Message,

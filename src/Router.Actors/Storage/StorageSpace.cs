@@ -8,7 +8,7 @@ namespace Router.Actors.Storage;
 /// </summary>
 public sealed class StorageSpace(IReadOnlyList<string> folders, long minimumFree)
 {
-    private static readonly long RecheckMs = 1000;
+    private const long RecheckMs = 1000;
     private readonly object _gate = new();
     private long _nextCheck;
     private long _available = long.MaxValue;
