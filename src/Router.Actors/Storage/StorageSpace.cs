@@ -3,33 +3,34 @@ namespace Router.Actors.Storage;
 /// <summary>
 /// Free space in the folders mail is written to, checked before a transaction starts, as Postfix's
 /// smtpd does (452 4.3.1 below 1.5 times its message size limit): a client told at MAIL keeps the
-/// message and retries later, rather than sending all of it for a write that would fail. The
-/// file systems are asked (statvfs) at most once a second.
+/// message and retries later, rather than sending all of it for a write that would fail. The file
+/// systems are asked (statvfs) at most once a second and never on a session's path: a check that is
+/// due starts one on the thread pool and answers from the last one, so a file system that hangs (a
+/// shared Maildir on NFS) holds up one pool thread, not every MAIL. Unknown counts as enough.
 /// </summary>
 public sealed class StorageSpace(IReadOnlyList<string> folders, long minimumFree)
 {
     private const long RecheckMs = 1000;
-    private readonly object _gate = new();
-    private long _nextCheck;
     private long _available = long.MaxValue;
+    private long _nextCheck;
+    private int _checking;
 
     public long MinimumFree => minimumFree;
 
-    /// <summary>Whether every folder has <see cref="MinimumFree"/> plus <paramref name="declaredSize"/> bytes available.</summary>
+    /// <summary>Whether every folder had <see cref="MinimumFree"/> plus <paramref name="declaredSize"/> bytes available at the last check.</summary>
     public bool HasRoomFor(long declaredSize, out long available)
     {
         available = long.MaxValue;
         if (minimumFree <= 0) return true;
-        available = Available();
+        if (Environment.TickCount64 >= Volatile.Read(ref _nextCheck) && Interlocked.Exchange(ref _checking, 1) == 0) _ = Task.Run(Check);
+        available = Volatile.Read(ref _available);
         return available >= minimumFree + declaredSize;
     }
 
-    private long Available()
+    private void Check()
     {
-        lock (_gate)
+        try
         {
-            var now = Environment.TickCount64;
-            if (now < _nextCheck) return _available;
             var least = long.MaxValue;
             foreach (var folder in folders)
             {
@@ -42,9 +43,12 @@ public sealed class StorageSpace(IReadOnlyList<string> folders, long minimumFree
                     // A folder that cannot be asked does not block mail: its writes report their own errors.
                 }
             }
-            _nextCheck = now + RecheckMs;
-            _available = least;
-            return least;
+            Volatile.Write(ref _available, least);
+        }
+        finally
+        {
+            Volatile.Write(ref _nextCheck, Environment.TickCount64 + RecheckMs);
+            Volatile.Write(ref _checking, 0);
         }
     }
 }
