@@ -33,7 +33,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly DeliveryAttempt _attempt;
     private readonly RetrySchedule _schedule;
     private readonly Queue<string> _ready = new();
-    private readonly SortedSet<(DateTimeOffset Due, string Id)> _waiting = [];
+    private readonly WaitingMessages _waiting = new();
     private readonly HashSet<string> _attempting = [];
     private readonly HashSet<string> _notifying = [];
     private readonly CancellationTokenSource _stopping = new();
@@ -156,7 +156,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             if (entry.OwedBounces().Length > 0) SendNotice(entry, DsnKind.Failure, entry.OwedBounces());
             else if (entry.NextAttempt <= now) _ready.Enqueue(entry.Message.QueueId);
-            else _waiting.Add((entry.NextAttempt, entry.Message.QueueId));
+            else _waiting.Add(entry.Message.QueueId, entry.NextAttempt);
         }
         if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
         ReleaseOrphans();
@@ -202,12 +202,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var now = DateTimeOffset.UtcNow;
-        while (_waiting.Count > 0 && _waiting.Min.Due <= now)
-        {
-            var due = _waiting.Min;
-            _waiting.Remove(due);
-            _ready.Enqueue(due.Id);
-        }
+        foreach (var id in _waiting.TakeDue(now)) _ready.Enqueue(id);
         while (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination)
         {
             if (_services.Delivery.RatePerDomain > 0)
@@ -225,7 +220,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             }
             StartAttempt(entry, now);
         }
-        var next = _waiting.Count > 0 ? _waiting.Min.Due : DateTimeOffset.MaxValue;
+        var next = _waiting.NextDue;
         if (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination && _nextStartAllowed < next) next = _nextStartAllowed;
         if (next == DateTimeOffset.MaxValue) Timers.Cancel("tick");
         else Timers.StartSingleTimer("tick", Tick.Instance, Max(next - now, TimeSpan.FromMilliseconds(1)));
@@ -284,7 +279,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             if (now < deadline)
             {
                 var again = now + BodyPollInterval;
-                _waiting.Add((again < deadline ? again : deadline, done.QueueId));
+                _waiting.Add(done.QueueId, again < deadline ? again : deadline);
                 Kick();
                 return;
             }
@@ -333,7 +328,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             {
                 SendNotice(current, DsnKind.Delay, current.PendingRecipients.ToArray(), content);
             }
-            if (current.PendingRecipients.Any() && !_notifying.Contains(e.QueueId)) _waiting.Add((current.NextAttempt, e.QueueId));
+            if (current.PendingRecipients.Any() && !_notifying.Contains(e.QueueId)) _waiting.Add(e.QueueId, current.NextAttempt);
             Kick();
         });
     }
@@ -407,7 +402,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (!done.Ok)
         {
             _log.Warning("{0}: could not hand over the {1} notice; trying again in a minute", done.QueueId, done.Kind);
-            _waiting.Add((DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1), done.QueueId));
+            _waiting.Add(done.QueueId, DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1));
             Kick();
             return;
         }
@@ -417,7 +412,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         PersistEvent(e, persisted =>
         {
             var current = _queue.Find(persisted.QueueId);
-            if (current is not null && current.PendingRecipients.Any() && !_waiting.Any(w => w.Id == persisted.QueueId)) _waiting.Add((current.NextAttempt, persisted.QueueId));
+            if (current is not null && current.PendingRecipients.Any()) _waiting.Add(persisted.QueueId, current.NextAttempt);
             Kick();
         });
     }
@@ -426,14 +421,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     private void OnRetryNow(RetryNow retry)
     {
-        var moved = 0;
-        foreach (var w in _waiting.Where(w => retry.QueueId is null || w.Id == retry.QueueId).ToArray())
-        {
-            _waiting.Remove(w);
-            _ready.Enqueue(w.Id);
-            moved++;
-        }
-        Sender.Tell(new AdminDone(moved));
+        var moved = _waiting.Take(retry.QueueId);
+        foreach (var id in moved) _ready.Enqueue(id);
+        Sender.Tell(new AdminDone(moved.Count));
         Kick();
     }
 
