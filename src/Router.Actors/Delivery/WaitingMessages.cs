@@ -25,9 +25,10 @@ internal sealed class WaitingMessages
         _dueOf[id] = due;
     }
 
-    /// <summary>Removes and returns, earliest first, the messages due at <paramref name="now"/>.</summary>
-    public List<string> TakeDue(DateTimeOffset now)
+    /// <summary>Removes and returns, earliest first, the messages due at <paramref name="now"/> (usually none: no allocation then).</summary>
+    public IReadOnlyList<string> TakeDue(DateTimeOffset now)
     {
+        if (NextDue > now) return [];
         var due = new List<string>();
         while (_byDue.Count > 0 && _byDue.Min.Due <= now) due.Add(Remove(_byDue.Min));
         return due;
