@@ -7,13 +7,18 @@ public sealed class WaitingMessagesTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 30, 6, 0, 0, TimeSpan.Zero);
 
+    /// <summary>Each message waiting the given minutes after T0, added in the order given.</summary>
+    private static WaitingMessages Waiting(params (string Id, int Minutes)[] waits)
+    {
+        var waiting = new WaitingMessages();
+        foreach (var (id, minutes) in waits) waiting.Add(id, T0.AddMinutes(minutes));
+        return waiting;
+    }
+
     [Fact]
     public void Due_messages_come_out_earliest_first_and_only_once()
     {
-        var waiting = new WaitingMessages();
-        waiting.Add("Q3", T0.AddMinutes(3));
-        waiting.Add("Q1", T0.AddMinutes(1));
-        waiting.Add("Q2", T0.AddMinutes(2));
+        var waiting = Waiting(("Q3", 3), ("Q1", 1), ("Q2", 2));
 
         Assert.Equal(T0.AddMinutes(1), waiting.NextDue);
         Assert.Empty(waiting.TakeDue(T0));
@@ -27,9 +32,7 @@ public sealed class WaitingMessagesTests
     [Fact]
     public void A_second_wait_for_a_message_keeps_the_earlier_time()
     {
-        var waiting = new WaitingMessages();
-        waiting.Add("Q1", T0.AddMinutes(5));
-        waiting.Add("Q1", T0.AddMinutes(9));
+        var waiting = Waiting(("Q1", 5), ("Q1", 9));
         Assert.Equal(T0.AddMinutes(5), waiting.NextDue);
 
         waiting.Add("Q1", T0.AddMinutes(1));
@@ -41,10 +44,7 @@ public sealed class WaitingMessagesTests
     [Fact]
     public void Take_removes_one_message_or_all()
     {
-        var waiting = new WaitingMessages();
-        waiting.Add("Q1", T0.AddMinutes(1));
-        waiting.Add("Q2", T0.AddMinutes(2));
-        waiting.Add("Q3", T0.AddMinutes(3));
+        var waiting = Waiting(("Q1", 1), ("Q2", 2), ("Q3", 3));
 
         Assert.Equal(["Q2"], waiting.Take("Q2"));
         Assert.Empty(waiting.Take("Q2"));
