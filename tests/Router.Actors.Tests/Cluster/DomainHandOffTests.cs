@@ -59,12 +59,15 @@ public sealed class DomainHandOffTests : TestKit, IAsyncLifetime
     [Fact]
     public async Task A_repeated_enqueue_is_answered_and_queued_once()
     {
-        await _journal.OnWrite.PassWithDelay(TimeSpan.FromMilliseconds(500));
+        var writes = new GatedJournalWrites();
+        await _journal.OnWrite.SetInterceptorAsync(writes);
         var queue = StartQueue();
         var enqueue = await MessageAsync("Q1");
 
         queue.Tell(enqueue);
+        await writes.Reached.WaitAsync(Deadline);
         queue.Tell(enqueue); // while the first is being written: its answer covers both
+        writes.Open();
         Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         queue.Tell(enqueue); // once written
@@ -84,12 +87,16 @@ public sealed class DomainHandOffTests : TestKit, IAsyncLifetime
     [Fact]
     public async Task Hand_off_stop_answers_the_enqueue_being_written_before_stopping()
     {
-        await _journal.OnWrite.PassWithDelay(TimeSpan.FromMilliseconds(800));
+        var writes = new GatedJournalWrites();
+        await _journal.OnWrite.SetInterceptorAsync(writes);
         var queue = StartQueue();
         Watch(queue);
 
         queue.Tell(await MessageAsync("Q1"));
+        await writes.Reached.WaitAsync(Deadline);
         queue.Tell(HandOffStop.Instance);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // neither the answer nor the stop before the write
+        writes.Open();
 
         Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
         ExpectTerminated(queue, Deadline);

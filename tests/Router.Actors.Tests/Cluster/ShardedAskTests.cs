@@ -25,7 +25,9 @@ public sealed class ShardedAskTests : TestKit
         owner.LastSender.Tell("accepted Q1");
 
         Assert.Equal("accepted Q1", await ask.WaitAsync(TimeSpan.FromSeconds(5)));
-        owner.ExpectNoMsg(TimeSpan.FromMilliseconds(600));
+        // No more sends once answered: one resend may have crossed the answer on a loaded machine,
+        // while an asker still sending every 300 ms would send three or four in this second.
+        Assert.True(owner.ReceiveWhile(TimeSpan.FromSeconds(1), m => m as Request).Count <= 1, "the request went on after the answer");
     }
 
     [Fact]

@@ -75,12 +75,15 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     public async Task Enqueue_is_acknowledged_only_after_the_journal_write()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        await _journal.OnWrite.PassWithDelay(TimeSpan.FromMilliseconds(800));
+        var writes = new GatedJournalWrites();
+        await _journal.OnWrite.SetInterceptorAsync(writes);
         var queue = StartQueue();
 
         queue.Tell(await MessageAsync("Q1"));
 
+        await writes.Reached.WaitAsync(Deadline);
         ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        writes.Open();
         Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
     }
 
@@ -130,10 +133,12 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         // One write in flight at most: a rejected write must give its slot back.
         _services.Delivery = TestDomainServices.DefaultDelivery with { MaxPersistsInFlight = 1 };
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        await _journal.OnWrite.Reject();
+        var rejected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _journal.OnWrite.RejectIf(_ => { rejected.TrySetResult(); return true; });
         var queue = StartQueue();
 
         queue.Tell(await MessageAsync("Q1"));
+        await rejected.Task.WaitAsync(Deadline);
         ExpectNoMsg(TimeSpan.FromMilliseconds(500));
 
         await _journal.OnWrite.Pass();
