@@ -121,6 +121,12 @@ public sealed class RouterNode : IAsyncDisposable
             """), setup);
     }
 
+    /// <summary>The shard hand-off timeout derived from the owners' deadline (<see cref="RouterSettings.ShardHandOffTimeout"/>), unless the configuration sets one.</summary>
+    internal static Config ShardingConfig(Config config, RouterSettings settings) =>
+        config.HasPath("akka.cluster.sharding.handoff-timeout")
+            ? Config.Empty
+            : ConfigurationFactory.ParseString($"akka.cluster.sharding.handoff-timeout = {settings.ShardHandOffTimeout.TotalMilliseconds:0}ms");
+
     /// <summary>
     /// SQLite allows one writer at a time; the journal, its deletes and the snapshot store each
     /// open their own connections. Without a busy timeout a writer that finds the lock taken is
@@ -154,6 +160,7 @@ public sealed class RouterNode : IAsyncDisposable
         var (persistence, setup) = PersistenceConfig(config, settings);
         // The node joins its seed nodes itself, once it is ready to host shards (StartServicesAsync).
         var full = ConfigurationFactory.ParseString("akka.cluster.seed-nodes = []")
+            .WithFallback(ShardingConfig(config, settings))
             .WithFallback(persistence)
             .WithFallback(config)
             .WithFallback(QueueSerializer.Config)

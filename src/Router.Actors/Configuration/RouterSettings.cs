@@ -44,6 +44,22 @@ public sealed record RouterSettings
     public bool UseSyncfs { get; init; } = true;
     public int MaxCommitBatch { get; init; } = 512;
     public TimeSpan DeliveryAckTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a domain queue whose shard moves waits for its delivery attempts in flight before
+    /// it stops anyway (a quarter of delivery-ack-timeout): the next owner must answer in time.
+    /// </summary>
+    public TimeSpan OwnerHandOffDeadline => DeliveryAckTimeout / 4;
+
+    /// <summary>
+    /// Akka's <c>akka.cluster.sharding.handoff-timeout</c> unless the configuration sets it: the
+    /// owners' own deadline plus 7.5 s. Akka stops the entities of a shard being handed off by force
+    /// 5 s before this timeout, which leaves the owners 2.5 s beyond their deadline; and when the
+    /// region handing a shard off terminates before every region has acknowledged the hand-off's
+    /// start, Akka's rebalance worker waits out the whole timeout while requests for that shard
+    /// wait (60 s by default, longer than delivery-ack-timeout).
+    /// </summary>
+    public TimeSpan ShardHandOffTimeout => OwnerHandOffDeadline + TimeSpan.FromSeconds(7.5);
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>router.maildir-dir: where the Maildirs live (default &lt;data-dir&gt;/maildir; shared by the nodes of a cluster).</summary>

@@ -502,7 +502,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (_handingOff) return;
         _handingOff = true;
         Timers.Cancel("tick");
-        Timers.StartSingleTimer("hand-off", HandOffDeadline.Instance, _services.Settings.DeliveryAckTimeout / 4);
+        Timers.StartSingleTimer("hand-off", HandOffDeadline.Instance, _services.Settings.OwnerHandOffDeadline);
         TryStopForHandOff();
     }
 
