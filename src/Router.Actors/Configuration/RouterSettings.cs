@@ -44,6 +44,7 @@ public sealed record RouterSettings
     public bool UseSyncfs { get; init; } = true;
     public int MaxCommitBatch { get; init; } = 512;
     public TimeSpan DeliveryAckTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How long a domain queue whose shard moves waits for its delivery attempts in flight before
@@ -60,7 +61,6 @@ public sealed record RouterSettings
     /// wait (60 s by default, longer than delivery-ack-timeout).
     /// </summary>
     public TimeSpan ShardHandOffTimeout => OwnerHandOffDeadline + TimeSpan.FromSeconds(7.5);
-    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>router.maildir-dir: where the Maildirs live (default &lt;data-dir&gt;/maildir; shared by the nodes of a cluster).</summary>
     public string MaildirRoot
