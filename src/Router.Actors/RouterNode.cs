@@ -334,7 +334,8 @@ public sealed class RouterNode : IAsyncDisposable
     public async Task StopAsync()
     {
         var grace = Settings.ShutdownGrace + Settings.DeliveryAckTimeout + TimeSpan.FromSeconds(5);
-        await Task.WhenAll(_listeners.Select(async l =>
+        // An actor system that has stopped (the cluster downed this node) has no listener to wait for.
+        var drained = Task.WhenAll(_listeners.Select(async l =>
         {
             try
             {
@@ -344,7 +345,8 @@ public sealed class RouterNode : IAsyncDisposable
             {
                 // The listener already stopped, or its grace ran out: nothing more to wait for.
             }
-        })).ConfigureAwait(false);
+        }));
+        await Task.WhenAny(drained, System.WhenTerminated).ConfigureAwait(false);
         _listeners.Clear();
         System.Log.Info("sessions drained; handing over shards and leaving the cluster");
         await DisposeAsync().ConfigureAwait(false);

@@ -50,8 +50,18 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
             await Console.Error.WriteLineAsync($"router: admin endpoint {http} not started: {e.Message}").ConfigureAwait(false);
         }
     }
-    await stop.Task.ConfigureAwait(false);
+    var ended = await Task.WhenAny(stop.Task, node.System.WhenTerminated).ConfigureAwait(false);
     if (admin is not null) await admin.DisposeAsync().ConfigureAwait(false);
+    if (ended != stop.Task)
+    {
+        // The actor system stopped without being asked: the cluster downed this node (the Split
+        // Brain Resolver, after it stopped answering) or it could not join. It takes no mail any
+        // more, so end with Akka's exit code for the reason and let the supervisor start it again.
+        var reason = Akka.Actor.CoordinatedShutdown.Get(node.System).ShutdownReason;
+        await Console.Error.WriteLineAsync($"router: the actor system stopped on its own ({reason?.GetType().Name ?? "unknown reason"}); exiting").ConfigureAwait(false);
+        await node.DisposeAsync().ConfigureAwait(false);
+        return reason is { ExitCode: > 0 } ? reason.ExitCode : 1;
+    }
     Console.WriteLine("router: stopping (draining sessions)");
     await node.StopAsync().ConfigureAwait(false);
     Console.WriteLine("router: stopped");

@@ -245,6 +245,47 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
             $"a message took {(slowest.RepliedAt - slowest.StartedAt).TotalSeconds:0.0} s to be accepted (port {slowest.Port}, at {slowest.StartedAt.TotalSeconds:0.0} s)\n{cluster.Logs()}");
     }
 
+    [Fact]
+    [ClusterStep(5)]
+    public async Task A_node_the_cluster_downs_while_it_is_frozen_exits_when_it_resumes_and_the_others_take_its_mail()
+    {
+        // SIGSTOP: to the others it stops answering, like a node in a long pause; the Split Brain
+        // Resolver downs it (heartbeat pause 3 s, stable-after 5 s).
+        var frozen = cluster.Nodes[^1];
+        var others = cluster.Nodes.Take(cluster.Nodes.Count - 1).ToArray();
+        await frozen.SignalAsync("STOP");
+        try
+        {
+            foreach (var port in cluster.AdminPorts.Take(others.Length))
+            {
+                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+                await Eventually.UntilAsync(async () => (await AdminMetrics.ReadAsync(client))["router_cluster_members_up"] == others.Length,
+                    TimeSpan.FromSeconds(60), $"the node with admin port {port} to see the frozen node gone");
+            }
+
+            // The two left take mail for every mailbox and domain, those the frozen node owned too.
+            var token = TestMessages.NewToken();
+            var load = new ClusterLoad(token, others.Select(n => n.EndPoint).ToArray()) { Limit = 60 };
+            await load.RunAsync(Workers, CancellationToken.None);
+            var refused = load.All.Where(s => s.Outcome != ClusterLoad.Outcome.Accepted).ToArray();
+            Assert.True(refused.Length == 0, $"{refused.Length} of 60 not accepted by the nodes left, e.g. {refused.FirstOrDefault()?.Reply}\n{cluster.Logs()}");
+            await AwaitDeliveryAsync(new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token), load.Accepted);
+        }
+        finally
+        {
+            await frozen.SignalAsync("CONT");
+        }
+
+        // Resumed, it learns it was downed: its actor system stops, so it takes no mail any more;
+        // the process ends with Akka's exit code for a downing (3) instead of lingering without a
+        // cluster, so that a supervisor starts it again.
+        var exit = await frozen.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(exit == 3, $"the downed node exited with {exit}\n{cluster.Logs()}");
+        Assert.Contains("stopped on its own (ClusterDowningReason)", frozen.Output, StringComparison.Ordinal);
+
+        await frozen.RestartAsync();
+    }
+
     /// <summary>The longest a message may wait for its 250 while shards move (the acknowledgement timeout is 10 s).</summary>
     private static readonly TimeSpan AcceptanceBound = TimeSpan.FromSeconds(8);
 

@@ -184,17 +184,23 @@ public sealed class RouterProcess : IDisposable
     }
 
     /// <summary>Sends SIGTERM and returns at once (the router drains, then exits).</summary>
-    public async Task SignalTerminateAsync()
+    public Task SignalTerminateAsync() => SignalAsync("TERM");
+
+    /// <summary>Sends a signal (TERM, STOP, CONT...) to the router process and returns at once.</summary>
+    public async Task SignalAsync(string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("/usr/bin/kill") { ArgumentList = { "-TERM", Pid.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false })!;
+        using var kill = Process.Start(new ProcessStartInfo("/usr/bin/kill") { ArgumentList = { "-" + signal, Pid.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false })!;
         await kill.WaitForExitAsync();
-        Assert.True(kill.ExitCode == 0, $"kill -TERM {Pid} failed with exit code {kill.ExitCode}");
+        Assert.True(kill.ExitCode == 0, $"kill -{signal} {Pid} failed with exit code {kill.ExitCode}");
     }
 
     /// <summary>SIGTERM, then waits for the exit; returns the exit code.</summary>
     public async Task<int> StopGracefullyAsync(TimeSpan? timeout = null)
     {
-        if (HasExited) return _process?.ExitCode ?? 0;
+        if (_process is null) return 0;
+        // Already gone (it ended on its own): its last words are still in the pipes, and the
+        // failure message that quotes Output needs them.
+        if (HasExited) return await WaitForExitAsync(TimeSpan.FromSeconds(10));
         await SignalTerminateAsync();
         return await WaitForExitAsync(timeout ?? TimeSpan.FromSeconds(30));
     }
