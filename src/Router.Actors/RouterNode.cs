@@ -22,6 +22,7 @@ using Router.Actors.Security;
 using Router.Actors.Sharding;
 using Router.Actors.Smtp;
 using Router.Actors.Storage;
+using Router.Protocol;
 
 namespace Router.Actors;
 
@@ -40,6 +41,7 @@ public sealed class RouterNode : IAsyncDisposable
     {
         System = system;
         Settings = settings;
+        BodyBudget = new BodyMemoryBudget(settings.MaxBodyMemory);
     }
 
     public ActorSystem System { get; }
@@ -53,6 +55,9 @@ public sealed class RouterNode : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> TlsEndpoints { get; private set; } = [];
 
     public DurableFileWriter Writer => _writer!;
+
+    /// <summary>The memory the bodies being received may hold, shared by every session of the node.</summary>
+    public BodyMemoryBudget BodyBudget { get; }
 
     /// <summary>The shard region of the destination-domain queues.</summary>
     public IActorRef Domains { get; private set; } = ActorRefs.Nobody;
@@ -251,6 +256,7 @@ public sealed class RouterNode : IAsyncDisposable
         var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
         {
             Security = LoadSecurity(),
+            BodyBudget = BodyBudget,
         };
         handoff = services.Handoff;
         SmtpEndpoints = Bind(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services);

@@ -4,8 +4,9 @@ namespace Router.Protocol;
 /// Reads a DATA body (RFC 5321 s4.1.1.4, s4.5.2) or BDAT chunks (RFC 3030) incrementally.
 /// DATA ends only on CRLF "." CRLF; a bare CR or LF never ends it nor starts a line, which closes
 /// the SMTP smuggling class (CVE-2023-51764/51765/51766). Leading dots are unstuffed. The reader
-/// notes bare line endings, NUL bytes, lines over 998 octets and bodies over the size limit; once
-/// one is seen it keeps reading to the real end but stores nothing more, so nothing partial is kept.
+/// notes bare line endings, NUL bytes, lines over 998 octets, bodies over the size limit and bodies
+/// the memory budget cannot hold; once one is seen it keeps reading to the real end but stores
+/// nothing more, and the body is refused whole.
 /// How bare line endings are treated is a <see cref="BareLineEndings"/> choice; keeping them also keeps
 /// NUL bytes and long lines, for a sink that stores exactly what it receives.
 /// </summary>
@@ -213,7 +214,7 @@ public sealed class DataReader
             Fail(DataViolation.TooLarge);
             return;
         }
-        output.Write(bytes);
+        if (!output.TryWrite(bytes)) Fail(DataViolation.OutOfMemoryBudget);
     }
 
     private void Fail(DataViolation violation)
@@ -230,4 +231,7 @@ public enum DataViolation
     BareLineEnding,
     Nul,
     LineTooLong,
+
+    /// <summary>The bodies being received hold all the memory they may (<see cref="BodyMemoryBudget"/>): a temporary refusal.</summary>
+    OutOfMemoryBudget,
 }

@@ -33,6 +33,7 @@ public static class Replies
     public static readonly SmtpReply SizeExceeded = new(552, "5.3.4", "Message size exceeds fixed maximum message size");
     public static readonly SmtpReply TooManyRecipients = new(452, "4.5.3", "Too many recipients");
     public static readonly SmtpReply InsufficientStorage = new(452, "4.3.1", "Insufficient system storage");
+    public static readonly SmtpReply InsufficientMemory = new(452, "4.3.1", "Insufficient system resources, try again later");
     public static readonly SmtpReply NoSuchUser = new(550, "5.1.1", "Mailbox unavailable: no such user here");
     public static readonly SmtpReply RelayDenied = new(554, "5.7.1", "Relay access denied");
     public static readonly SmtpReply TooManyHops = new(554, "5.4.6", "Too many hops: mail loop detected");

@@ -51,7 +51,7 @@ public static class RouterMetrics
 
     /// <summary>The counters in Prometheus exposition format (text/plain; version=0.0.4).</summary>
     /// <param name="spool">The spool log's usage (one node), or null (a cluster keeps bodies in PostgreSQL).</param>
-    public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool, Ownership ownership)
+    public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool, Ownership ownership, Router.Protocol.BodyMemoryBudget bodies)
     {
         var sb = new StringBuilder();
         void Counter(string name, string help, long value, string type = "counter") =>
@@ -67,6 +67,8 @@ public static class RouterMetrics
         Counter("router_remote_delivered_total", "Remote recipients delivered", Interlocked.Read(ref _remoteDelivered));
         Counter("router_remote_deferred_total", "Remote recipient attempts deferred (4xx, connection errors)", Interlocked.Read(ref _remoteDeferred));
         Counter("router_remote_failed_total", "Remote recipients failed permanently (bounced)", Interlocked.Read(ref _remoteFailed));
+        Counter("router_body_memory_bytes", "Memory held by the bodies being received (and not yet on disk)", bodies.Used, "gauge");
+        Counter("router_body_memory_limit_bytes", "router.limits.max-body-memory", bodies.Limit, "gauge");
         Counter("router_queue_messages", "Messages in the queues of the domain actors on this node", queuedMessages, "gauge");
         Counter("router_cluster_members_up", "Cluster members this node sees up (1 on a single node)", ownership.MembersUp, "gauge");
         Counter("router_mailbox_shards", "Mailbox shards running on this node", ownership.MailboxShards, "gauge");

@@ -31,6 +31,9 @@ public sealed record RouterSettings
 
     /// <summary>router.limits.min-free-space: below this much free space where mail is written, MAIL gets 452 4.3.1; 0 = no check.</summary>
     public long MinFreeSpace { get; init; } = 25L * 1024 * 1024 * 3 / 2;
+
+    /// <summary>router.limits.max-body-memory: bytes the bodies being received may hold in memory, all sessions together; more gets 452 4.3.1.</summary>
+    public long MaxBodyMemory { get; init; } = long.MaxValue;
     public int MaxRecipients { get; init; } = 1000;
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
     public int MaxErrors { get; init; } = 10;
@@ -131,6 +134,7 @@ public sealed record RouterSettings
             Postmaster = r.GetString("postmaster", "postmaster@" + localDomains.FirstOrDefault()).ToLowerInvariant(),
             MaxMessageSize = maxMessageSize,
             MinFreeSpace = MinFreeSpaceOf(r, maxMessageSize),
+            MaxBodyMemory = MaxBodyMemoryOf(r, maxMessageSize),
             MaxRecipients = r.GetInt("limits.max-recipients", 1000),
             IdleTimeout = r.GetTimeSpan("limits.idle-timeout", TimeSpan.FromMinutes(5)),
             MaxErrors = r.GetInt("limits.max-errors", 10),
@@ -160,6 +164,27 @@ public sealed record RouterSettings
         {
             throw new ConfigurationException("router.limits.min-free-space must be \"auto\" or a size such as 100MiB (0 = no check)");
         }
+    }
+
+    /// <summary>
+    /// router.limits.max-body-memory: "auto" (a quarter of the memory this process may use, as the
+    /// runtime sees it, cgroup limits included; at least two messages of the largest size), a size,
+    /// or 0 for no limit.
+    /// </summary>
+    private static long MaxBodyMemoryOf(Config r, long maxMessageSize)
+    {
+        if (r.GetString("limits.max-body-memory", "auto") == "auto")
+            return Math.Max(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4, 2 * maxMessageSize);
+        long size;
+        try
+        {
+            size = r.GetByteSize("limits.max-body-memory") ?? throw new FormatException();
+        }
+        catch (FormatException)
+        {
+            throw new ConfigurationException("router.limits.max-body-memory must be \"auto\" or a size such as 2GiB (0 = no limit)");
+        }
+        return size == 0 ? long.MaxValue : size;
     }
 
     public static IPEndPoint ParseEndpoint(string text) =>

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Router.Actors.Configuration;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
+using Router.Protocol;
 
 namespace Router.Actors.Smtp;
 
@@ -21,6 +22,9 @@ public sealed record SmtpServices(
 
     /// <summary>Free space where mail is written, checked at MAIL.</summary>
     public StorageSpace Space { get; init; } = new([Settings.DataDir, Settings.MaildirRoot], Settings.MinFreeSpace);
+
+    /// <summary>What the bodies being received may hold in memory, all sessions of the node together.</summary>
+    public BodyMemoryBudget BodyBudget { get; init; } = new(Settings.MaxBodyMemory);
 
     /// <summary>TLS, AUTH, submission sender policy and DKIM; disabled unless the node sets it.</summary>
     public SmtpSecurity Security { get; init; } = SmtpSecurity.Disabled;

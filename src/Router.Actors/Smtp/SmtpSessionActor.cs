@@ -362,7 +362,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         var transaction = _transaction!;
         if (transaction.Chunked) return Error(Replies.BdatMixed);
-        transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: true, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject));
+        transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: true, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject), _services.BodyBudget);
         _connection.Write(Replies.StartData);
         ReadData(transaction.Reader!, transaction.Body!);
         return Next.Body;
@@ -377,7 +377,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return Next.Close;
         }
         var transaction = _transaction!;
-        if (!transaction.Chunked) transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: false, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject), chunked: true);
+        if (!transaction.Chunked) transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: false, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject), _services.BodyBudget, chunked: true);
         if (size > 2 * _services.Settings.MaxMessageSize + 1_000_000)
         {
             _connection.Write(Replies.SizeExceeded);
@@ -440,6 +440,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
                 DataViolation.TooLarge => Replies.SizeExceeded,
                 DataViolation.BareLineEnding => Replies.BareLineEnding,
                 DataViolation.Nul => Replies.NulInData,
+                DataViolation.OutOfMemoryBudget => Replies.InsufficientMemory,
                 _ => Replies.DataLineTooLong,
             });
         }
@@ -789,10 +790,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }
 
-        public void StartBody(DataReader reader, bool chunked = false)
+        public void StartBody(DataReader reader, BodyMemoryBudget budget, bool chunked = false)
         {
             Reader = reader;
-            Body = new BodyBuffer();
+            Body = new BodyBuffer(budget: budget);
             Chunked = chunked;
         }
 

@@ -46,6 +46,39 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Equal(expected, RouterSettings.FromConfig(config, _ => "/srv/router").MinFreeSpace);
     }
 
+    [Theory]
+    [InlineData("max-body-memory = 512MiB", 512L * 1024 * 1024)]
+    [InlineData("max-body-memory = 0", long.MaxValue)]
+    public void Body_memory_is_a_size_or_unlimited(string limits, long expected)
+    {
+        var config = ConfigurationFactory.ParseString($"router.limits {{ {limits} }}")
+            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
+
+        Assert.Equal(expected, RouterSettings.FromConfig(config, _ => "/srv/router").MaxBodyMemory);
+    }
+
+    [Fact]
+    public void Body_memory_auto_is_a_quarter_of_what_the_process_may_use_and_at_least_two_messages()
+    {
+        var hocon = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon")));
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        Assert.True(available > 0, "the runtime reports no memory limit");
+        Assert.Equal(Math.Max(available / 4, 50L * 1024 * 1024), RouterSettings.FromConfig(hocon, _ => "/srv/router").MaxBodyMemory);
+
+        var huge = ConfigurationFactory.ParseString($"router.limits.max-message-size = {available}").WithFallback(hocon);
+        Assert.Equal(2 * available, RouterSettings.FromConfig(huge, _ => "/srv/router").MaxBodyMemory);
+    }
+
+    [Fact]
+    public void Body_memory_that_is_neither_auto_nor_a_size_is_a_configuration_error()
+    {
+        var config = ConfigurationFactory.ParseString("router.limits.max-body-memory = lots")
+            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
+
+        var error = Assert.Throws<ConfigurationException>(() => RouterSettings.FromConfig(config, _ => "/srv/router"));
+        Assert.Contains("router.limits.max-body-memory", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Free_space_that_is_neither_auto_nor_a_size_is_a_configuration_error()
     {
