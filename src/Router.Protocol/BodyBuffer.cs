@@ -52,7 +52,7 @@ public sealed class BodyBuffer : IBufferWriter<byte>, IDisposable
     /// <summary>Appends <paramref name="bytes"/>, unless holding them would take more than the budget allows.</summary>
     public bool TryWrite(ReadOnlySpan<byte> bytes)
     {
-        if (!TryEnsure(bytes.Length)) return false;
+        if (!TryEnsure(bytes.Length, force: false)) return false;
         bytes.CopyTo(_array.AsSpan(_length));
         _length += bytes.Length;
         return true;
@@ -71,12 +71,10 @@ public sealed class BodyBuffer : IBufferWriter<byte>, IDisposable
         _length = 0;
     }
 
-    private void Ensure(int sizeHint)
-    {
-        if (!TryEnsure(sizeHint, force: true)) throw new InvalidOperationException("unreachable: a forced growth is never refused");
-    }
+    /// <summary>Grows as needed; with a budget, the growth is counted even past its limit.</summary>
+    private void Ensure(int sizeHint) => _ = TryEnsure(sizeHint, force: true);
 
-    private bool TryEnsure(int sizeHint, bool force = false)
+    private bool TryEnsure(int sizeHint, bool force)
     {
         if (sizeHint < 1) sizeHint = 1;
         if (_array.Length - _length >= sizeHint) return true;

@@ -15,7 +15,7 @@ public sealed partial class ConfigurationReferenceTests
     [Fact]
     public void Shipped_configuration_loads_with_the_documented_defaults()
     {
-        var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon")));
+        var config = Shipped;
         var settings = RouterSettings.FromConfig(config, _ => "/srv/router");
         var delivery = DeliverySettings.FromConfig(config);
 
@@ -33,60 +33,42 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Equal([TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30), TimeSpan.FromHours(1)], delivery.RetrySchedule);
     }
 
+    private static Config Shipped => ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon")));
+
+    /// <summary>The shipped configuration with <paramref name="overrides"/> (HOCON) over it.</summary>
+    private static RouterSettings SettingsWith(string overrides) =>
+        RouterSettings.FromConfig(ConfigurationFactory.ParseString(overrides).WithFallback(Shipped), _ => "/srv/router");
+
     [Theory]
     [InlineData("max-message-size = 10MiB", 15L * 1024 * 1024)]
     [InlineData("max-message-size = 10MiB, min-free-space = auto", 15L * 1024 * 1024)]
     [InlineData("min-free-space = 100MiB", 100L * 1024 * 1024)]
     [InlineData("min-free-space = 0", 0L)]
-    public void Free_space_needed_is_one_and_a_half_messages_unless_set(string limits, long expected)
-    {
-        var config = ConfigurationFactory.ParseString($"router.limits {{ {limits} }}")
-            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
-
-        Assert.Equal(expected, RouterSettings.FromConfig(config, _ => "/srv/router").MinFreeSpace);
-    }
+    public void Free_space_needed_is_one_and_a_half_messages_unless_set(string limits, long expected) =>
+        Assert.Equal(expected, SettingsWith($"router.limits {{ {limits} }}").MinFreeSpace);
 
     [Theory]
     [InlineData("max-body-memory = 512MiB", 512L * 1024 * 1024)]
     [InlineData("max-body-memory = 0", long.MaxValue)]
-    public void Body_memory_is_a_size_or_unlimited(string limits, long expected)
-    {
-        var config = ConfigurationFactory.ParseString($"router.limits {{ {limits} }}")
-            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
-
-        Assert.Equal(expected, RouterSettings.FromConfig(config, _ => "/srv/router").MaxBodyMemory);
-    }
+    public void Body_memory_is_a_size_or_unlimited(string limits, long expected) =>
+        Assert.Equal(expected, SettingsWith($"router.limits {{ {limits} }}").MaxBodyMemory);
 
     [Fact]
     public void Body_memory_auto_is_a_quarter_of_what_the_process_may_use_and_at_least_two_messages()
     {
-        var hocon = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon")));
         var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         Assert.True(available > 0, "the runtime reports no memory limit");
-        Assert.Equal(Math.Max(available / 4, 50L * 1024 * 1024), RouterSettings.FromConfig(hocon, _ => "/srv/router").MaxBodyMemory);
-
-        var huge = ConfigurationFactory.ParseString($"router.limits.max-message-size = {available}").WithFallback(hocon);
-        Assert.Equal(2 * available, RouterSettings.FromConfig(huge, _ => "/srv/router").MaxBodyMemory);
+        Assert.Equal(Math.Max(available / 4, 50L * 1024 * 1024), SettingsWith("").MaxBodyMemory);
+        Assert.Equal(2 * available, SettingsWith($"router.limits.max-message-size = {available}").MaxBodyMemory);
     }
 
-    [Fact]
-    public void Body_memory_that_is_neither_auto_nor_a_size_is_a_configuration_error()
+    [Theory]
+    [InlineData("router.limits.min-free-space", "plenty")]
+    [InlineData("router.limits.max-body-memory", "lots")]
+    public void A_size_that_is_neither_auto_nor_a_size_is_a_configuration_error(string setting, string value)
     {
-        var config = ConfigurationFactory.ParseString("router.limits.max-body-memory = lots")
-            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
-
-        var error = Assert.Throws<ConfigurationException>(() => RouterSettings.FromConfig(config, _ => "/srv/router"));
-        Assert.Contains("router.limits.max-body-memory", error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Free_space_that_is_neither_auto_nor_a_size_is_a_configuration_error()
-    {
-        var config = ConfigurationFactory.ParseString("router.limits.min-free-space = plenty")
-            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"))));
-
-        var error = Assert.Throws<ConfigurationException>(() => RouterSettings.FromConfig(config, _ => "/srv/router"));
-        Assert.Contains("router.limits.min-free-space", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<ConfigurationException>(() => SettingsWith($"{setting} = {value}"));
+        Assert.Contains(setting, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
