@@ -41,7 +41,6 @@ public sealed class RouterNode : IAsyncDisposable
     {
         System = system;
         Settings = settings;
-        BodyBudget = new BodyMemoryBudget(settings.MaxBodyMemory);
     }
 
     public ActorSystem System { get; }
@@ -57,7 +56,7 @@ public sealed class RouterNode : IAsyncDisposable
     public DurableFileWriter Writer => _writer!;
 
     /// <summary>The memory the bodies being received may hold, shared by every session of the node.</summary>
-    public BodyMemoryBudget BodyBudget { get; }
+    public BodyMemoryBudget BodyBudget { get; private set; } = null!;
 
     /// <summary>The shard region of the destination-domain queues.</summary>
     public IActorRef Domains { get; private set; } = ActorRefs.Nobody;
@@ -256,9 +255,9 @@ public sealed class RouterNode : IAsyncDisposable
         var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
         {
             Security = LoadSecurity(),
-            BodyBudget = BodyBudget,
         };
         handoff = services.Handoff;
+        BodyBudget = services.BodyBudget;
         SmtpEndpoints = Bind(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services);
         SubmissionEndpoints = Bind(Settings.SubmissionEndpoints, SmtpEndpointKind.Submission, "submission-listener", services);
         TlsEndpoints = Bind(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services);

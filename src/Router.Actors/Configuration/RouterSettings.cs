@@ -152,39 +152,35 @@ public sealed record RouterSettings
         };
     }
 
-    /// <summary>router.limits.min-free-space: "auto" (1.5 messages of the largest size, as Postfix's smtpd) or a size.</summary>
-    private static long MinFreeSpaceOf(Config r, long maxMessageSize)
-    {
-        if (r.GetString("limits.min-free-space", "auto") == "auto") return maxMessageSize * 3 / 2;
-        try
-        {
-            return r.GetByteSize("limits.min-free-space") ?? throw new FormatException();
-        }
-        catch (FormatException)
-        {
-            throw new ConfigurationException("router.limits.min-free-space must be \"auto\" or a size such as 100MiB (0 = no check)");
-        }
-    }
+    /// <summary>router.limits.min-free-space: "auto" (1.5 messages of the largest size, as Postfix's smtpd) or a size; 0 = no check.</summary>
+    private static long MinFreeSpaceOf(Config r, long maxMessageSize) =>
+        AutoOrSize(r, "limits.min-free-space", "100MiB (0 = no check)") ?? maxMessageSize * 3 / 2;
 
     /// <summary>
     /// router.limits.max-body-memory: "auto" (a quarter of the memory this process may use, as the
     /// runtime sees it, cgroup limits included; at least two messages of the largest size), a size,
     /// or 0 for no limit.
     /// </summary>
-    private static long MaxBodyMemoryOf(Config r, long maxMessageSize)
+    private static long MaxBodyMemoryOf(Config r, long maxMessageSize) =>
+        AutoOrSize(r, "limits.max-body-memory", "2GiB (0 = no limit)") switch
+        {
+            null => Math.Max(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4, 2 * maxMessageSize),
+            0 => long.MaxValue,
+            var size => size.Value,
+        };
+
+    /// <summary>A setting that is "auto" (null; the default) or a size; anything else is a configuration error.</summary>
+    private static long? AutoOrSize(Config r, string key, string example)
     {
-        if (r.GetString("limits.max-body-memory", "auto") == "auto")
-            return Math.Max(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4, 2 * maxMessageSize);
-        long size;
+        if (r.GetString(key, "auto") == "auto") return null;
         try
         {
-            size = r.GetByteSize("limits.max-body-memory") ?? throw new FormatException();
+            return r.GetByteSize(key) ?? throw new FormatException();
         }
         catch (FormatException)
         {
-            throw new ConfigurationException("router.limits.max-body-memory must be \"auto\" or a size such as 2GiB (0 = no limit)");
+            throw new ConfigurationException($"router.{key} must be \"auto\" or a size such as {example}");
         }
-        return size == 0 ? long.MaxValue : size;
     }
 
     public static IPEndPoint ParseEndpoint(string text) =>

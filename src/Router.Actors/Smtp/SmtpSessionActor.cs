@@ -362,7 +362,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         var transaction = _transaction!;
         if (transaction.Chunked) return Error(Replies.BdatMixed);
-        transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: true, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject), _services.BodyBudget);
+        StartBody(transaction, chunked: false);
         _connection.Write(Replies.StartData);
         ReadData(transaction.Reader!, transaction.Body!);
         return Next.Body;
@@ -377,7 +377,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return Next.Close;
         }
         var transaction = _transaction!;
-        if (!transaction.Chunked) transaction.StartBody(new DataReader(_services.Settings.MaxMessageSize, dotTransparency: false, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject), _services.BodyBudget, chunked: true);
+        if (!transaction.Chunked) StartBody(transaction, chunked: true);
         if (size > 2 * _services.Settings.MaxMessageSize + 1_000_000)
         {
             _connection.Write(Replies.SizeExceeded);
@@ -387,6 +387,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         ReadChunk(size, last, transaction.Reader!, transaction.Body!);
         return Next.Body;
     }
+
+    /// <summary>The reader (DATA unstuffs dots, BDAT takes chunks as they are) and the buffer, drawn from the node's body budget.</summary>
+    private void StartBody(Transaction transaction, bool chunked) => transaction.StartBody(
+        new DataReader(_services.Settings.MaxMessageSize, dotTransparency: !chunked, _services.Settings.NormalizeBareLineEndings ? BareLineEndings.Normalize : BareLineEndings.Reject),
+        new BodyBuffer(budget: _services.BodyBudget),
+        chunked);
 
     private Next DiscardChunk(ReadOnlySpan<byte> argument, SmtpReply refusal)
     {
@@ -790,10 +796,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }
 
-        public void StartBody(DataReader reader, BodyMemoryBudget budget, bool chunked = false)
+        public void StartBody(DataReader reader, BodyBuffer body, bool chunked)
         {
             Reader = reader;
-            Body = new BodyBuffer(budget: budget);
+            Body = body;
             Chunked = chunked;
         }
 

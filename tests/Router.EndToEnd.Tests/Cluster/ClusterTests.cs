@@ -14,7 +14,7 @@ namespace Router.EndToEnd.Tests.Cluster;
 /// and reported. A graceful stop is held to more: the stopping node answers 421 only to sessions
 /// between transactions, no other node refuses anything while its shards move, and nothing is
 /// delivered twice. The tests share one cluster and run in order: calm first, then a kill -9,
-/// then a rolling restart.
+/// then a rolling restart, then a node frozen until the others down it.
 /// </summary>
 [TestCaseOrderer(ClusterStepOrderer.TypeName, ClusterStepOrderer.AssemblyName)]
 [Collection(ClusterCollection.Name)]
