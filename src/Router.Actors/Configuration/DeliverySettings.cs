@@ -45,34 +45,46 @@ public sealed record DeliverySettings
         var tls = r.GetString("delivery.starttls", d.StartTls);
         if (tls is not ("off" or "opportunistic" or "require")) throw new ConfigurationException("router.delivery.starttls must be off, opportunistic or require");
         var schedule = r.HasPath("queue.retry-schedule")
-            ? r.GetStringList("queue.retry-schedule").Select(s => ConfigurationFactory.ParseString("t = " + s).GetTimeSpan("t")).ToArray()
+            ? r.GetStringList("queue.retry-schedule").Select(RetryWait).ToArray()
             : d.RetrySchedule;
         if (schedule.Count == 0 || schedule.Any(t => t <= TimeSpan.Zero)) throw new ConfigurationException("router.queue.retry-schedule needs at least one positive duration");
+
+        static TimeSpan RetryWait(string wait)
+        {
+            try
+            {
+                return ConfigurationFactory.ParseString("t = " + wait).GetTimeSpan("t");
+            }
+            catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+            {
+                throw new ConfigurationException($"router.queue.retry-schedule: \"{wait}\" is not a duration such as 30s, 5m or 4h");
+            }
+        }
 
         return new DeliverySettings
         {
             Transport = Map("relay.transport"),
             DnsServers = r.HasPath("dns.servers") ? r.GetStringList("dns.servers").ToArray() : [],
-            DnsTimeout = r.GetTimeSpan("dns.timeout", d.DnsTimeout),
-            UseIpv6 = r.GetBoolean("dns.use-ipv6", d.UseIpv6),
-            MxPort = r.GetInt("delivery.mx-port", d.MxPort),
-            MaxMxHosts = r.GetInt("delivery.max-mx-hosts", d.MaxMxHosts),
-            MaxConnectionsPerDestination = Math.Max(1, r.GetInt("delivery.max-connections-per-destination", d.MaxConnectionsPerDestination)),
-            MaxRecipientsPerTransaction = Math.Max(1, r.GetInt("delivery.max-recipients-per-transaction", d.MaxRecipientsPerTransaction)),
-            MaxMessagesPerConnection = Math.Max(1, r.GetInt("delivery.max-messages-per-connection", d.MaxMessagesPerConnection)),
-            ConnectionIdleTimeout = r.GetTimeSpan("delivery.connection-idle-timeout", d.ConnectionIdleTimeout),
-            RatePerDomain = r.GetDouble("delivery.rate-per-domain", 0),
-            ConnectTimeout = r.GetTimeSpan("delivery.connect-timeout", d.ConnectTimeout),
-            CommandTimeout = r.GetTimeSpan("delivery.command-timeout", d.CommandTimeout),
-            DataTimeout = r.GetTimeSpan("delivery.data-timeout", d.DataTimeout),
+            DnsTimeout = r.Duration("dns.timeout", d.DnsTimeout),
+            UseIpv6 = r.Flag("dns.use-ipv6", d.UseIpv6),
+            MxPort = r.Int("delivery.mx-port", d.MxPort),
+            MaxMxHosts = r.Int("delivery.max-mx-hosts", d.MaxMxHosts),
+            MaxConnectionsPerDestination = Math.Max(1, r.Int("delivery.max-connections-per-destination", d.MaxConnectionsPerDestination)),
+            MaxRecipientsPerTransaction = Math.Max(1, r.Int("delivery.max-recipients-per-transaction", d.MaxRecipientsPerTransaction)),
+            MaxMessagesPerConnection = Math.Max(1, r.Int("delivery.max-messages-per-connection", d.MaxMessagesPerConnection)),
+            ConnectionIdleTimeout = r.Duration("delivery.connection-idle-timeout", d.ConnectionIdleTimeout),
+            RatePerDomain = r.Number("delivery.rate-per-domain", 0),
+            ConnectTimeout = r.Duration("delivery.connect-timeout", d.ConnectTimeout),
+            CommandTimeout = r.Duration("delivery.command-timeout", d.CommandTimeout),
+            DataTimeout = r.Duration("delivery.data-timeout", d.DataTimeout),
             StartTls = tls,
             TlsPolicy = Map("delivery.tls-policy"),
             RetrySchedule = schedule,
-            RetryJitter = Math.Clamp(r.GetDouble("queue.retry-jitter", d.RetryJitter), 0, 0.5),
-            WarnAfter = r.GetTimeSpan("queue.warn-after", d.WarnAfter),
-            GiveUpAfter = r.GetTimeSpan("queue.give-up-after", d.GiveUpAfter),
-            SnapshotEvery = Math.Max(10, r.GetInt("queue.snapshot-every", d.SnapshotEvery)),
-            MaxPersistsInFlight = Math.Max(1, r.GetInt("queue.max-persists-in-flight", d.MaxPersistsInFlight)),
+            RetryJitter = Math.Clamp(r.Number("queue.retry-jitter", d.RetryJitter), 0, 0.5),
+            WarnAfter = r.Duration("queue.warn-after", d.WarnAfter),
+            GiveUpAfter = r.Duration("queue.give-up-after", d.GiveUpAfter),
+            SnapshotEvery = Math.Max(10, r.Int("queue.snapshot-every", d.SnapshotEvery)),
+            MaxPersistsInFlight = Math.Max(1, r.Int("queue.max-persists-in-flight", d.MaxPersistsInFlight)),
         };
     }
 }

@@ -49,6 +49,9 @@ public sealed record RouterSettings
     public TimeSpan DeliveryAckTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>router.cluster-join-timeout: how long a starting node may take to become a cluster member before it gives up.</summary>
+    public TimeSpan ClusterJoinTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// How long a domain queue whose shard moves waits for its delivery attempts in flight before
     /// it stops anyway (a quarter of delivery-ack-timeout): the next owner must answer in time.
@@ -114,7 +117,7 @@ public sealed record RouterSettings
         var bare = r.GetString("data.bare-line-endings", "reject");
         if (bare is not ("reject" or "normalize")) throw new ConfigurationException("router.data.bare-line-endings must be \"reject\" or \"normalize\"");
 
-        var maxMessageSize = r.GetByteSize("limits.max-message-size") ?? 25L * 1024 * 1024;
+        var maxMessageSize = r.Size("limits.max-message-size") ?? 25L * 1024 * 1024;
         return new RouterSettings
         {
             Hostname = r.GetString("hostname"),
@@ -135,20 +138,21 @@ public sealed record RouterSettings
             MaxMessageSize = maxMessageSize,
             MinFreeSpace = MinFreeSpaceOf(r, maxMessageSize),
             MaxBodyMemory = MaxBodyMemoryOf(r, maxMessageSize),
-            MaxRecipients = r.GetInt("limits.max-recipients", 1000),
-            IdleTimeout = r.GetTimeSpan("limits.idle-timeout", TimeSpan.FromMinutes(5)),
-            MaxErrors = r.GetInt("limits.max-errors", 10),
-            MaxReceivedHeaders = r.GetInt("limits.max-received-headers", 50),
-            MaxConnections = r.GetInt("limits.max-connections", 1000),
-            MaxConnectionsPerClient = r.GetInt("limits.max-connections-per-client", 50),
-            ConnectionRatePerMinute = r.GetInt("limits.connection-rate-per-minute", 600),
-            MessageRatePerMinute = r.GetInt("limits.message-rate-per-minute", 600),
+            MaxRecipients = r.Int("limits.max-recipients", 1000),
+            IdleTimeout = r.Duration("limits.idle-timeout", TimeSpan.FromMinutes(5)),
+            MaxErrors = r.Int("limits.max-errors", 10),
+            MaxReceivedHeaders = r.Int("limits.max-received-headers", 50),
+            MaxConnections = r.Int("limits.max-connections", 1000),
+            MaxConnectionsPerClient = r.Int("limits.max-connections-per-client", 50),
+            ConnectionRatePerMinute = r.Int("limits.connection-rate-per-minute", 600),
+            MessageRatePerMinute = r.Int("limits.message-rate-per-minute", 600),
             Security = SecuritySettings.FromConfig(r, PathOf),
             NormalizeBareLineEndings = bare == "normalize",
             UseSyncfs = sync == "syncfs" && OperatingSystem.IsLinux(),
-            MaxCommitBatch = r.GetInt("storage.max-batch", 512),
-            DeliveryAckTimeout = r.GetTimeSpan("delivery-ack-timeout", TimeSpan.FromSeconds(30)),
-            ShutdownGrace = r.GetTimeSpan("shutdown-grace", TimeSpan.FromSeconds(10)),
+            MaxCommitBatch = r.Int("storage.max-batch", 512),
+            DeliveryAckTimeout = r.Duration("delivery-ack-timeout", TimeSpan.FromSeconds(30)),
+            ShutdownGrace = r.Duration("shutdown-grace", TimeSpan.FromSeconds(10)),
+            ClusterJoinTimeout = r.Duration("cluster-join-timeout", TimeSpan.FromSeconds(60)),
         };
     }
 
@@ -173,14 +177,8 @@ public sealed record RouterSettings
     private static long? AutoOrSize(Config r, string key, string example)
     {
         if (r.GetString(key, "auto") == "auto") return null;
-        try
-        {
-            return r.GetByteSize(key) ?? throw new FormatException();
-        }
-        catch (FormatException)
-        {
-            throw new ConfigurationException($"router.{key} must be \"auto\" or a size such as {example}");
-        }
+        var what = $"\"auto\" or a size such as {example}";
+        return r.Size(key, what) ?? throw new ConfigurationException($"router.{key} must be {what}");
     }
 
     public static IPEndPoint ParseEndpoint(string text) =>

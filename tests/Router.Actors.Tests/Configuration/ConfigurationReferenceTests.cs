@@ -71,6 +71,46 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Contains(setting, error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Every number, duration, size and on/off setting, given a word instead: the start fails with
+    /// a message naming the setting (Akka's own reads throw a FormatException that names nothing).
+    /// </summary>
+    [Fact]
+    public void A_typed_setting_given_a_word_fails_the_start_naming_the_setting()
+    {
+        var typed = Leaves(Shipped.GetConfig("router").Root, "router")
+            .Where(key => TypedValue().IsMatch(Shipped.GetString(key) ?? ""))
+            .ToArray();
+        Assert.True(typed.Length >= 30, $"only {typed.Length} typed settings found: {string.Join(", ", typed)}");
+        var unnamed = typed.Where(key =>
+        {
+            var config = ConfigurationFactory.ParseString($"{key} = banana").WithFallback(Shipped);
+            try
+            {
+                RouterSettings.FromConfig(config, _ => "/srv/router");
+                DeliverySettings.FromConfig(config);
+                return true;
+            }
+            catch (ConfigurationException e)
+            {
+                return !e.Message.Contains(key, StringComparison.Ordinal);
+            }
+        }).ToArray();
+        Assert.True(unnamed.Length == 0, "not refused with the setting's name: " + string.Join(", ", unnamed));
+    }
+
+    [Fact]
+    public void A_retry_schedule_entry_that_is_not_a_duration_is_named()
+    {
+        var config = ConfigurationFactory.ParseString("router.queue.retry-schedule = [1m, soon]").WithFallback(Shipped);
+        var error = Assert.Throws<ConfigurationException>(() => DeliverySettings.FromConfig(config));
+        Assert.Contains("router.queue.retry-schedule: \"soon\"", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A number, a duration or size (a number and a unit), or on/off.</summary>
+    [GeneratedRegex(@"^(\d+(\.\d+)?[a-zA-Z]*|on|off|true|false)$")]
+    private static partial Regex TypedValue();
+
     [Fact]
     public void Every_router_setting_is_in_the_README_configuration_reference()
     {
