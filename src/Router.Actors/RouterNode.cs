@@ -216,7 +216,15 @@ public sealed class RouterNode : IAsyncDisposable
         var seeds = config.GetStringList("akka.cluster.seed-nodes");
         if (seeds.Count == 0) cluster.Join(cluster.SelfAddress);
         else cluster.JoinSeedNodes(seeds.Select(Address.Parse));
-        await up.Task.WaitAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+        try
+        {
+            await up.Task.WaitAsync(Settings.ClusterJoinTimeout, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            var what = seeds.Count == 0 ? "form a cluster of its own" : "join its seed nodes " + string.Join(", ", seeds);
+            throw new TimeoutException($"not a cluster member after {Settings.ClusterJoinTimeout.TotalSeconds:0.#} s (router.cluster-join-timeout): could not {what}");
+        }
 
         // Entities stop for a hand-off or passivation only once their writes in flight are done.
         var sharding = ClusterSharding.Get(System);

@@ -18,21 +18,40 @@ return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessT
 
 static async Task<int> RunAsync(string? configPath, CancellationToken ct)
 {
+    // The signals are ours from the start: a SIGTERM while the node starts (joining a cluster can
+    // take a while) stops it as cleanly as one later, instead of the runtime's exit 143.
+    var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    using var starting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+    void OnSignal(PosixSignalContext c)
+    {
+        c.Cancel = true;
+        stop.TrySetResult();
+        starting.Cancel();
+    }
+    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
     RouterNode node;
     try
     {
         var (config, settings) = ConfigLoader.Load(configPath);
-        node = await RouterNode.StartAsync(config, settings, ct).ConfigureAwait(false);
+        node = await RouterNode.StartAsync(config, settings, starting.Token).ConfigureAwait(false);
     }
-    catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException or System.Net.Sockets.SocketException)
+    catch (OperationCanceledException) when (stop.Task.IsCompleted)
     {
-        await Console.Error.WriteLineAsync($"router: {e.Message}").ConfigureAwait(false);
+        Console.WriteLine("router: stopped while starting");
+        return 0;
+    }
+    catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException
+                                  or System.Net.Sockets.SocketException or TimeoutException or System.Data.Common.DbException)
+    {
+        // What an operator must fix (a setting, a taken port, an unreachable seed node or
+        // database) in one line, not a stack trace.
+        var what = e is System.Data.Common.DbException ? "the queue store (router.queue.connection-string): " : "";
+        var why = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message}: {inner.Message}" : e.Message;
+        await Console.Error.WriteLineAsync($"router: {what}{why}").ConfigureAwait(false);
         return 2;
     }
 
-    var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
-    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
     Console.WriteLine($"router: listening on {string.Join(", ", node.SmtpEndpoints)}; data in {node.Settings.DataDir}");
     if (node.SubmissionEndpoints.Count > 0) Console.WriteLine($"router: submission (STARTTLS, AUTH) on {string.Join(", ", node.SubmissionEndpoints)}");
     if (node.TlsEndpoints.Count > 0) Console.WriteLine($"router: submission over implicit TLS on {string.Join(", ", node.TlsEndpoints)}");

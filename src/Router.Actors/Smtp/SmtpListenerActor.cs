@@ -171,7 +171,8 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
 
     private sealed record Accepted(Socket Socket);
 
-    private sealed record AcceptFailed(Exception Error);
+    /// <summary>Not logged as a dead letter: the accept in flight when the listener stops fails after the actor has gone.</summary>
+    private sealed record AcceptFailed(Exception Error) : IDeadLetterSuppression;
 
     private sealed record GraceExpired;
 

@@ -61,7 +61,16 @@ public sealed class RouterProcess : IDisposable
     }
 
     /// <summary>Writes the configuration, starts the router and waits until it greets.</summary>
-    public static async Task<RouterProcess> StartAsync(RouterOptions? options = null)
+    public static Task<RouterProcess> StartAsync(RouterOptions? options = null) => CreateAsync(options, r => r.LaunchAsync());
+
+    /// <summary>Writes the configuration and starts the router without waiting for anything (for tests of its start).</summary>
+    public static Task<RouterProcess> SpawnAsync(RouterOptions? options = null) => CreateAsync(options, r =>
+    {
+        r.Spawn();
+        return Task.CompletedTask;
+    });
+
+    private static async Task<RouterProcess> CreateAsync(RouterOptions? options, Func<RouterProcess, Task> launch)
     {
         var folder = Path.Combine(Path.GetTempPath(), "router-e2e-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
@@ -69,7 +78,7 @@ public sealed class RouterProcess : IDisposable
         try
         {
             await File.WriteAllTextAsync(router.ConfigPath, router.BuildHocon());
-            await router.LaunchAsync();
+            await launch(router);
         }
         catch
         {
@@ -241,6 +250,25 @@ public sealed class RouterProcess : IDisposable
 
     private async Task LaunchAsync()
     {
+        var process = Spawn();
+        var exited = _exited;
+        var listening = WaitForOutputAsync($"router: listening on 127.0.0.1:{Port}", StartTimeout);
+        var first = await Task.WhenAny(listening, exited.Task);
+        if (first != listening)
+        {
+            await process.WaitForExitAsync();
+            Assert.Fail($"router exited with code {process.ExitCode} before listening:\n{Output}");
+        }
+        await listening;
+        await using var probe = await SmtpDialog.ConnectAsync(Port);
+        var greeting = await probe.ExpectAsync("220");
+        Assert.Contains(Options.Hostname, greeting.Lines[0], StringComparison.Ordinal);
+        await probe.SendLineAsync("QUIT");
+        await probe.ExpectAsync("221");
+    }
+
+    private Process Spawn()
+    {
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Folder,
@@ -272,20 +300,7 @@ public sealed class RouterProcess : IDisposable
         _process = process;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-
-        var listening = WaitForOutputAsync($"router: listening on 127.0.0.1:{Port}", StartTimeout);
-        var first = await Task.WhenAny(listening, exited.Task);
-        if (first != listening)
-        {
-            await process.WaitForExitAsync();
-            Assert.Fail($"router exited with code {process.ExitCode} before listening:\n{Output}");
-        }
-        await listening;
-        await using var probe = await SmtpDialog.ConnectAsync(Port);
-        var greeting = await probe.ExpectAsync("220");
-        Assert.Contains(Options.Hostname, greeting.Lines[0], StringComparison.Ordinal);
-        await probe.SendLineAsync("QUIT");
-        await probe.ExpectAsync("221");
+        return process;
     }
 
     private void OnLine(string? line)

@@ -1,0 +1,63 @@
+using Router.EndToEnd.Tests.Infrastructure;
+
+namespace Router.EndToEnd.Tests.Inbound;
+
+/// <summary>
+/// A start that cannot complete ends with one line saying why and exit code 2, not a stack trace;
+/// a SIGTERM while the node starts stops it cleanly (exit 0), as one after the start does. Each
+/// router here waits for a seed node or a database on a loopback port where nothing listens.
+/// </summary>
+public sealed class StartupTests
+{
+    private static readonly TimeSpan ExitDeadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_node_whose_seed_nodes_never_answer_gives_up_after_the_join_timeout_with_exit_code_2_and_says_why()
+    {
+        var seed = SeedNowhere();
+        using var router = await RouterProcess.SpawnAsync(new RouterOptions { ExtraHocon = ClusterHocon(seed, "3s") });
+
+        Assert.Equal(2, await router.WaitForExitAsync(ExitDeadline));
+        Assert.Contains($"router: not a cluster member after 3 s (router.cluster-join-timeout): could not join its seed nodes {seed}", router.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", router.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sigterm_while_the_node_waits_to_join_its_cluster_stops_it_with_exit_code_0()
+    {
+        using var router = await RouterProcess.SpawnAsync(new RouterOptions { ExtraHocon = ClusterHocon(SeedNowhere(), "60s") });
+        // Akka's join attempt has met the closed port: the start is under way and cannot complete.
+        await router.WaitForOutputAsync("Tried to associate with unreachable remote address", ExitDeadline);
+
+        await router.SignalTerminateAsync();
+
+        Assert.Equal(0, await router.WaitForExitAsync(ExitDeadline));
+        Assert.Contains("router: stopped while starting", router.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_cluster_node_whose_database_refuses_connections_exits_with_code_2_naming_the_setting()
+    {
+        var port = TestPorts.Next();
+        using var router = await RouterProcess.SpawnAsync(new RouterOptions
+        {
+            ExtraHocon = $"""
+                router.queue.store = "postgresql"
+                router.queue.connection-string = "Host=127.0.0.1;Port={port};Database=router;Username=postgres;Timeout=5"
+                """,
+        });
+
+        Assert.Equal(2, await router.WaitForExitAsync(ExitDeadline));
+        Assert.Contains($"router: the queue store (router.queue.connection-string): Failed to connect to 127.0.0.1:{port}", router.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", router.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>An Akka address on a loopback port where nothing listens.</summary>
+    private static string SeedNowhere() => $"akka.tcp://router@127.0.0.1:{TestPorts.Next()}";
+
+    private static string ClusterHocon(string seed, string joinTimeout) => $"""
+        router.cluster-join-timeout = {joinTimeout}
+        akka.remote.dot-netty.tcp.port = {TestPorts.Next()}
+        akka.cluster.seed-nodes = ["{seed}"]
+        """;
+}
