@@ -23,6 +23,10 @@ internal static class ConfigLoader
             overrides = ConfigurationFactory.ParseString(File.ReadAllText(full));
             overrideDir = Path.GetDirectoryName(full)!;
             config = overrides.WithFallback(defaults);
+            foreach (var name in SettingNames.Unknown(defaults, overrides))
+            {
+                Console.Error.WriteLine($"router: warning: {name} (in {full}) is not a setting and is ignored; the settings are listed in config/akka.hocon");
+            }
         }
         // The host handles SIGTERM/SIGINT itself: drain the SMTP sessions, then stop the actor system.
         // Akka's own hook would start the actor system's shutdown on the same signal and cut the

@@ -78,7 +78,7 @@ public sealed partial class ConfigurationReferenceTests
     [Fact]
     public void A_typed_setting_given_a_word_fails_the_start_naming_the_setting()
     {
-        var typed = Leaves(Shipped.GetConfig("router").Root, "router")
+        var typed = SettingNames.Leaves(Shipped.GetConfig("router").Root, "router")
             .Where(key => TypedValue().IsMatch(Shipped.GetString(key) ?? ""))
             .ToArray();
         Assert.True(typed.Length >= 30, $"only {typed.Length} typed settings found: {string.Join(", ", typed)}");
@@ -112,34 +112,37 @@ public sealed partial class ConfigurationReferenceTests
     private static partial Regex TypedValue();
 
     [Fact]
+    public void A_name_that_is_no_setting_is_reported_and_the_operators_own_map_entries_are_not()
+    {
+        var overrides = ConfigurationFactory.ParseString("""
+            router {
+              limits.max-mesage-size = 1MiB
+              limits.max-recipients = 10
+              aliases { "bob@example.test" = ["alice@example.test"] }
+              relay.transport { "remote.test" = "127.0.0.1:2600", ".sub.test" = "127.0.0.1:2601" }
+              dkim { "example.test" { selector = "s1", key = "k.pem" } }
+              delivery.tls-policy { "remote.test" = "require" }
+              catch-all { "example.test" = "demo@example.test" }
+              submission.sender-login-maps { alice = ["@example.test"] }
+              queue { retry-schedule = [1m], warn-afer = 1h }
+              smtp.endpoints = ["127.0.0.1:25"]
+            }
+            akka.loglevel = DEBUG
+            """);
+        Assert.Equal(["router.limits.max-mesage-size", "router.queue.warn-afer"], SettingNames.Unknown(Shipped, overrides).Order());
+    }
+
+    [Fact]
     public void Every_router_setting_is_in_the_README_configuration_reference()
     {
         var hocon = File.ReadAllText(Path.Combine(Root, "config", "akka.hocon"));
         var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
         var config = ConfigurationFactory.ParseString(hocon).GetConfig("router");
-        var missing = Leaves(config.Root, "router")
+        var missing = SettingNames.Leaves(config.Root, "router")
             .Where(key => !readme.Contains($"`{key}`", StringComparison.Ordinal))
             .ToArray();
         Assert.True(missing.Length == 0, "README lacks: " + string.Join(", ", missing));
     }
-
-    private static IEnumerable<string> Leaves(Akka.Configuration.Hocon.HoconValue value, string path)
-    {
-        var obj = value.GetObject();
-        // Maps keyed by user data (aliases, routes, DKIM domains...) are documented as one setting.
-        if (obj is null || obj.Items.Count == 0 || obj.Items.Keys.Any(k => k.Contains('@', StringComparison.Ordinal) || DomainKey().IsMatch(k)))
-        {
-            yield return path;
-            yield break;
-        }
-        foreach (var (key, child) in obj.Items)
-        {
-            foreach (var leaf in Leaves(child, path + "." + key)) yield return leaf;
-        }
-    }
-
-    [GeneratedRegex(@"\.")]
-    private static partial Regex DomainKey();
 
     /// <summary>The checkout this file was compiled from (test output may live anywhere).</summary>
     private static string FindRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "")

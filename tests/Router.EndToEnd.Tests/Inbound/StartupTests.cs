@@ -52,6 +52,15 @@ public sealed class StartupTests
         Assert.DoesNotContain("Unhandled exception", router.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_misspelt_setting_is_reported_once_and_the_router_starts_on_the_rest()
+    {
+        using var router = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = "router.limits.max-mesage-size = 1MiB" });
+
+        var warnings = router.Output.Split('\n').Where(line => line.Contains("is not a setting", StringComparison.Ordinal)).ToArray();
+        Assert.StartsWith("router: warning: router.limits.max-mesage-size (in ", Assert.Single(warnings), StringComparison.Ordinal);
+    }
+
     /// <summary>An Akka address on a loopback port where nothing listens.</summary>
     private static string SeedNowhere() => $"akka.tcp://router@127.0.0.1:{TestPorts.Next()}";
 

@@ -1,0 +1,55 @@
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+
+namespace Router.Actors.Configuration;
+
+/// <summary>
+/// The names of the <c>router { }</c> settings, as the shipped config/akka.hocon defines them, so
+/// that a name in an operator's file that is none of them (a typo) can be reported, as Postfix
+/// reports an unused parameter, instead of leaving the default silently in force.
+/// </summary>
+public static class SettingNames
+{
+    /// <summary>
+    /// The settings under <paramref name="path"/>: every value that is not an object, and every
+    /// map keyed by the operator's own data (addresses or domains: aliases, routes, DKIM keys...),
+    /// which is one setting, as is an object that is empty by default.
+    /// </summary>
+    public static IEnumerable<string> Leaves(HoconValue value, string path)
+    {
+        var obj = value.GetObject();
+        if (obj is null || obj.Items.Count == 0 || obj.Items.Keys.Any(k => k.Contains('@') || k.Contains('.')))
+        {
+            yield return path;
+            yield break;
+        }
+        foreach (var (key, child) in obj.Items)
+        {
+            foreach (var leaf in Leaves(child, path + "." + key)) yield return leaf;
+        }
+    }
+
+    /// <summary>The router.* names set in <paramref name="overrides"/> that are no setting of <paramref name="defaults"/> nor inside one.</summary>
+    public static IReadOnlyList<string> Unknown(Config defaults, Config overrides)
+    {
+        if (!overrides.HasPath("router") || !defaults.HasPath("router")) return [];
+        var known = Leaves(defaults.GetConfig("router").Root, "router").ToHashSet(StringComparer.Ordinal);
+        return AllPaths(overrides.GetConfig("router").Root, "router")
+            .Where(path => !known.Contains(path) && !known.Any(k => path.StartsWith(k + ".", StringComparison.Ordinal)))
+            .ToArray();
+    }
+
+    private static IEnumerable<string> AllPaths(HoconValue value, string path)
+    {
+        var obj = value.GetObject();
+        if (obj is null || obj.Items.Count == 0)
+        {
+            yield return path;
+            yield break;
+        }
+        foreach (var (key, child) in obj.Items)
+        {
+            foreach (var p in AllPaths(child, path + "." + key)) yield return p;
+        }
+    }
+}
