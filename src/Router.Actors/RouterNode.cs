@@ -64,6 +64,9 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The shard region of the local mailboxes.</summary>
     public IActorRef Mailboxes { get; private set; } = ActorRefs.Nobody;
 
+    /// <summary>What happens to each recipient; its tables can be reloaded while the node runs.</summary>
+    public RoutingPolicy Routing { get; private set; } = null!;
+
     /// <summary>Queue administration for the domain queues running on this node.</summary>
     public Admin.QueueAdmin Queue => new(Domains, TimeSpan.FromSeconds(10));
 
@@ -238,7 +241,7 @@ public sealed class RouterNode : IAsyncDisposable
             HandOffStop.Instance).ConfigureAwait(false);
 
         var delivery = DeliverySettings.FromConfig(config);
-        var policy = new RoutingPolicy(Settings);
+        var policy = Routing = new RoutingPolicy(Settings);
         var resolver = new MxResolver(new MxResolverOptions
         {
             NameServers = delivery.DnsServers,

@@ -30,6 +30,13 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     }
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+    RouterNode? running = null;
+    using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+    {
+        c.Cancel = true;
+        if (running is { } started) ReloadRouting(started, configPath);
+        else Console.Error.WriteLine("router: SIGHUP ignored: still starting");
+    });
     RouterNode node;
     try
     {
@@ -52,6 +59,7 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
         return 2;
     }
 
+    running = node;
     Console.WriteLine($"router: listening on {string.Join(", ", node.SmtpEndpoints)}; data in {node.Settings.DataDir}");
     if (node.SubmissionEndpoints.Count > 0) Console.WriteLine($"router: submission (STARTTLS, AUTH) on {string.Join(", ", node.SubmissionEndpoints)}");
     if (node.TlsEndpoints.Count > 0) Console.WriteLine($"router: submission over implicit TLS on {string.Join(", ", node.TlsEndpoints)}");
@@ -85,4 +93,22 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     await node.StopAsync().ConfigureAwait(false);
     Console.WriteLine("router: stopped");
     return 0;
+}
+
+// SIGHUP (like `postfix reload`): the configuration files are read again and the routing tables
+// (local-domains, mailboxes, mailboxes-file, aliases, catch-all) replaced; a file that does not
+// load leaves the tables in use as they are. Other settings take effect at the next start.
+static void ReloadRouting(RouterNode node, string? configPath)
+{
+    try
+    {
+        var (_, settings) = ConfigLoader.Load(configPath);
+        node.Routing.Reload(settings);
+        Console.WriteLine($"router: reloaded the routing tables: {settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, " +
+                          $"{settings.Aliases.Count} aliases, {settings.CatchAll.Count} catch-alls (other settings take effect at the next start)");
+    }
+    catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException)
+    {
+        Console.Error.WriteLine($"router: reload failed; the routing tables in use stay: {e.Message}");
+    }
 }
