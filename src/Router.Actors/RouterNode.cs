@@ -64,8 +64,10 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The shard region of the local mailboxes.</summary>
     public IActorRef Mailboxes { get; private set; } = ActorRefs.Nobody;
 
-    /// <summary>What happens to each recipient; its tables can be reloaded while the node runs.</summary>
+    /// <summary>What happens to each recipient; its tables can be reloaded while the node runs (<see cref="Reload"/>).</summary>
     public RoutingPolicy Routing { get; private set; } = null!;
+
+    private SmtpSecurity _security = SmtpSecurity.Disabled;
 
     /// <summary>Queue administration for the domain queues running on this node.</summary>
     public Admin.QueueAdmin Queue => new(Domains, TimeSpan.FromSeconds(10));
@@ -265,7 +267,7 @@ public sealed class RouterNode : IAsyncDisposable
 
         var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
         {
-            Security = LoadSecurity(),
+            Security = _security = LoadSecurity(),
         };
         handoff = services.Handoff;
         BodyBudget = services.BodyBudget;
@@ -312,19 +314,7 @@ public sealed class RouterNode : IAsyncDisposable
     private SmtpSecurity LoadSecurity()
     {
         var security = Settings.Security;
-        X509Certificate2 certificate;
-        try
-        {
-            (certificate, var generated) = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, Settings.DataDir, Settings.Hostname);
-            if (generated is not null)
-                System.Log.Info("TLS: no router.tls.certificate configured; generated a self-signed certificate for {0} in {1}", Settings.Hostname, generated);
-            else
-                System.Log.Info("TLS: certificate {0}, valid until {1:yyyy-MM-dd}", certificate.Subject, certificate.NotAfter);
-        }
-        catch (CryptographicException e)
-        {
-            throw new ConfigurationException($"router.tls: cannot load the certificate or key: {e.Message}", e);
-        }
+        var certificate = LoadCertificate(security);
         var users = new UserStore(security.UsersFileIn(Settings.DataDir));
         DkimMessageSigner? dkim = null;
         if (security.Dkim.Count > 0)
@@ -340,6 +330,38 @@ public sealed class RouterNode : IAsyncDisposable
             System.Log.Info("DKIM: signing for {0}", string.Join(", ", security.Dkim.Keys));
         }
         return new SmtpSecurity(security, certificate, users, dkim);
+    }
+
+    private X509Certificate2 LoadCertificate(SecuritySettings security)
+    {
+        try
+        {
+            var (certificate, generated) = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, Settings.DataDir, Settings.Hostname);
+            if (generated is not null)
+                System.Log.Info("TLS: no router.tls.certificate configured; generated a self-signed certificate for {0} in {1}", Settings.Hostname, generated);
+            else
+                System.Log.Info("TLS: certificate {0}, valid until {1:yyyy-MM-dd}", certificate.Subject, certificate.NotAfter);
+            return certificate;
+        }
+        // A key that belongs to another certificate is an ArgumentException.
+        catch (Exception e) when (e is CryptographicException or IOException or ArgumentException)
+        {
+            throw new ConfigurationException($"router.tls: cannot load the certificate or key: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// SIGHUP: the routing tables and the TLS certificate of <paramref name="settings"/> (the
+    /// configuration read again) replace those in use, or, when the certificate does not load,
+    /// nothing changes. Returns what is now in use.
+    /// </summary>
+    public string Reload(RouterSettings settings)
+    {
+        var certificate = LoadCertificate(settings.Security);
+        _security.ReloadCertificate(certificate);
+        Routing.Reload(settings);
+        return $"{settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, {settings.Aliases.Count} aliases, " +
+               $"{settings.CatchAll.Count} catch-alls; TLS certificate {certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
     {
         c.Cancel = true;
-        if (running is { } started) ReloadRouting(started, configPath);
+        if (running is { } started) Reload(started, configPath);
         else Console.Error.WriteLine("router: SIGHUP ignored: still starting");
     });
     RouterNode node;
@@ -95,20 +95,19 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     return 0;
 }
 
-// SIGHUP (like `postfix reload`): the configuration files are read again and the routing tables
-// (local-domains, mailboxes, mailboxes-file, aliases, catch-all) replaced; a file that does not
-// load leaves the tables in use as they are. Other settings take effect at the next start.
-static void ReloadRouting(RouterNode node, string? configPath)
+// SIGHUP (like `postfix reload`): the configuration files are read again, and the routing tables
+// (local-domains, mailboxes, mailboxes-file, aliases, catch-all) and the TLS certificate replaced;
+// when something does not load, what is in use stays. Other settings take effect at the next start.
+static void Reload(RouterNode node, string? configPath)
 {
     try
     {
         var (_, settings) = ConfigLoader.Load(configPath);
-        node.Routing.Reload(settings);
-        Console.WriteLine($"router: reloaded the routing tables: {settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, " +
-                          $"{settings.Aliases.Count} aliases, {settings.CatchAll.Count} catch-alls (other settings take effect at the next start)");
+        Console.WriteLine($"router: reloaded: {node.Reload(settings)} (other settings take effect at the next start)");
     }
-    catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException)
+    catch (Exception e)
     {
-        Console.Error.WriteLine($"router: reload failed; the routing tables in use stay: {e.Message}");
+        // Whatever went wrong, a reload must not end the router: what is in use stays.
+        Console.Error.WriteLine($"router: reload failed; the routing tables and certificate in use stay: {e.Message}");
     }
 }

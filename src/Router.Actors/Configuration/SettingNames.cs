@@ -39,10 +39,11 @@ public static class SettingNames
             .ToArray();
     }
 
+    /// <summary>The paths of the values under <paramref name="path"/>; an empty object sets nothing.</summary>
     private static IEnumerable<string> AllPaths(HoconValue value, string path)
     {
         var obj = value.GetObject();
-        if (obj is null || obj.Items.Count == 0)
+        if (obj is null)
         {
             yield return path;
             yield break;

@@ -19,25 +19,33 @@ public sealed class SmtpSecurity
         Users = users;
         Dkim = dkim is { IsEmpty: false } ? dkim : null;
         Senders = new SenderOwnership(settings.SenderLoginMaps);
-        if (certificate is not null)
-        {
-            // Building the certificate context (its chain) costs a second or two on first use:
-            // do it in the background so the listeners open at once.
-            _tlsOptions = Task.Run(() => new SslServerAuthenticationOptions
-            {
-                ServerCertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true),
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                ClientCertificateRequired = false,
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            });
-        }
+        if (certificate is not null) _tlsOptions = OptionsFor(certificate);
+    }
+
+    /// <summary>
+    /// The server side of the handshake for <paramref name="certificate"/>. Building its context
+    /// (the chain) costs a second or two on first use: it runs in the background, so the listeners
+    /// open at once and a reloaded certificate is taken once ready.
+    /// </summary>
+    private static Task<SslServerAuthenticationOptions> OptionsFor(X509Certificate2 certificate) => Task.Run(() => new SslServerAuthenticationOptions
+    {
+        ServerCertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true),
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        ClientCertificateRequired = false,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+    });
+
+    /// <summary>Handshakes from now on present <paramref name="certificate"/> (a renewed one, on SIGHUP); sessions already under TLS keep theirs.</summary>
+    public void ReloadCertificate(X509Certificate2 certificate)
+    {
+        if (_tlsOptions is not null) _tlsOptions = OptionsFor(certificate);
     }
 
     public static SmtpSecurity Disabled { get; } = new(new SecuritySettings(), null, null, null);
 
     public SecuritySettings Settings { get; }
 
-    private readonly Task<SslServerAuthenticationOptions>? _tlsOptions;
+    private volatile Task<SslServerAuthenticationOptions>? _tlsOptions;
 
     /// <summary>False when no certificate is loaded: STARTTLS is then not offered.</summary>
     public bool TlsAvailable => _tlsOptions is not null;

@@ -126,6 +126,7 @@ public sealed partial class ConfigurationReferenceTests
               submission.sender-login-maps { alice = ["@example.test"] }
               queue { retry-schedule = [1m], warn-afer = 1h }
               smtp.endpoints = ["127.0.0.1:25"]
+              limits { }
             }
             akka.loglevel = DEBUG
             """);

@@ -1,11 +1,14 @@
+using System.Security.Cryptography.X509Certificates;
 using Router.EndToEnd.Tests.Infrastructure;
+using Router.EndToEnd.Tests.Security;
 
 namespace Router.EndToEnd.Tests.Inbound;
 
 /// <summary>
-/// SIGHUP re-reads the configuration's routing tables without a restart (as `postfix reload`
-/// does): a mailbox added to the mailboxes file or an alias added to the configuration file takes
-/// mail at once; a file that does not load leaves the tables in use as they were.
+/// SIGHUP re-reads the configuration's routing tables and the TLS certificate without a restart
+/// (as `postfix reload` does): a mailbox added to the mailboxes file or an alias added to the
+/// configuration file takes mail at once, a renewed certificate is presented from the next
+/// handshake on; a file that does not load leaves what is in use as it was.
 /// </summary>
 public sealed class ReloadTests
 {
@@ -26,7 +29,7 @@ public sealed class ReloadTests
 
             await File.AppendAllTextAsync(mailboxesFile, "# added while running\nerin@example.test\n");
             await File.AppendAllTextAsync(router.ConfigPath, "\nrouter.aliases { \"sales@example.test\" = [\"erin@example.test\"] }\n");
-            await ReloadAsync(router, "router: reloaded the routing tables");
+            await ReloadAsync(router, "router: reloaded: 1 local domains, 6 mailboxes, 3 aliases");
 
             Assert.Equal(250, await RcptAsync(router, "erin@example.test"));
             var token = TestMessages.NewToken();
@@ -38,7 +41,7 @@ public sealed class ReloadTests
 
             // A mailbox at a domain that is not local: the file is refused as a whole.
             await File.AppendAllTextAsync(mailboxesFile, "zed@elsewhere.test\n");
-            await ReloadAsync(router, "router: reload failed; the routing tables in use stay: router.mailboxes: 'zed@elsewhere.test'");
+            await ReloadAsync(router, "router: reload failed; the routing tables and certificate in use stay: router.mailboxes: 'zed@elsewhere.test'");
             Assert.Equal(250, await RcptAsync(router, "erin@example.test"));
             Assert.Equal(250, await RcptAsync(router, "sales@example.test"));
             Assert.False(router.HasExited, "the router exited on a reload that failed");
@@ -47,6 +50,47 @@ public sealed class ReloadTests
         {
             folder.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Sighup_presents_a_renewed_certificate_from_the_next_handshake_and_a_mismatched_key_changes_nothing()
+    {
+        var folder = Directory.CreateTempSubdirectory("router-reload-");
+        try
+        {
+            var (certificate, key) = SecurityMaterial.WriteServerCertificate(folder.FullName);
+            using var router = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = $"router.tls {{ certificate = \"{certificate}\", key = \"{key}\" }}" });
+            var first = await PresentedCertificateAsync(router);
+            Assert.Equal(Thumbprint(certificate), first);
+
+            // The renewal (as certbot's deploy hook would): new files in place, then SIGHUP.
+            var (renewedCertificate, renewedKey) = SecurityMaterial.WriteServerCertificate(folder.CreateSubdirectory("renewed").FullName);
+            File.Copy(renewedCertificate, certificate, overwrite: true);
+            File.Copy(renewedKey, key, overwrite: true);
+            await ReloadAsync(router, "router: reloaded: ");
+            var second = await PresentedCertificateAsync(router);
+            Assert.NotEqual(first, second);
+            Assert.Equal(Thumbprint(certificate), second);
+
+            // Caught half-way through a renewal: the key belongs to another certificate.
+            var (_, otherKey) = SecurityMaterial.WriteServerCertificate(folder.CreateSubdirectory("other").FullName);
+            File.Copy(otherKey, key, overwrite: true);
+            await ReloadAsync(router, "router: reload failed; the routing tables and certificate in use stay: router.tls: cannot load the certificate or key");
+            Assert.Equal(second, await PresentedCertificateAsync(router));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static string Thumbprint(string certificatePem) => X509Certificate2.CreateFromPem(File.ReadAllText(certificatePem)).Thumbprint;
+
+    /// <summary>The thumbprint of the certificate a fresh STARTTLS handshake is given.</summary>
+    private static async Task<string> PresentedCertificateAsync(RouterProcess router)
+    {
+        await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(router.Port);
+        return dialog.ServerCertificate!.Thumbprint;
     }
 
     private static async Task ReloadAsync(RouterProcess router, string expected)

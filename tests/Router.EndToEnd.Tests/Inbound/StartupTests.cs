@@ -1,4 +1,5 @@
 using Router.EndToEnd.Tests.Infrastructure;
+using Router.EndToEnd.Tests.Security;
 
 namespace Router.EndToEnd.Tests.Inbound;
 
@@ -50,6 +51,26 @@ public sealed class StartupTests
         Assert.Equal(2, await router.WaitForExitAsync(ExitDeadline));
         Assert.Contains($"router: the queue store (router.queue.connection-string): Failed to connect to 127.0.0.1:{port}", router.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", router.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_certificate_whose_key_belongs_to_another_certificate_exits_with_code_2_naming_the_setting()
+    {
+        var folder = Directory.CreateTempSubdirectory("router-start-");
+        try
+        {
+            var (certificate, _) = SecurityMaterial.WriteServerCertificate(folder.FullName);
+            var (_, otherKey) = SecurityMaterial.WriteServerCertificate(folder.CreateSubdirectory("other").FullName);
+            using var router = await RouterProcess.SpawnAsync(new RouterOptions { ExtraHocon = $"router.tls {{ certificate = \"{certificate}\", key = \"{otherKey}\" }}" });
+
+            Assert.Equal(2, await router.WaitForExitAsync(ExitDeadline));
+            Assert.Contains("router: router.tls: cannot load the certificate or key", router.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", router.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
     }
 
     [Fact]
