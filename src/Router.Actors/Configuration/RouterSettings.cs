@@ -26,6 +26,13 @@ public sealed record RouterSettings
     public required IReadOnlyDictionary<string, IReadOnlyList<string>> Aliases { get; init; }
     public required IReadOnlyDictionary<string, string> CatchAll { get; init; }
     public required string Postmaster { get; init; }
+
+    /// <summary>
+    /// router.recipient-delimiter: characters that start an address extension at a local domain
+    /// (user+news@domain is user@domain when no mailbox or alias has the whole name; Postfix's
+    /// recipient_delimiter). Empty = none.
+    /// </summary>
+    public string RecipientDelimiter { get; init; } = "+";
     public required IReadOnlyList<string> TrustedNetworks { get; init; }
     public long MaxMessageSize { get; init; } = 25L * 1024 * 1024;
 
@@ -135,6 +142,7 @@ public sealed record RouterSettings
             CatchAll = catchAll,
             TrustedNetworks = r.HasPath("relay.trusted-networks") ? r.GetStringList("relay.trusted-networks").ToArray() : ["127.0.0.0/8", "::1/128"],
             Postmaster = r.GetString("postmaster", "postmaster@" + localDomains.FirstOrDefault()).ToLowerInvariant(),
+            RecipientDelimiter = r.GetString("recipient-delimiter", "+"),
             MaxMessageSize = maxMessageSize,
             MinFreeSpace = MinFreeSpaceOf(r, maxMessageSize),
             MaxBodyMemory = MaxBodyMemoryOf(r, maxMessageSize),

@@ -28,7 +28,7 @@ public sealed class RoutingPolicy
         var tables = _settings;
         var key = recipient.Key;
         var domain = recipient.Domain.ToLowerInvariant();
-        if (!tables.LocalDomains.Contains(domain) && !tables.Aliases.ContainsKey(key))
+        if (!tables.LocalDomains.Contains(domain) && Alias(tables, key) is null)
         {
             return mayRelay
                 ? new RcptDecision([new Destination.Remote(recipient.ToString(), domain)], Replies.RecipientOk)
@@ -43,7 +43,7 @@ public sealed class RoutingPolicy
     private static bool Expand(RouterSettings tables, string key, List<Destination> into, int depth)
     {
         if (depth > MaxAliasDepth) return false;
-        if (tables.Aliases.TryGetValue(key, out var targets))
+        if (Alias(tables, key) is { } targets)
         {
             var any = false;
             foreach (var target in targets) any |= Expand(tables, target.ToLowerInvariant(), into, depth + 1);
@@ -63,10 +63,30 @@ public sealed class RoutingPolicy
             into.Add(new Destination.Mailbox(key));
             return true;
         }
+        // user+news@domain: the mailbox (or alias) user@domain takes it, before any catch-all.
+        if (WithoutExtension(tables, key) is { } bare)
+        {
+            return Expand(tables, bare, into, depth + 1);
+        }
         if (tables.CatchAll.TryGetValue(domain, out var catchAll) && depth < MaxAliasDepth && catchAll != key)
         {
             return Expand(tables, catchAll, into, depth + 1);
         }
         return false;
+    }
+
+    /// <summary>The alias of the whole address, else of the address without its extension (as Postfix's virtual_alias_maps looks them up).</summary>
+    private static IReadOnlyList<string>? Alias(RouterSettings tables, string key) =>
+        tables.Aliases.TryGetValue(key, out var targets) ? targets
+        : WithoutExtension(tables, key) is { } bare && tables.Aliases.TryGetValue(bare, out targets) ? targets
+        : null;
+
+    /// <summary>"user+news@domain" -> "user@domain" (the first delimiter, not at the start), or null when there is no extension.</summary>
+    private static string? WithoutExtension(RouterSettings tables, string key)
+    {
+        if (tables.RecipientDelimiter.Length == 0) return null;
+        var at = key.LastIndexOf('@');
+        var cut = at > 0 ? key.AsSpan(0, at).IndexOfAny(tables.RecipientDelimiter) : -1;
+        return cut > 0 ? string.Concat(key.AsSpan(0, cut), key.AsSpan(at)) : null;
     }
 }

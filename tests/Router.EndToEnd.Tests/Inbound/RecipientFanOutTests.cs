@@ -31,4 +31,20 @@ public sealed class RecipientFanOutTests(InboundRouterFixture fixture)
         Assert.Equal(message, Assert.Single(_router.Mailbox("alice@example.test").NewMessagesContaining(token)));
         Assert.Equal(message, Assert.Single(_router.Mailbox("bob@example.test").NewMessagesContaining(token)));
     }
+
+    [Fact]
+    public async Task Address_extensions_reach_the_mailbox_once_and_an_unknown_user_stays_unknown()
+    {
+        var token = TestMessages.NewToken();
+        var message = TestMessages.Create(token, to: "alice+news@example.test");
+        await using var c = await _router.ConnectEhloAsync();
+        await TestMessages.SendAsync(c, message, "a@remote.test", ["alice+news@example.test", "Alice+Other@example.test", "team+list@example.test"]);
+
+        Assert.Equal(2, _router.FilesContaining(token).Count);
+        Assert.Equal(message, Assert.Single(_router.Mailbox("alice@example.test").NewMessagesContaining(token)));
+        Assert.Equal(message, Assert.Single(_router.Mailbox("bob@example.test").NewMessagesContaining(token)));
+
+        await c.CommandAsync("MAIL FROM:<a@remote.test>", "250");
+        await c.CommandAsync("RCPT TO:<nobody+news@example.test>", "550 5.1.1");
+    }
 }
