@@ -26,8 +26,10 @@ public class CommandParsingBenchmarks
     [Benchmark]
     public MailCommand? ParseMail() => CommandParser.ParseMail(MailArgument, utf8Offered: true, out _);
 
+    private static readonly MailAddress Postmaster = new("postmaster", "mx.example");
+
     [Benchmark]
-    public RcptCommand? ParseRcpt() => CommandParser.ParseRcpt(RcptArgument, smtpUtf8: false, "mx.example", out _);
+    public RcptCommand? ParseRcpt() => CommandParser.ParseRcpt(RcptArgument, smtpUtf8: false, Postmaster, out _);
 
     /// <summary>What the session does per command line: control check, verb, then the argument parser.</summary>
     [Benchmark]
@@ -35,7 +37,7 @@ public class CommandParsingBenchmarks
     {
         if (CommandParser.HasControlCharacters(RcptLine)) return null;
         return CommandParser.ParseVerb(RcptLine, out var argument) == SmtpVerb.Rcpt
-            ? CommandParser.ParseRcpt(argument, smtpUtf8: false, "mx.example", out _)
+            ? CommandParser.ParseRcpt(argument, smtpUtf8: false, Postmaster, out _)
             : null;
     }
 }

@@ -116,8 +116,11 @@ public static class CommandParser
         return new MailCommand(address, size, body, smtpUtf8, retFull, envId);
     }
 
-    /// <summary>Parses the argument of RCPT: <c>TO:&lt;path&gt; [params]</c> or <c>TO:&lt;Postmaster&gt;</c>.</summary>
-    public static RcptCommand? ParseRcpt(ReadOnlySpan<byte> argument, bool smtpUtf8, string postmasterDomain, out SmtpReply? error)
+    /// <summary>
+    /// Parses the argument of RCPT: <c>TO:&lt;path&gt; [params]</c>, or <c>TO:&lt;Postmaster&gt;</c>,
+    /// which becomes <paramref name="postmaster"/> (the address the operator has it delivered to).
+    /// </summary>
+    public static RcptCommand? ParseRcpt(ReadOnlySpan<byte> argument, bool smtpUtf8, MailAddress postmaster, out SmtpReply? error)
     {
         if (!StripKeyword(argument, "TO:"u8, out var rest))
         {
@@ -129,7 +132,7 @@ public static class CommandParser
         if (rest.Length >= 12 && Is(rest[..12], "<POSTMASTER>"u8))
         {
             // RFC 5321 s4.1.1.3: "Postmaster" without a domain must be accepted.
-            address = new MailAddress("postmaster", postmasterDomain);
+            address = postmaster;
             used = 12;
         }
         else if (!AddressParser.TryParsePath(rest, allowUtf8: true, allowNull: false, out address, out used) || address is null)

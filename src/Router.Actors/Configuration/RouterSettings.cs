@@ -119,6 +119,11 @@ public sealed record RouterSettings
         }
         var catchAll = Entries(r, "catch-all").ToDictionary(e => e.Key.ToLowerInvariant(), e => e.Value.GetString().ToLowerInvariant());
 
+        var postmaster = r.GetString("postmaster", "postmaster@" + localDomains.FirstOrDefault()).Trim().ToLowerInvariant();
+        var postmasterAt = postmaster.LastIndexOf('@');
+        if (postmasterAt <= 0 || postmasterAt == postmaster.Length - 1)
+            throw new ConfigurationException($"router.postmaster: '{postmaster}' is not an address (user@domain)");
+
         var sync = r.GetString("storage.sync-mode", "syncfs");
         if (sync is not ("syncfs" or "fsync")) throw new ConfigurationException("router.storage.sync-mode must be \"syncfs\" or \"fsync\"");
         var bare = r.GetString("data.bare-line-endings", "reject");
@@ -141,7 +146,7 @@ public sealed record RouterSettings
             Aliases = aliases,
             CatchAll = catchAll,
             TrustedNetworks = r.HasPath("relay.trusted-networks") ? r.GetStringList("relay.trusted-networks").ToArray() : ["127.0.0.0/8", "::1/128"],
-            Postmaster = r.GetString("postmaster", "postmaster@" + localDomains.FirstOrDefault()).ToLowerInvariant(),
+            Postmaster = postmaster,
             RecipientDelimiter = r.GetString("recipient-delimiter", "+"),
             MaxMessageSize = maxMessageSize,
             MinFreeSpace = MinFreeSpaceOf(r, maxMessageSize),

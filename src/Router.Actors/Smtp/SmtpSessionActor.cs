@@ -29,7 +29,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly bool _trusted;
     private readonly SmtpEndpointKind _kind;
-    private readonly string _postmasterDomain;
+    private readonly MailAddress _postmaster;
     private readonly CancellationTokenSource _readCancel = new();
     private SessionState _state = SessionState.Connected;
     private string _heloName = "";
@@ -55,7 +55,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _connection = new SmtpConnection(socket);
         _trusted = services.Trusted.Contains(_connection.RemoteAddress);
         var postmaster = services.Settings.Postmaster;
-        _postmasterDomain = postmaster[(postmaster.LastIndexOf('@') + 1)..];
+        var at = postmaster.LastIndexOf('@');
+        _postmaster = new MailAddress(postmaster[..at], postmaster[(at + 1)..]);
 
         Receive<CommandBatch>(OnCommands);
         Receive<TlsStarted>(_ => OnTlsStarted());
@@ -348,7 +349,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         var transaction = _transaction!;
         if (transaction.Recipients.Count >= _services.Settings.MaxRecipients) return Reply(Replies.TooManyRecipients);
-        var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _postmasterDomain, out var error);
+        var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _postmaster, out var error);
         if (rcpt is null) return Error(error!);
         var decision = _services.Policy.Decide(rcpt.Recipient, MayRelay);
         if (!decision.Accepted) return Error(decision.Reply);

@@ -99,6 +99,16 @@ public sealed partial class ConfigurationReferenceTests
         Assert.True(unnamed.Length == 0, "not refused with the setting's name: " + string.Join(", ", unnamed));
     }
 
+    [Theory]
+    [InlineData("postmaster")]
+    [InlineData("@example.test")]
+    [InlineData("postmaster@")]
+    public void A_postmaster_that_is_not_an_address_is_a_configuration_error(string value)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => SettingsWith($"router.postmaster = \"{value}\""));
+        Assert.Contains("router.postmaster", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_retry_schedule_entry_that_is_not_a_duration_is_named()
     {

@@ -43,7 +43,7 @@ public sealed class RelayPolicyTests
     {
         foreach (var policy in new[] { Policy, PolicyWithCatchAll })
         {
-            var rcpt = CommandParser.ParseRcpt(Encoding.UTF8.GetBytes("TO:" + argument), smtpUtf8: false, "example.test", out var error);
+            var rcpt = CommandParser.ParseRcpt(Encoding.UTF8.GetBytes("TO:" + argument), smtpUtf8: false, new MailAddress("postmaster", "example.test"), out var error);
             if (rcpt is null)
             {
                 Assert.True(error!.IsPermanent, $"{argument}: {error}");

@@ -136,6 +136,21 @@ public sealed class ReplyCodeDialogTests(InboundRouterFixture fixture)
         Assert.Equal(Path.Combine(_router.Mailbox("carol@example.test").Path, "new"), Path.GetDirectoryName(file));
     }
 
+    [Fact]
+    public async Task Postmaster_without_domain_goes_to_the_configured_postmaster_address()
+    {
+        using var router = await RouterProcess.StartAsync(new RouterOptions { Postmaster = "bob@example.test" });
+        var token = TestMessages.NewToken();
+        await using var c = await router.ConnectEhloAsync();
+        await c.CommandAsync("MAIL FROM:<a@remote.test>", "250");
+        await c.CommandAsync("RCPT TO:<postmaster>", "250 2.1.5");
+        await c.CommandAsync("DATA", "354");
+        await c.SendAsync(TestMessages.Create(token, to: "postmaster"));
+        await c.SendAsync(".\r\n");
+        await c.ExpectAsync("250");
+        Assert.Single(router.Mailbox("bob@example.test").NewMessagesContaining(token));
+    }
+
     [Theory]
     [InlineData("RCPT TO:<a@@example.test>")]
     [InlineData("RCPT TO:<alice@example..test>")]

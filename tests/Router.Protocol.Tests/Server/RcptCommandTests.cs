@@ -3,11 +3,12 @@ namespace Router.Protocol.Tests.Server;
 /// <summary>CommandParser.ParseRcpt: <c>RCPT TO:&lt;path&gt; [params]</c> (RFC 5321 s4.1.1.3, RFC 3461 s4).</summary>
 public sealed class RcptCommandTests
 {
-    private const string PostmasterDomain = "mx.example";
+    /// <summary>Where the operator has RCPT TO:&lt;Postmaster&gt; delivered (router.postmaster).</summary>
+    private static readonly MailAddress Postmaster = new("hostmaster", "mx.example");
 
     private static RcptCommand Accepted(string argument, bool smtpUtf8 = false)
     {
-        var rcpt = CommandParser.ParseRcpt(Bytes.Utf8(argument), smtpUtf8, PostmasterDomain, out var error);
+        var rcpt = CommandParser.ParseRcpt(Bytes.Utf8(argument), smtpUtf8, Postmaster, out var error);
         Assert.Null(error);
         Assert.NotNull(rcpt);
         return rcpt;
@@ -15,7 +16,7 @@ public sealed class RcptCommandTests
 
     private static SmtpReply Refused(string argument, bool smtpUtf8 = false)
     {
-        var rcpt = CommandParser.ParseRcpt(Bytes.Utf8(argument), smtpUtf8, PostmasterDomain, out var error);
+        var rcpt = CommandParser.ParseRcpt(Bytes.Utf8(argument), smtpUtf8, Postmaster, out var error);
         Assert.Null(rcpt);
         Assert.NotNull(error);
         return error;
@@ -43,7 +44,7 @@ public sealed class RcptCommandTests
     [InlineData("To:<pOsTmAsTeR>")]
     public void Postmaster_without_domain_is_accepted_in_any_case(string argument)
     {
-        Assert.Equal(new MailAddress("postmaster", PostmasterDomain), Accepted(argument).Recipient);
+        Assert.Equal(Postmaster, Accepted(argument).Recipient);
     }
 
     [Fact]
