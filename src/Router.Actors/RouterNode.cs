@@ -244,6 +244,7 @@ public sealed class RouterNode : IAsyncDisposable
 
         var delivery = DeliverySettings.FromConfig(config);
         var policy = Routing = new RoutingPolicy(Settings);
+        if (policy.PostmasterProblem(Settings.Postmaster) is { } problem) System.Log.Warning(problem);
         var resolver = new MxResolver(new MxResolverOptions
         {
             NameServers = delivery.DnsServers,
@@ -360,6 +361,7 @@ public sealed class RouterNode : IAsyncDisposable
         var certificate = LoadCertificate(settings.Security);
         _security.ReloadCertificate(certificate);
         Routing.Reload(settings);
+        if (Routing.PostmasterProblem(Settings.Postmaster) is { } problem) System.Log.Warning(problem);
         return $"{settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, {settings.Aliases.Count} aliases, " +
                $"{settings.CatchAll.Count} catch-alls; TLS certificate {certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
     }
