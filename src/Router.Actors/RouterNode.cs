@@ -320,14 +320,7 @@ public sealed class RouterNode : IAsyncDisposable
         DkimMessageSigner? dkim = null;
         if (security.Dkim.Count > 0)
         {
-            try
-            {
-                dkim = new DkimMessageSigner(security.Dkim);
-            }
-            catch (Exception e) when (e is IOException or FormatException or CryptographicException or ArgumentException or InvalidCastException)
-            {
-                throw new ConfigurationException($"router.dkim: cannot load a signing key: {e.Message}", e);
-            }
+            dkim = DkimMessageSigner.FromSettings(security.Dkim);
             System.Log.Info("DKIM: signing for {0}", string.Join(", ", security.Dkim.Keys));
         }
         return new SmtpSecurity(security, certificate, users, dkim);
@@ -335,20 +328,12 @@ public sealed class RouterNode : IAsyncDisposable
 
     private X509Certificate2 LoadCertificate(SecuritySettings security)
     {
-        try
-        {
-            var (certificate, generated) = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, Settings.DataDir, Settings.Hostname);
-            if (generated is not null)
-                System.Log.Info("TLS: no router.tls.certificate configured; generated a self-signed certificate for {0} in {1}", Settings.Hostname, generated);
-            else
-                System.Log.Info("TLS: certificate {0}, valid until {1:yyyy-MM-dd}", certificate.Subject, certificate.NotAfter);
-            return certificate;
-        }
-        // A key that belongs to another certificate is an ArgumentException.
-        catch (Exception e) when (e is CryptographicException or IOException or ArgumentException)
-        {
-            throw new ConfigurationException($"router.tls: cannot load the certificate or key: {e.Message}", e);
-        }
+        var (certificate, generated) = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, Settings.DataDir, Settings.Hostname);
+        if (generated is not null)
+            System.Log.Info("TLS: no router.tls.certificate configured; generated a self-signed certificate for {0} in {1}", Settings.Hostname, generated);
+        else
+            System.Log.Info("TLS: certificate {0}, valid until {1:yyyy-MM-dd}", certificate.Subject, certificate.NotAfter);
+        return certificate;
     }
 
     /// <summary>

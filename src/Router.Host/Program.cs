@@ -9,7 +9,7 @@ var configOption = new Option<FileInfo?>("--config") { Description = "HOCON file
 var run = new Command("run", "Run the router (the default)") { configOption };
 run.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
 
-var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run, UserCommands.Create(), QueueCommands.Create(configOption) };
+var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run, CheckCommand.Create(configOption), UserCommands.Create(), QueueCommands.Create(configOption) };
 root.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
 
 // SIGTERM and SIGINT are ours (drain, then exit): System.CommandLine's own handling would end the

@@ -20,6 +20,19 @@ public sealed class DkimMessageSigner
 
     private readonly Dictionary<string, DkimSigner> _signers;
 
+    /// <summary>Signers for router.dkim's domains; a key that does not load fails with a message naming the setting.</summary>
+    public static DkimMessageSigner FromSettings(IReadOnlyDictionary<string, Configuration.DkimDomainSettings> domains)
+    {
+        try
+        {
+            return new DkimMessageSigner(domains);
+        }
+        catch (Exception e) when (e is IOException or FormatException or System.Security.Cryptography.CryptographicException or ArgumentException or InvalidCastException)
+        {
+            throw new Akka.Configuration.ConfigurationException($"router.dkim: cannot load a signing key: {e.Message}", e);
+        }
+    }
+
     public DkimMessageSigner(IReadOnlyDictionary<string, Configuration.DkimDomainSettings> domains)
     {
         _signers = new Dictionary<string, DkimSigner>(StringComparer.OrdinalIgnoreCase);

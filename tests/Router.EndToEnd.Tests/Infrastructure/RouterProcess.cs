@@ -338,8 +338,11 @@ public sealed class RouterProcess : IDisposable
     }
 
     /// <summary>Runs a `router` command (e.g. <c>queue list</c>) with this router's configuration.</summary>
-    public Task<(int Exit, string Stdout, string Stderr)> RunCliAsync(params string[] args) =>
-        ExternalProgram.RunAsync("dotnet", null, [RouterDll(), .. args, "--config", ConfigPath]);
+    public Task<(int Exit, string Stdout, string Stderr)> RunCliAsync(params string[] args) => RunCliAsync(ConfigPath, args);
+
+    /// <summary>Runs a `router` command with the configuration file <paramref name="configPath"/>.</summary>
+    public static Task<(int Exit, string Stdout, string Stderr)> RunCliAsync(string configPath, params string[] args) =>
+        ExternalProgram.RunAsync("dotnet", null, [RouterDll(), .. args, "--config", configPath]);
 
     /// <summary>router.dll beside the tests (Router.Host is a project reference) or in Router.Host's own output.</summary>
     private static string RouterDll()

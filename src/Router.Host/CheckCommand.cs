@@ -1,0 +1,50 @@
+using System.CommandLine;
+using Akka.Configuration;
+using Router.Actors.Configuration;
+using Router.Actors.Routing;
+using Router.Actors.Security;
+
+namespace Router.Host;
+
+/// <summary>
+/// `router check`: what `postfix check` is for Postfix. Loads the configuration as a start (or a
+/// SIGHUP) would, with the configured TLS certificate and DKIM keys, without starting anything:
+/// one line on what is wrong and exit code 2, else a summary and 0 (warnings, such as a misspelt
+/// setting, are printed and do not fail it).
+/// </summary>
+internal static class CheckCommand
+{
+    public static Command Create(Option<FileInfo?> configOption)
+    {
+        var check = new Command("check", "Check the configuration (settings, TLS certificate, DKIM keys, postmaster) without starting the router");
+        check.SetAction(result => Run(result.GetValue(configOption)?.FullName));
+        return check;
+    }
+
+    private static int Run(string? configPath)
+    {
+        try
+        {
+            var (config, settings) = ConfigLoader.Load(configPath);
+            DeliverySettings.FromConfig(config);
+            var security = settings.Security;
+            var tls = "a self-signed TLS certificate (made at the first start)";
+            if (!string.IsNullOrEmpty(security.TlsCertificate))
+            {
+                using var certificate = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, settings.DataDir, settings.Hostname).Certificate;
+                tls = $"TLS certificate {certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
+                if (certificate.NotAfter < DateTime.Now) Console.Error.WriteLine($"router: warning: the TLS certificate {security.TlsCertificate} expired on {certificate.NotAfter:yyyy-MM-dd}");
+            }
+            if (security.Dkim.Count > 0) DkimMessageSigner.FromSettings(security.Dkim);
+            if (new RoutingPolicy(settings).PostmasterProblem(settings.Postmaster) is { } problem) Console.Error.WriteLine($"router: warning: {problem}");
+            Console.WriteLine($"router: configuration OK: {settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, " +
+                              $"{settings.Aliases.Count} aliases, {settings.CatchAll.Count} catch-alls, {security.Dkim.Count} DKIM domains; {tls}");
+            return 0;
+        }
+        catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException)
+        {
+            Console.Error.WriteLine($"router: {e.Message}");
+            return 2;
+        }
+    }
+}

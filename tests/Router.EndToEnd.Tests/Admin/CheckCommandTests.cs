@@ -1,0 +1,82 @@
+using Router.EndToEnd.Tests.Infrastructure;
+using Router.EndToEnd.Tests.Security;
+
+namespace Router.EndToEnd.Tests.Admin;
+
+/// <summary>
+/// `router check` (as `postfix check`): the configuration, the TLS certificate and the DKIM keys
+/// are loaded as a start would load them, nothing is started; what is wrong is one line on stderr
+/// and exit code 2, warnings do not fail it.
+/// </summary>
+public sealed class CheckCommandTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("router-check-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private async Task<(int Exit, string Stdout, string Stderr)> CheckAsync(string hocon)
+    {
+        var config = Path.Combine(_folder.FullName, "router.hocon");
+        await File.WriteAllTextAsync(config, $"router.data-dir = \"{Path.Combine(_folder.FullName, "data")}\"\n{hocon}");
+        return await RouterProcess.RunCliAsync(config, "check");
+    }
+
+    [Fact]
+    public async Task A_good_configuration_is_summed_up_and_starts_nothing()
+    {
+        var (certificate, key) = SecurityMaterial.WriteServerCertificate(_folder.FullName);
+        var (exit, stdout, stderr) = await CheckAsync($$"""
+            router {
+              local-domains = ["example.test"]
+              mailboxes = ["alice@example.test", "bob@example.test"]
+              aliases { "postmaster@example.test" = ["alice@example.test"] }
+              tls { certificate = "{{certificate}}", key = "{{key}}" }
+            }
+            """);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains($"router: configuration OK: 1 local domains, 2 mailboxes, 1 aliases, 0 catch-alls, 0 DKIM domains; TLS certificate CN={SecurityMaterial.CertificateSubject}, valid until", stdout, StringComparison.Ordinal);
+        Assert.Equal("", stderr);
+        Assert.False(Directory.Exists(Path.Combine(_folder.FullName, "data")), "check created the data folder");
+    }
+
+    [Fact]
+    public async Task Warnings_are_printed_and_do_not_fail_the_check()
+    {
+        var (exit, stdout, stderr) = await CheckAsync("""
+            router {
+              limits.max-mesage-size = 1MiB
+              postmaster = "nobody@example.test"
+            }
+            """);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("router: warning: router.limits.max-mesage-size", stderr, StringComparison.Ordinal);
+        Assert.Contains("router: warning: router.postmaster nobody@example.test is neither a local mailbox nor an alias", stderr, StringComparison.Ordinal);
+        Assert.Contains("router: configuration OK", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_of_another_certificate_fails_the_check_naming_router_tls()
+    {
+        var (certificate, _) = SecurityMaterial.WriteServerCertificate(_folder.FullName);
+        var (_, otherKey) = SecurityMaterial.WriteServerCertificate(_folder.CreateSubdirectory("other").FullName);
+        var (exit, stdout, stderr) = await CheckAsync($"router.tls {{ certificate = \"{certificate}\", key = \"{otherKey}\" }}");
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith("router: router.tls: cannot load the certificate or key", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("configuration OK", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("router.limits.max-message-size = lots", "router: router.limits.max-message-size must be a size such as 25MiB, not \"lots\"")]
+    [InlineData("router.queue.retry-schedule = [1m, soon]", "router: router.queue.retry-schedule: \"soon\" is not a duration")]
+    [InlineData("router.dkim { \"example.test\" { selector = \"s1\", key = \"/nonexistent/dkim.pem\" } }", "router: router.dkim: cannot load a signing key")]
+    public async Task A_wrong_setting_fails_the_check_with_one_line_naming_it(string hocon, string expected)
+    {
+        var (exit, _, stderr) = await CheckAsync(hocon);
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
+    }
+}
