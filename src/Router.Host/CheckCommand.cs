@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Akka.Configuration;
 using Router.Actors.Configuration;
 using Router.Actors.Routing;
 using Router.Actors.Security;
@@ -21,30 +20,23 @@ internal static class CheckCommand
         return check;
     }
 
+    /// <summary>What does not load throws (the host prints it in one line, exit code 2).</summary>
     private static int Run(string? configPath)
     {
-        try
+        var (config, settings) = ConfigLoader.Load(configPath);
+        DeliverySettings.FromConfig(config);
+        var security = settings.Security;
+        var tls = "a self-signed TLS certificate (made at the first start)";
+        if (!string.IsNullOrEmpty(security.TlsCertificate))
         {
-            var (config, settings) = ConfigLoader.Load(configPath);
-            DeliverySettings.FromConfig(config);
-            var security = settings.Security;
-            var tls = "a self-signed TLS certificate (made at the first start)";
-            if (!string.IsNullOrEmpty(security.TlsCertificate))
-            {
-                using var certificate = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, settings.DataDir, settings.Hostname).Certificate;
-                tls = $"TLS certificate {certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
-                if (certificate.NotAfter < DateTime.Now) Console.Error.WriteLine($"router: warning: the TLS certificate {security.TlsCertificate} expired on {certificate.NotAfter:yyyy-MM-dd}");
-            }
-            if (security.Dkim.Count > 0) DkimMessageSigner.FromSettings(security.Dkim);
-            if (new RoutingPolicy(settings).PostmasterProblem(settings.Postmaster) is { } problem) Console.Error.WriteLine($"router: warning: {problem}");
-            Console.WriteLine($"router: configuration OK: {settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, " +
-                              $"{settings.Aliases.Count} aliases, {settings.CatchAll.Count} catch-alls, {security.Dkim.Count} DKIM domains; {tls}");
-            return 0;
+            using var certificate = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, settings.DataDir, settings.Hostname).Certificate;
+            tls = $"TLS certificate {certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
+            if (certificate.NotAfter < DateTime.Now) Console.Error.WriteLine($"router: warning: the TLS certificate {security.TlsCertificate} expired on {certificate.NotAfter:yyyy-MM-dd}");
         }
-        catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException)
-        {
-            Console.Error.WriteLine($"router: {e.Message}");
-            return 2;
-        }
+        if (security.Dkim.Count > 0) DkimMessageSigner.FromSettings(security.Dkim);
+        if (new RoutingPolicy(settings).PostmasterProblem(settings.Postmaster) is { } problem) Console.Error.WriteLine($"router: warning: {problem}");
+        Console.WriteLine($"router: configuration OK: {settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, " +
+                          $"{settings.Aliases.Count} aliases, {settings.CatchAll.Count} catch-alls, {security.Dkim.Count} DKIM domains; {tls}");
+        return 0;
     }
 }

@@ -12,9 +12,27 @@ run.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, 
 var root = new RootCommand("Router: an actor-based SMTP mail router") { configOption, run, CheckCommand.Create(configOption), UserCommands.Create(), QueueCommands.Create(configOption) };
 root.SetAction((result, ct) => RunAsync(result.GetValue(configOption)?.FullName, ct));
 
-// SIGTERM and SIGINT are ours (drain, then exit): System.CommandLine's own handling would end the
-// process 2 s after the signal, in the middle of the drain.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
+try
+{
+    // SIGTERM and SIGINT are ours (drain, then exit): System.CommandLine's own handling would end the
+    // process 2 s after the signal, in the middle of the drain.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+}
+catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException
+                              or System.Net.Sockets.SocketException or TimeoutException or System.Data.Common.DbException)
+{
+    // What an operator must fix (a setting, a taken port, an unreachable seed node or database),
+    // whatever the command, in one line rather than a stack trace.
+    var what = e is System.Data.Common.DbException ? "the queue store (router.queue.connection-string): " : "";
+    var why = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message}: {inner.Message}" : e.Message;
+    await Console.Error.WriteLineAsync($"router: {what}{why}").ConfigureAwait(false);
+    return 2;
+}
+catch (Exception e)
+{
+    await Console.Error.WriteLineAsync($"router: unexpected error: {e}").ConfigureAwait(false);
+    return 1;
+}
 
 static async Task<int> RunAsync(string? configPath, CancellationToken ct)
 {
@@ -48,21 +66,8 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
         Console.WriteLine("router: stopped while starting");
         return 0;
     }
-    catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException
-                                  or System.Net.Sockets.SocketException or TimeoutException or System.Data.Common.DbException)
-    {
-        // What an operator must fix (a setting, a taken port, an unreachable seed node or
-        // database) in one line, not a stack trace.
-        var what = e is System.Data.Common.DbException ? "the queue store (router.queue.connection-string): " : "";
-        var why = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message}: {inner.Message}" : e.Message;
-        await Console.Error.WriteLineAsync($"router: {what}{why}").ConfigureAwait(false);
-        return 2;
-    }
 
     running = node;
-    Console.WriteLine($"router: listening on {string.Join(", ", node.SmtpEndpoints)}; data in {node.Settings.DataDir}");
-    if (node.SubmissionEndpoints.Count > 0) Console.WriteLine($"router: submission (STARTTLS, AUTH) on {string.Join(", ", node.SubmissionEndpoints)}");
-    if (node.TlsEndpoints.Count > 0) Console.WriteLine($"router: submission over implicit TLS on {string.Join(", ", node.TlsEndpoints)}");
     Microsoft.AspNetCore.Builder.WebApplication? admin = null;
     if (node.Settings.HttpEndpoint is { } http)
     {
@@ -77,6 +82,10 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
             await Console.Error.WriteLineAsync($"router: admin endpoint {http} not started: {e.Message}").ConfigureAwait(false);
         }
     }
+    // Last: "listening" means everything is up, the admin endpoint included.
+    if (node.SubmissionEndpoints.Count > 0) Console.WriteLine($"router: submission (STARTTLS, AUTH) on {string.Join(", ", node.SubmissionEndpoints)}");
+    if (node.TlsEndpoints.Count > 0) Console.WriteLine($"router: submission over implicit TLS on {string.Join(", ", node.TlsEndpoints)}");
+    Console.WriteLine($"router: listening on {string.Join(", ", node.SmtpEndpoints)}; data in {node.Settings.DataDir}");
     var ended = await Task.WhenAny(stop.Task, node.System.WhenTerminated).ConfigureAwait(false);
     if (admin is not null) await admin.DisposeAsync().ConfigureAwait(false);
     if (ended != stop.Task)

@@ -97,8 +97,10 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
         await using (var connection = await SmtpClientConnection.ConnectAsync(entry.EndPoint, new SmtpClientOptions { LocalHostName = "big.test" }, CancellationToken.None))
         {
             await connection.EhloAsync(CancellationToken.None);
+            var sending = System.Diagnostics.Stopwatch.StartNew();
             var result = await connection.SendAsync(new SmtpEnvelope("big@sender.test", to), message, CancellationToken.None);
-            Assert.True(result.Delivered, $"not accepted: {result.DataReply}\n{cluster.Logs()}");
+            Assert.True(result.Delivered, $"not accepted after {sending.Elapsed.TotalSeconds:0.0} s: {result.DataReply}\n{cluster.Logs()}");
+            output.WriteLine($"sent and accepted in {sending.Elapsed.TotalSeconds:0.0} s");
         }
 
         var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
