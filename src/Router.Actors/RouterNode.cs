@@ -264,7 +264,7 @@ public sealed class RouterNode : IAsyncDisposable
             new DomainDeliveryActor.MessageExtractor(),
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             HandOffStop.Instance).ConfigureAwait(false);
-        var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes, Settings.DeliveryAckTimeout), "relay");
+        var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes), "relay");
 
         var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
         {

@@ -56,6 +56,21 @@ public sealed record RouterSettings
     public TimeSpan DeliveryAckTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long the owners of a message may take to confirm it is durable: delivery-ack-timeout,
+    /// plus a second for each 10 MB they write (every mailbox writes its own copy: a message at
+    /// the size limit for hundreds of mailboxes must not be refused with 451 at every try), at most
+    /// 9 minutes (RFC 5321 s4.5.3.2.6: a client waits 10 minutes for the reply to the final dot).
+    /// </summary>
+    public TimeSpan AckTimeoutFor(long bytesWritten)
+    {
+        var cap = DeliveryAckTimeout > MaxAckTimeout ? DeliveryAckTimeout : MaxAckTimeout;
+        var scaled = DeliveryAckTimeout + TimeSpan.FromSeconds(bytesWritten / 10_000_000.0);
+        return scaled < cap ? scaled : cap;
+    }
+
+    private static readonly TimeSpan MaxAckTimeout = TimeSpan.FromMinutes(9);
+
     /// <summary>router.cluster-join-timeout: how long a starting node may take to become a cluster member before it gives up.</summary>
     public TimeSpan ClusterJoinTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

@@ -385,7 +385,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 OriginalEnvelopeId = message.EnvelopeId,
                 ReturnFullMessage = message.ReturnFull,
             };
-            var ok = await services.Notices.SendAsync(request, services.Settings.DeliveryAckTimeout).ConfigureAwait(false);
+            var ok = await services.Notices.SendAsync(request).ConfigureAwait(false);
             return new NoticeDone(message.QueueId, kind, recipients, ok);
         }
         catch (Exception)

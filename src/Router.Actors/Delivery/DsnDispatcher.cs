@@ -17,7 +17,7 @@ public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy,
 {
     private static long _transactionIds;
 
-    public async Task<bool> SendAsync(DsnRequest request, TimeSpan timeout)
+    public async Task<bool> SendAsync(DsnRequest request)
     {
         var decision = policy.Decide(request.Sender, mayRelay: true);
         if (!decision.Accepted) return true;
@@ -28,9 +28,8 @@ public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy,
         var tx = Interlocked.Increment(ref _transactionIds);
         var mail = new MailCommand(null, bytes.Length, DsnBuilder.Requires8BitMime(request) ? BodyType.EightBitMime : BodyType.SevenBit, DsnBuilder.RequiresSmtpUtf8(request), false, null);
         var rcpts = new[] { new RcptCommand(request.Sender, DsnNotify.Never, null) };
-        var owners = handoff().Plan(tx, id, mail, decision.Destinations, rcpts, trace, bytes)
-            .Select(p => p.Owner.Ask<OwnerReply>(p.Message, timeout))
-            .ToArray();
+        var plan = handoff().Plan(tx, id, mail, decision.Destinations, rcpts, trace, bytes);
+        var owners = plan.Messages.Select(p => p.Owner.Ask<OwnerReply>(p.Message, plan.AckTimeout)).ToArray();
         var replies = await Task.WhenAll(owners).ConfigureAwait(false);
         return replies.All(r => r is OwnerReply.Durable);
     }

@@ -18,19 +18,20 @@ namespace Router.Actors.Relay;
 /// </summary>
 public sealed class RelayActor : ReceiveActor
 {
-    public RelayActor(IMessageStore store, IActorRef domains, IActorRef mailboxes, TimeSpan timeout)
+    public RelayActor(IMessageStore store, IActorRef domains, IActorRef mailboxes)
     {
         Receive<RelayRequest>(request =>
         {
-            AcceptAsync(store, domains, mailboxes, timeout, request).PipeTo(Sender);
+            AcceptAsync(store, domains, mailboxes, request).PipeTo(Sender);
         });
     }
 
-    public static Props Props(IMessageStore store, IActorRef domains, IActorRef mailboxes, TimeSpan timeout) =>
-        Akka.Actor.Props.Create(() => new RelayActor(store, domains, mailboxes, timeout));
+    public static Props Props(IMessageStore store, IActorRef domains, IActorRef mailboxes) =>
+        Akka.Actor.Props.Create(() => new RelayActor(store, domains, mailboxes));
 
-    private static async Task<OwnerReply> AcceptAsync(IMessageStore store, IActorRef domains, IActorRef mailboxes, TimeSpan timeout, RelayRequest request)
+    private static async Task<OwnerReply> AcceptAsync(IMessageStore store, IActorRef domains, IActorRef mailboxes, RelayRequest request)
     {
+        var timeout = request.AckTimeout;
         try
         {
             var arrived = DateTimeOffset.UtcNow;

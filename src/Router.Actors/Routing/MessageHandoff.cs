@@ -8,11 +8,12 @@ namespace Router.Actors.Routing;
 /// Who gets an accepted message, and in which form: each local mailbox directly with the body in
 /// memory (one node), the relay for remote recipients, or — when bodies travel by reference
 /// (cluster) — the relay for everything, which stores the body once for all owners. Each target
-/// answers with an <see cref="OwnerReply"/>. Used by sessions and by the DSN sender alike.
+/// answers with an <see cref="OwnerReply"/>, within the plan's <see cref="HandoffPlan.AckTimeout"/>
+/// (longer the more bytes the owners write). Used by sessions and by the DSN sender alike.
 /// </summary>
-public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bodiesByReference)
+public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bodiesByReference, Func<long, TimeSpan> ackTimeoutFor)
 {
-    public IReadOnlyList<(IActorRef Owner, object Message)> Plan(
+    public HandoffPlan Plan(
         long transactionId,
         string queueId,
         MailCommand mail,
@@ -29,6 +30,9 @@ public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bo
             if (destination is Destination.Mailbox m) local.Add(m.Key);
             else if (destination is Destination.Remote r) remote.Add(r);
         }
+        // Each mailbox writes a copy; remote recipients share one (the spool, or the store).
+        var copies = local.Count + (remote.Count > 0 ? 1 : 0);
+        var ackTimeout = ackTimeoutFor((trace.LongLength + body.Length) * copies);
         if (!bodiesByReference)
         {
             var returnPath = mail.ReversePath?.ToString();
@@ -37,8 +41,11 @@ public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bo
         }
         if (remote.Count > 0 || local.Count > 0)
         {
-            plan.Add((relay, new RelayRequest(transactionId, queueId, mail, remote, rcpts, trace, body) { Mailboxes = local }));
+            plan.Add((relay, new RelayRequest(transactionId, queueId, mail, remote, rcpts, trace, body, ackTimeout) { Mailboxes = local }));
         }
-        return plan;
+        return new HandoffPlan(plan, ackTimeout);
     }
 }
+
+/// <summary>What to send to whom, and how long their answers may take.</summary>
+public sealed record HandoffPlan(IReadOnlyList<(IActorRef Owner, object Message)> Messages, TimeSpan AckTimeout);

@@ -15,7 +15,8 @@ public sealed record RelayRequest(
     IReadOnlyList<Destination.Remote> Recipients,
     IReadOnlyList<RcptCommand> RcptCommands,
     byte[] Trace,
-    ReadOnlyMemory<byte> Body)
+    ReadOnlyMemory<byte> Body,
+    TimeSpan AckTimeout)
 {
     /// <summary>Local mailboxes to deliver through the message store (cluster mode).</summary>
     public IReadOnlyList<string> Mailboxes { get; init; } = [];

@@ -15,7 +15,7 @@ public sealed record SmtpServices(
     IActorRef Relay,
     bool BodiesByReference = false)
 {
-    public MessageHandoff Handoff { get; } = new(Mailboxes, Relay, BodiesByReference);
+    public MessageHandoff Handoff { get; } = new(Mailboxes, Relay, BodiesByReference, Settings.AckTimeoutFor);
 
     /// <summary>Per-client limits shared by every listener of the node.</summary>
     public ClientLimits Limits { get; init; } = new(Settings);

@@ -465,10 +465,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         var trace = TraceHeaders.Received(_heloName, _connection.RemoteAddress, _services.Settings.Hostname, protocol, id,
             recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
         var plan = _services.Handoff.Plan(transaction.Id, id, transaction.Mail, transaction.Destinations, recipients, trace, body);
-        foreach (var (owner, message) in plan) owner.Tell(message);
-        var owners = plan.Count;
-        _pending = new PendingAcks(transaction.Id, id, owners);
-        Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), _services.Settings.DeliveryAckTimeout);
+        foreach (var (owner, message) in plan.Messages) owner.Tell(message);
+        _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout);
+        Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), plan.AckTimeout);
         _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client=[{4}]", id, transaction.Mail.ReversePath, body.Length, recipients.Count, _connection.RemoteAddress);
         return Next.Wait;
     }
@@ -489,7 +488,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private void OnAckTimeout(AckTimeout timeout)
     {
         if (_pending is null || _pending.TransactionId != timeout.TransactionId) return;
-        _log.Warning("{0}: owners did not confirm within {1}", _pending.QueueId, _services.Settings.DeliveryAckTimeout);
+        _log.Warning("{0}: owners did not confirm within {1}", _pending.QueueId, _pending.AckTimeout);
         // Owners may still be writing from the body buffer: let the GC have it rather than reuse it.
         FinishMessage(Replies.LocalError, releaseBody: false);
     }
@@ -778,10 +777,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     private sealed record AckTimeout(long TransactionId);
 
-    private sealed class PendingAcks(long transactionId, string queueId, int outstanding)
+    private sealed class PendingAcks(long transactionId, string queueId, int outstanding, TimeSpan ackTimeout)
     {
         public long TransactionId { get; } = transactionId;
         public string QueueId { get; } = queueId;
+        public TimeSpan AckTimeout { get; } = ackTimeout;
         public int Outstanding { get; set; } = outstanding;
         public bool Failed { get; set; }
     }

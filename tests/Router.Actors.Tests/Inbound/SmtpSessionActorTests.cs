@@ -75,6 +75,24 @@ public sealed class SmtpSessionActorTests : TestKit
     }
 
     [Fact]
+    public async Task Owners_of_a_large_message_get_a_second_more_per_10_MB_they_write()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromMilliseconds(500));
+        var line = new string('x', 998) + "\r\n";
+        var body = Encoding.ASCII.GetBytes("Subject: big\r\n\r\n" + string.Concat(Enumerable.Repeat(line, 12_000))); // 12 MB: 0.5 + 1.2 s
+        await client.SendTransactionAsync(body);
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        Assert.Equal(body.Length, deliver.Body.Length);
+        // Past the 500 ms of delivery-ack-timeout the client still waits: no 451 yet.
+        Assert.Null(await client.TryReadLineAsync(TimeSpan.FromSeconds(1)));
+
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Past_the_shutdown_grace_a_message_waiting_for_its_owners_gets_its_answer_then_421()
     {
         var probe = CreateTestProbe();
@@ -141,8 +159,8 @@ public sealed class SmtpSessionActorTests : TestKit
 
         public async Task SendAsync(string text) => await tcp.GetStream().WriteAsync(Encoding.Latin1.GetBytes(text));
 
-        /// <summary>EHLO..DATA and the body, reading every reply up to the 354.</summary>
-        public async Task SendTransactionAsync()
+        /// <summary>EHLO..DATA and the body (<see cref="Message"/> unless given), reading every reply up to the 354.</summary>
+        public async Task SendTransactionAsync(byte[]? body = null)
         {
             await SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
             string? line;
@@ -152,7 +170,8 @@ public sealed class SmtpSessionActorTests : TestKit
             Assert.StartsWith("250 2.1.0", await ReadLineAsync(), StringComparison.Ordinal);
             Assert.StartsWith("250 2.1.5", await ReadLineAsync(), StringComparison.Ordinal);
             Assert.StartsWith("354", await ReadLineAsync(), StringComparison.Ordinal);
-            await tcp.GetStream().WriteAsync(Message.Concat(".\r\n"u8.ToArray()).ToArray());
+            await tcp.GetStream().WriteAsync(body ?? Message);
+            await tcp.GetStream().WriteAsync(".\r\n"u8.ToArray());
         }
 
         public async Task<string> ReadLineAsync() =>

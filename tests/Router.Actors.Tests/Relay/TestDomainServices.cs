@@ -41,7 +41,7 @@ internal sealed class TestDomainServices(IActorRef mailboxes, IActorRef relay)
         Delivery,
         Resolver,
         store,
-        new DsnDispatcher(Settings, new RoutingPolicy(Settings), () => new MessageHandoff(mailboxes, relay, bodiesByReference: false)));
+        new DsnDispatcher(Settings, new RoutingPolicy(Settings), () => new MessageHandoff(mailboxes, relay, bodiesByReference: false, Settings.AckTimeoutFor)));
 
     /// <summary>Resolves every domain to the loopback server on <paramref name="port"/>.</summary>
     public static MxResolution Loopback(int port) =>

@@ -11,8 +11,7 @@ namespace Router.EndToEnd.Tests.Cluster;
 /// remembered entities, message bodies), one Maildir folder all nodes share, every node a seed,
 /// each with its own SMTP port and data-dir. Remote mail for relay0.test .. relay5.test goes by
 /// static route to one capturing sink. Time is compressed where it does not change the
-/// behaviour: retries after 1-2 s, 15 s for owners to acknowledge (a message at the size limit
-/// for 12 mailboxes on three nodes took 5.5-8 s here; once, under load, more than 10).
+/// behaviour: retries after 1-2 s, 10 s for owners to acknowledge.
 /// </summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
@@ -80,7 +79,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                   relay.transport {
                 {{routes}}
                   }
-                  delivery-ack-timeout = 15s
+                  delivery-ack-timeout = 10s
                   shutdown-grace = 5s
                 }
                 akka {
