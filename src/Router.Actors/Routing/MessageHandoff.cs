@@ -30,8 +30,10 @@ public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bo
             if (destination is Destination.Mailbox m) local.Add(m.Key);
             else if (destination is Destination.Remote r) remote.Add(r);
         }
-        // Each mailbox writes a copy; remote recipients share one (the spool, or the store).
-        var copies = local.Count + (remote.Count > 0 ? 1 : 0);
+        // Each mailbox writes a copy, plus one shared copy: the spool's for remote recipients, or
+        // the store's that every owner reads from when bodies travel by reference.
+        var shared = remote.Count > 0 || (bodiesByReference && local.Count > 0) ? 1 : 0;
+        var copies = local.Count + shared;
         var ackTimeout = ackTimeoutFor((trace.LongLength + body.Length) * copies);
         if (!bodiesByReference)
         {
