@@ -244,7 +244,7 @@ public sealed class RouterNode : IAsyncDisposable
 
         var delivery = DeliverySettings.FromConfig(config);
         var policy = Routing = new RoutingPolicy(Settings);
-        if (policy.PostmasterProblem(Settings.Postmaster) is { } problem) System.Log.Warning(problem);
+        if (policy.PostmasterProblem(Settings.PostmasterAddress) is { } problem) System.Log.Warning(problem);
         var resolver = new MxResolver(new MxResolverOptions
         {
             NameServers = delivery.DnsServers,
@@ -332,7 +332,7 @@ public sealed class RouterNode : IAsyncDisposable
         if (generated is not null)
             System.Log.Info("TLS: no router.tls.certificate configured; generated a self-signed certificate for {0} in {1}", Settings.Hostname, generated);
         else
-            System.Log.Info("TLS: certificate {0}, valid until {1:yyyy-MM-dd}", certificate.Subject, certificate.NotAfter);
+            System.Log.Info("TLS: certificate {0}", ServerCertificate.Describe(certificate));
         return certificate;
     }
 
@@ -346,9 +346,8 @@ public sealed class RouterNode : IAsyncDisposable
         var certificate = LoadCertificate(settings.Security);
         _security.ReloadCertificate(certificate);
         Routing.Reload(settings);
-        if (Routing.PostmasterProblem(Settings.Postmaster) is { } problem) System.Log.Warning(problem);
-        return $"{settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, {settings.Aliases.Count} aliases, " +
-               $"{settings.CatchAll.Count} catch-alls; TLS certificate {certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
+        if (Routing.PostmasterProblem(Settings.PostmasterAddress) is { } problem) System.Log.Warning(problem);
+        return $"{settings.RoutingSummary}; TLS certificate {ServerCertificate.Describe(certificate)}";
     }
 
     /// <summary>

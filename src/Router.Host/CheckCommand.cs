@@ -30,13 +30,12 @@ internal static class CheckCommand
         if (!string.IsNullOrEmpty(security.TlsCertificate))
         {
             using var certificate = ServerCertificate.Load(security.TlsCertificate, security.TlsKey, settings.DataDir, settings.Hostname).Certificate;
-            tls = $"TLS certificate {certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
+            tls = $"TLS certificate {ServerCertificate.Describe(certificate)}";
             if (certificate.NotAfter < DateTime.Now) Console.Error.WriteLine($"router: warning: the TLS certificate {security.TlsCertificate} expired on {certificate.NotAfter:yyyy-MM-dd}");
         }
         if (security.Dkim.Count > 0) DkimMessageSigner.FromSettings(security.Dkim);
-        if (new RoutingPolicy(settings).PostmasterProblem(settings.Postmaster) is { } problem) Console.Error.WriteLine($"router: warning: {problem}");
-        Console.WriteLine($"router: configuration OK: {settings.LocalDomains.Count} local domains, {settings.Mailboxes.Count} mailboxes, " +
-                          $"{settings.Aliases.Count} aliases, {settings.CatchAll.Count} catch-alls, {security.Dkim.Count} DKIM domains; {tls}");
+        if (new RoutingPolicy(settings).PostmasterProblem(settings.PostmasterAddress) is { } problem) Console.Error.WriteLine($"router: warning: {problem}");
+        Console.WriteLine($"router: configuration OK: {settings.RoutingSummary}, {security.Dkim.Count} DKIM domains; {tls}");
         return 0;
     }
 }

@@ -27,6 +27,19 @@ public sealed record RouterSettings
     public required IReadOnlyDictionary<string, string> CatchAll { get; init; }
     public required string Postmaster { get; init; }
 
+    /// <summary><see cref="Postmaster"/> as an address (checked to be one when the settings are read).</summary>
+    public Router.Protocol.MailAddress PostmasterAddress
+    {
+        get
+        {
+            var at = Postmaster.LastIndexOf('@');
+            return new(Postmaster[..at], Postmaster[(at + 1)..]);
+        }
+    }
+
+    /// <summary>The routing tables' sizes, as the start, a reload and `router check` report them.</summary>
+    public string RoutingSummary => $"{LocalDomains.Count} local domains, {Mailboxes.Count} mailboxes, {Aliases.Count} aliases, {CatchAll.Count} catch-alls";
+
     /// <summary>
     /// router.recipient-delimiter: characters that start an address extension at a local domain
     /// (user+news@domain is user@domain when no mailbox or alias has the whole name; Postfix's

@@ -15,42 +15,32 @@ public static class SettingNames
     /// map keyed by the operator's own data (addresses or domains: aliases, routes, DKIM keys...),
     /// which is one setting, as is an object that is empty by default.
     /// </summary>
-    public static IEnumerable<string> Leaves(HoconValue value, string path)
-    {
-        var obj = value.GetObject();
-        if (obj is null || obj.Items.Count == 0 || obj.Items.Keys.Any(k => k.Contains('@') || k.Contains('.')))
-        {
-            yield return path;
-            yield break;
-        }
-        foreach (var (key, child) in obj.Items)
-        {
-            foreach (var leaf in Leaves(child, path + "." + key)) yield return leaf;
-        }
-    }
+    public static IEnumerable<string> Leaves(HoconValue value, string path) =>
+        Paths(value, path, obj => obj.Items.Count == 0 || obj.Items.Keys.Any(k => k.Contains('@') || k.Contains('.')));
 
     /// <summary>The router.* names set in <paramref name="overrides"/> that are no setting of <paramref name="defaults"/> nor inside one.</summary>
     public static IReadOnlyList<string> Unknown(Config defaults, Config overrides)
     {
         if (!overrides.HasPath("router") || !defaults.HasPath("router")) return [];
         var known = Leaves(defaults.GetConfig("router").Root, "router").ToHashSet(StringComparer.Ordinal);
-        return AllPaths(overrides.GetConfig("router").Root, "router")
+        // Every value the operator set; an empty object sets nothing.
+        return Paths(overrides.GetConfig("router").Root, "router", _ => false)
             .Where(path => !known.Contains(path) && !known.Any(k => path.StartsWith(k + ".", StringComparison.Ordinal)))
             .ToArray();
     }
 
-    /// <summary>The paths of the values under <paramref name="path"/>; an empty object sets nothing.</summary>
-    private static IEnumerable<string> AllPaths(HoconValue value, string path)
+    /// <summary>The paths under <paramref name="path"/> down to values that are not objects, or to objects <paramref name="isLeaf"/> takes as one value.</summary>
+    private static IEnumerable<string> Paths(HoconValue value, string path, Func<HoconObject, bool> isLeaf)
     {
         var obj = value.GetObject();
-        if (obj is null)
+        if (obj is null || isLeaf(obj))
         {
             yield return path;
             yield break;
         }
         foreach (var (key, child) in obj.Items)
         {
-            foreach (var p in AllPaths(child, path + "." + key)) yield return p;
+            foreach (var p in Paths(child, path + "." + key, isLeaf)) yield return p;
         }
     }
 }

@@ -22,13 +22,10 @@ public sealed class RoutingPolicy
     public void Reload(RouterSettings settings) => _settings = settings;
 
     /// <summary>RFC 5321 s4.5.1: the postmaster must take mail; a warning to log when <paramref name="postmaster"/> (router.postmaster) reaches no mailbox.</summary>
-    public string? PostmasterProblem(string postmaster)
-    {
-        var at = postmaster.LastIndexOf('@');
-        return Decide(new MailAddress(postmaster[..at], postmaster[(at + 1)..]), mayRelay: true).Accepted
+    public string? PostmasterProblem(MailAddress postmaster) =>
+        Decide(postmaster, mayRelay: true).Accepted
             ? null
             : $"router.postmaster {postmaster} is neither a local mailbox nor an alias: RCPT TO:<postmaster> gets 550, and RFC 5321 s4.5.1 requires it to take mail";
-    }
 
     /// <param name="recipient">The RCPT address.</param>
     /// <param name="mayRelay">True for trusted or authenticated clients.</param>

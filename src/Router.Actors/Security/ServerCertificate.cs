@@ -31,6 +31,9 @@ public static class ServerCertificate
         }
     }
 
+    /// <summary>"CN=..., valid until yyyy-MM-dd", as the logs and `router check` name a certificate.</summary>
+    public static string Describe(X509Certificate2 certificate) => $"{certificate.Subject}, valid until {certificate.NotAfter:yyyy-MM-dd}";
+
     private static (X509Certificate2 Certificate, string? Generated) LoadOrGenerate(string? certificatePem, string? keyPem, string dataDir, string hostname)
     {
         if (!string.IsNullOrEmpty(certificatePem))

@@ -54,9 +54,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _kind = kind;
         _connection = new SmtpConnection(socket);
         _trusted = services.Trusted.Contains(_connection.RemoteAddress);
-        var postmaster = services.Settings.Postmaster;
-        var at = postmaster.LastIndexOf('@');
-        _postmaster = new MailAddress(postmaster[..at], postmaster[(at + 1)..]);
+        _postmaster = services.Settings.PostmasterAddress;
 
         Receive<CommandBatch>(OnCommands);
         Receive<TlsStarted>(_ => OnTlsStarted());

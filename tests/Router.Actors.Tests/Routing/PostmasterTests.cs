@@ -9,13 +9,16 @@ public sealed class PostmasterTests
     public void A_postmaster_that_is_no_mailbox_nor_alias_is_a_problem_named_in_the_warning()
     {
         var policy = new RoutingPolicy(Security.TestSettings.Create());
-        Assert.Contains("router.postmaster postmaster@example.test is neither a local mailbox nor an alias", policy.PostmasterProblem("postmaster@example.test"));
+        Assert.Contains("router.postmaster postmaster@example.test is neither a local mailbox nor an alias", policy.PostmasterProblem(new("postmaster", "example.test")));
     }
 
     [Theory]
     [InlineData("alice@example.test")]
     [InlineData("team@example.test")]
     [InlineData("alice+postmaster@example.test")]
-    public void A_mailbox_or_an_alias_of_one_is_fine(string postmaster) =>
-        Assert.Null(new RoutingPolicy(Security.TestSettings.Create()).PostmasterProblem(postmaster));
+    public void A_mailbox_or_an_alias_of_one_is_fine(string postmaster)
+    {
+        var settings = Security.TestSettings.Create() with { Postmaster = postmaster };
+        Assert.Null(new RoutingPolicy(settings).PostmasterProblem(settings.PostmasterAddress));
+    }
 }
