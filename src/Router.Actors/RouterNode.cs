@@ -253,6 +253,7 @@ public sealed class RouterNode : IAsyncDisposable
             QueryTimeout = delivery.DnsTimeout,
             StaticRoutes = delivery.Transport,
             UseIpv6 = delivery.UseIpv6,
+            IsSelf = new SelfEndpoints([.. Settings.SmtpEndpoints, .. Settings.SubmissionEndpoints, .. Settings.TlsEndpoints]).Contains,
         });
         MessageHandoff? handoff = null;
         var notices = new DsnDispatcher(Settings, policy, () => handoff!);

@@ -37,6 +37,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 return All(recipients, new SmtpReply(556, "5.1.10", $"Domain {message.Domain} does not accept mail (null MX)"));
             case MxResolution.NoSuchDomain:
                 return All(recipients, new SmtpReply(550, "5.1.2", $"Host or domain name not found: {message.Domain}"));
+            case MxResolution.LoopsBack:
+                return All(recipients, LoopsBack(message.Domain));
             case MxResolution.TemporaryFailure temporary:
                 return All(recipients, new SmtpReply(451, "4.4.3", $"DNS lookup for {message.Domain} failed: {temporary.Reason}"));
         }
@@ -52,6 +54,14 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             lastError = outcome.Value.Error;
             remaining = outcome.Value.Remaining;
             if (remaining.Length == 0) return [.. results];
+            if (lastError.Enhanced == LoopDetected)
+            {
+                // The host answered EHLO with our own name: it is this router (or one that calls
+                // itself so), and hosts of worse preference come after it (RFC 5321 s5.1). As the
+                // best host that is a loop; behind better hosts that failed, a later retry.
+                if (host == hosts[0]) return [.. results, .. All(remaining, LoopsBack(message.Domain))];
+                break;
+            }
         }
         results.AddRange(All(remaining, lastError));
         return [.. results];
@@ -113,6 +123,11 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 pool.CountOpened();
                 var ehlo = await connection.EhloAsync(ct).ConfigureAwait(false);
                 if (!ehlo.IsPositive) throw new SmtpClientException(SmtpClientErrorKind.GreetingRejected, $"{host.Name} refused HELO: {ehlo}", ehlo);
+                if (GreetsAsUs(ehlo))
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    return (null, new SmtpReply(451, LoopDetected, $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"));
+                }
                 if (tlsPolicy != "off" && connection.Capabilities.StartTls)
                 {
                     // RFC 7435 opportunistic security: encrypt, but accept any certificate unless required.
@@ -138,6 +153,19 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             }
         }
         return (null, error);
+    }
+
+    /// <summary>RFC 3463 X.4.6, routing loop detected.</summary>
+    private const string LoopDetected = "4.4.6";
+
+    private static SmtpReply LoopsBack(string domain) => new(554, "5.4.6", $"mail for {domain} loops back to myself");
+
+    /// <summary>The first word of an EHLO (or HELO) reply is the server's name (RFC 5321 s4.1.1.1).</summary>
+    private bool GreetsAsUs(SmtpReply ehlo)
+    {
+        var first = ehlo.Lines[0].AsSpan().Trim();
+        var end = first.IndexOf(' ');
+        return (end < 0 ? first : first[..end]).Equals(hostname, StringComparison.OrdinalIgnoreCase);
     }
 
     private static bool AcceptAnyCertificate(object sender, System.Security.Cryptography.X509Certificates.X509Certificate? certificate, System.Security.Cryptography.X509Certificates.X509Chain? chain, System.Net.Security.SslPolicyErrors errors) => true;

@@ -2,7 +2,8 @@ namespace Router.Actors.Delivery;
 
 /// <summary>
 /// The outcome of resolving a destination domain (RFC 5321 s5.1, RFC 7505). Permanent outcomes
-/// bounce: <see cref="NullMx"/> with 5.1.10, <see cref="NoSuchDomain"/> with 5.1.2; a
+/// bounce: <see cref="NullMx"/> with 5.1.10, <see cref="NoSuchDomain"/> with 5.1.2,
+/// <see cref="LoopsBack"/> with 5.4.6; a
 /// <see cref="TemporaryFailure"/> defers the mail for a later retry.
 /// </summary>
 public abstract record MxResolution
@@ -17,6 +18,12 @@ public abstract record MxResolution
 
     /// <summary>The domain does not exist (an authoritative NXDOMAIN).</summary>
     public sealed record NoSuchDomain : MxResolution;
+
+    /// <summary>
+    /// The best host for the domain is this router itself (RFC 5321 s5.1: it discards itself and
+    /// every host of equal or worse preference, and with none left the mail is undeliverable).
+    /// </summary>
+    public sealed record LoopsBack : MxResolution;
 
     /// <summary>SERVFAIL, REFUSED, a timeout, or no address for any host: try again later.</summary>
     public sealed record TemporaryFailure(string Reason) : MxResolution;

@@ -52,7 +52,7 @@ public sealed class MxResolver : IMxResolver
     {
         ArgumentNullException.ThrowIfNull(domain);
         if (TryAddressLiteral(domain, out var literal))
-            return new MxResolution.Resolved([new MxHost(domain, [literal], _options.MxPort)]);
+            return WithoutSelf(new MxResolution.Resolved([new MxHost(domain, [literal], _options.MxPort)]));
         if (!TryNormalize(domain, out var name)) return new MxResolution.NoSuchDomain();
 
         if (_cache.TryGet(name, out var cached)) return cached;
@@ -60,6 +60,7 @@ public sealed class MxResolver : IMxResolver
         var (result, ttl) = FindRoute(name) is { } route
             ? await ResolveRouteAsync(route, ct).ConfigureAwait(false)
             : await ResolveMxAsync(name, ct).ConfigureAwait(false);
+        if (result is MxResolution.Resolved resolved) result = WithoutSelf(resolved);
 
         // Temporary failures are not cached: the retry that follows them must ask DNS again.
         if (result is not MxResolution.TemporaryFailure)
@@ -111,7 +112,7 @@ public sealed class MxResolver : IMxResolver
             minTtl = Min(minTtl, lookup.Ttl);
             partial |= lookup.Status == LookupStatus.Failed || lookup.PartlyFailed;
             if (lookup.Status == LookupStatus.Found)
-                hosts.Add(new MxHost(host, lookup.Addresses, _options.MxPort));
+                hosts.Add(new MxHost(host, lookup.Addresses, _options.MxPort, selection.Hosts[i].Preference));
             else
                 problems.Add(lookup.Status == LookupStatus.Failed ? lookup.Reason : $"{host}: {Describe(lookup.Status)}");
         }
@@ -121,6 +122,21 @@ public sealed class MxResolver : IMxResolver
 
         // A host left out only because its lookup failed should be retried soon, not after the TTL.
         return (new MxResolution.Resolved(hosts), partial ? TimeSpan.Zero : minTtl);
+    }
+
+    /// <summary>
+    /// RFC 5321 s5.1: a client that finds its own host among the MX hosts discards it and every
+    /// host of equal or worse preference; when none is left, the mail would only loop back here
+    /// (Postfix: "mail for domain loops back to myself"). A host is this router when one of its
+    /// addresses, on the port it would be reached on, is one of the router's listeners.
+    /// </summary>
+    private MxResolution WithoutSelf(MxResolution.Resolved resolved)
+    {
+        if (_options.IsSelf is not { } isSelf) return resolved;
+        var self = resolved.Hosts.FirstOrDefault(h => h.Addresses.Any(a => isSelf(a, h.Port)));
+        if (self is null) return resolved;
+        var better = resolved.Hosts.Where(h => h.Preference < self.Preference).ToArray();
+        return better.Length == 0 ? new MxResolution.LoopsBack() : new MxResolution.Resolved(better);
     }
 
     private async Task<(MxResolution, TimeSpan)> ResolveRouteAsync(StaticRoute route, CancellationToken ct)

@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Router.Actors.Delivery;
 
 /// <summary>
@@ -29,4 +31,10 @@ public sealed record MxResolverOptions
 
     /// <summary>Also look up AAAA records; IPv6 addresses are tried after the IPv4 ones of a host.</summary>
     public bool UseIpv6 { get; init; } = true;
+
+    /// <summary>
+    /// Whether an address and port are this router's own SMTP listener (RFC 5321 s5.1: a client
+    /// never delivers to itself). Null: nothing is.
+    /// </summary>
+    public Func<IPAddress, int, bool>? IsSelf { get; init; }
 }

@@ -253,6 +253,58 @@ public sealed class MxResolverTests(MxTestZone zone) : IClassFixture<MxTestZone>
         Assert.Equal([IPAddress.Parse("127.0.0.5")], host.Addresses);
     }
 
+    private static Func<IPAddress, int, bool> Self(string address, int port = 25) =>
+        (a, p) => a.Equals(IPAddress.Parse(address)) && p == port;
+
+    [Fact]
+    public async Task Hosts_of_equal_or_worse_preference_than_this_router_are_discarded()
+    {
+        // RFC 5321 s5.1: mx-b (20) is this router, so mx-b and mx-c (30) go; mx-a (10) stays.
+        var options = Options(zone.Server) with { IsSelf = Self("127.0.0.12") };
+
+        var hosts = Hosts(await Resolver(options).ResolveAsync("pref.test", Ct));
+
+        Assert.Equal(["mx-a.pref.test"], hosts.Select(h => h.Name));
+        Assert.Equal([10], hosts.Select(h => h.Preference));
+    }
+
+    [Fact]
+    public async Task The_same_address_on_another_port_is_not_this_router()
+    {
+        var options = Options(zone.Server) with { IsSelf = Self("127.0.0.12", port: 2525) };
+
+        var hosts = Hosts(await Resolver(options).ResolveAsync("pref.test", Ct));
+
+        Assert.Equal(["mx-a.pref.test", "mx-b.pref.test", "mx-c.pref.test"], hosts.Select(h => h.Name));
+    }
+
+    [Theory]
+    [InlineData("pref.test", "127.0.0.11")]     // the best MX
+    [InlineData("equal.test", "127.0.0.22")]    // one of two best MX of equal preference, whatever the shuffle
+    [InlineData("implicit.test", "127.0.0.30")] // the implicit MX
+    [InlineData("[127.0.0.5]", "127.0.0.5")]    // an address literal
+    public async Task Mail_whose_best_host_is_this_router_loops_back(string domain, string self)
+    {
+        for (var seed = 0; seed < 5; seed++)
+        {
+            var resolver = Resolver(Options(zone.Server) with { IsSelf = Self(self) }, seed);
+
+            Assert.IsType<MxResolution.LoopsBack>(await resolver.ResolveAsync(domain, Ct));
+        }
+    }
+
+    [Fact]
+    public async Task A_static_route_to_this_router_loops_back()
+    {
+        var options = Options(zone.Server) with
+        {
+            StaticRoutes = new Dictionary<string, string> { ["routed.test"] = "127.0.0.99:2525" },
+            IsSelf = Self("127.0.0.99", port: 2525),
+        };
+
+        Assert.IsType<MxResolution.LoopsBack>(await Resolver(options).ResolveAsync("routed.test", Ct));
+    }
+
     [Fact]
     public async Task An_answer_is_cached_for_its_ttl()
     {

@@ -38,6 +38,9 @@ public sealed record RouterOptions
 
     public int? MaxConnections { get; init; }
 
+    /// <summary>More MTA listeners ("ip:port") beside the one on 127.0.0.1 the tests connect to.</summary>
+    public IReadOnlyList<string> ExtraEndpoints { get; init; } = [];
+
     /// <summary>HOCON appended after the generated settings.</summary>
     public string ExtraHocon { get; init; } = "";
 }

@@ -96,7 +96,7 @@ public sealed class RouterProcess : IDisposable
         sb.AppendLine("router {");
         sb.AppendLine($"  hostname = {Quote(o.Hostname)}");
         sb.AppendLine($"  data-dir = {Quote(DataDir)}");
-        sb.AppendLine($"  smtp.endpoints = [{Quote($"127.0.0.1:{Port}")}]");
+        sb.AppendLine($"  smtp.endpoints = {List([$"127.0.0.1:{Port}", .. o.ExtraEndpoints])}");
         // Only the port above: fixed default ports (submission, admin HTTP) would collide between
         // routers running side by side. A test that wants them sets them in ExtraHocon.
         sb.AppendLine("  smtp.submission-endpoints = []");

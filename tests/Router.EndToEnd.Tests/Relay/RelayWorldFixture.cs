@@ -10,7 +10,8 @@ namespace Router.EndToEnd.Tests.Relay;
 /// counting sink per MX host (each on its own 127.0.77.x address, all on the same MX port), and
 /// three real router processes that resolve only through that dnsmasq: <see cref="Router"/>,
 /// which trusts loopback clients (relays) and retries every second; <see cref="Expiring"/>, the
-/// same on a compressed clock (delay notice after 2 s, give-up after 5 s); and
+/// same on a compressed clock (delay notice after 2 s, give-up after 5 s), which also listens on
+/// one of the MX addresses; and
 /// <see cref="Untrusted"/>, which trusts only 10.0.0.0/8.
 /// </summary>
 public sealed class RelayWorldFixture : IAsyncLifetime
@@ -37,7 +38,12 @@ public sealed class RelayWorldFixture : IAsyncLifetime
         ["delay"] = 12,
         ["null-sender"] = 13,
         ["trusted"] = 14,
+        // 17: Expiring's second MTA listener (on the MX port), the MX host of loop.relay.test
+        ["echo"] = 18,
     };
+
+    /// <summary>Where <see cref="Expiring"/> also takes mail, on the MX port: an MX host that is the router itself.</summary>
+    public static readonly IPAddress ExpiringItself = Address(17);
 
     /// <summary>Addresses where the Postfix interop tests run smtp-sink (statically routed).</summary>
     public static readonly IPAddress PostfixSink = Address(15);
@@ -82,7 +88,9 @@ public sealed class RelayWorldFixture : IAsyncLifetime
         foreach (var (name, _) in SinkHosts)
         {
             var rules = Refusing.TryGetValue(name, out var code) ? new[] { $".*={code}" } : [];
-            _sinks[name] = await TestSinks.StartAsync(EndPointOf(name, MxPort), rules);
+            // The echo sink answers EHLO with the routers' own hostname, as a router sending to itself would.
+            var hostName = name == "echo" ? new RouterOptions().Hostname : "sink-" + Address(SinkHosts[name]);
+            _sinks[name] = await TestSinks.StartAsync(EndPointOf(name, MxPort), hostName, rules);
         }
 
         DnsServer = await _dns.StartAsync(
@@ -113,6 +121,15 @@ public sealed class RelayWorldFixture : IAsyncLifetime
             .. SimpleDomain("delay"),
             .. SimpleDomain("null-sender"),
             .. SimpleDomain("trusted"),
+            .. SimpleDomain("echo"),
+
+            // The best MX is Expiring itself; then an MX host where nothing listens, with Expiring as its backup.
+            DnsmasqFixture.Mx("loop.relay.test", "mx.loop.relay.test", 10),
+            DnsmasqFixture.Host("mx.loop.relay.test", ExpiringItself.ToString()),
+            DnsmasqFixture.Mx("backup.relay.test", "mx1.backup.relay.test", 10),
+            DnsmasqFixture.Mx("backup.relay.test", "mx2.backup.relay.test", 20),
+            DnsmasqFixture.Host("mx1.backup.relay.test", Address(3).ToString()),
+            DnsmasqFixture.Host("mx2.backup.relay.test", ExpiringItself.ToString()),
         ]);
 
         var common = $$"""
@@ -142,7 +159,7 @@ public sealed class RelayWorldFixture : IAsyncLifetime
             """;
         // One after another: three JIT-heavy starts at once on a busy machine can each miss the start timeout.
         Router = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = common });
-        Expiring = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = expiring });
+        Expiring = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = expiring, ExtraEndpoints = [$"{ExpiringItself}:{MxPort}"] });
         Untrusted = await RouterProcess.StartAsync(new RouterOptions { TrustedNetworks = ["10.0.0.0/8"], ExtraHocon = common });
     }
 

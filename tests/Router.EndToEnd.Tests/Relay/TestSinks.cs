@@ -13,12 +13,15 @@ namespace Router.EndToEnd.Tests.Relay;
 internal static class TestSinks
 {
     /// <summary>Starts a capturing sink; <paramref name="rules"/> are "REGEX=CODE" (first match decides the RCPT reply).</summary>
-    public static async Task<SmtpSink> StartAsync(IPEndPoint at, params string[] rules)
+    public static Task<SmtpSink> StartAsync(IPEndPoint at, params string[] rules) => StartAsync(at, "sink-" + at.Address, rules);
+
+    /// <summary>A capturing sink that names itself <paramref name="hostName"/> in its greeting and EHLO reply.</summary>
+    public static async Task<SmtpSink> StartAsync(IPEndPoint at, string hostName, params string[] rules)
     {
         var sink = new SmtpSink(new SinkOptions
         {
             Listen = at,
-            HostName = "sink-" + at.Address,
+            HostName = hostName,
             CaptureMessages = true,
             Rules = rules.Select(RecipientRule.Parse).ToArray(),
         });
