@@ -105,7 +105,9 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
                 if (pooled is not null && e.Kind is SmtpClientErrorKind.ConnectionClosed or SmtpClientErrorKind.NotUsable) continue;
-                return (e.Reply ?? new SmtpReply(451, "4.4.2", $"{host.Name}: {e.Message}"), remaining);
+                // Never the reply the exception carries: that is one the dialogue could not go on
+                // from (a 354 to MAIL, a 250 to DATA), and the message was not delivered.
+                return (new SmtpReply(451, "4.4.2", $"{host.Name}: {e.Message}"), remaining);
             }
         }
         return (new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"), remaining);

@@ -346,7 +346,7 @@ public sealed class SmtpClientConnection : IAsyncDisposable
             await ReadReplyAsync(_options.DataTerminationTimeout, "end of DATA", ct);
             return new TransactionResult(mail.IsPositive ? TransactionStatus.NoRecipientAccepted : TransactionStatus.MailRejected, mail, recipients, null);
         }
-        ExpectNotIntermediate(data, "DATA");
+        ExpectRefusal(data, "DATA");
         if (!mail.IsPositive) return new TransactionResult(TransactionStatus.MailRejected, mail, recipients, null);
         if (closing is not null) return new TransactionResult(TransactionStatus.ServiceClosing, mail, recipients, closing);
         await ResetCoreAsync(ct);
@@ -384,7 +384,7 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
         var data = await CommandAsync("DATA", null, _options.DataInitTimeout, "DATA", ct);
         if (data.Code == 354) return await SendBodyAsync(mail, recipients, message, ct);
-        ExpectNotIntermediate(data, "DATA");
+        ExpectRefusal(data, "DATA");
         if (data.Code == 421) return new TransactionResult(TransactionStatus.ServiceClosing, mail, recipients, data);
         await ResetCoreAsync(ct);
         return new TransactionResult(TransactionStatus.Completed, mail, recipients, data);
@@ -542,6 +542,16 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     private void ExpectNotIntermediate(SmtpReply reply, string what)
     {
         if (reply.Code is >= 300 and < 400)
+            throw Fail(SmtpClientErrorKind.ProtocolViolation, $"{RemoteEndPoint} answered {what} with {reply}", reply: reply);
+    }
+
+    /// <summary>
+    /// DATA is answered with 354 or a refusal (RFC 5321 s4.3.2). A 2xx in its place would make a
+    /// transaction whose content was never sent look delivered: that is a broken peer.
+    /// </summary>
+    private void ExpectRefusal(SmtpReply reply, string what)
+    {
+        if (reply.Code < 400)
             throw Fail(SmtpClientErrorKind.ProtocolViolation, $"{RemoteEndPoint} answered {what} with {reply}", reply: reply);
     }
 

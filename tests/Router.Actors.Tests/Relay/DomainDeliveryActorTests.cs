@@ -106,6 +106,30 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_server_answering_DATA_with_250_has_not_taken_the_message()
+    {
+        // RFC 5321 s4.3.2: DATA gets 354 or a refusal. A 250 means the content was never sent.
+        _server.DataReply = "250 2.0.0 Ok";
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1"));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await AwaitAssertAsync(() => Assert.True(Queue(queue).Messages.Single().Attempts >= 1), Deadline, TimeSpan.FromMilliseconds(100));
+        var recipient = Queue(queue).Messages.Single().Recipients.Single();
+        Assert.Equal("Deferred", recipient.State);
+        Assert.Contains("answered DATA with 250", recipient.LastReply, StringComparison.Ordinal);
+        Assert.Empty(_server.Messages);
+        Assert.Equal(1, _services.Store.Count);
+
+        // Once the server behaves, the retry delivers it.
+        _server.DataReply = "354 Go ahead";
+        await _server.Received(1).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
     public async Task Failed_journal_write_acknowledges_nothing_and_delivers_nothing()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);

@@ -7,8 +7,8 @@ namespace Router.Actors.Tests.Relay;
 
 /// <summary>
 /// A minimal receiving SMTP server on 127.0.0.1 for the delivery actor's tests (RFC 5321 with
-/// PIPELINING: each command is answered in order as it is read). It answers RCPT with the code
-/// <see cref="RcptReply"/> picks and records every accepted message; <see cref="Received"/>
+/// PIPELINING: each command is answered in order as it is read). It answers MAIL, RCPT and DATA
+/// as the test sets (<see cref="RcptReply"/> per address) and records every accepted message; <see cref="Received"/>
 /// completes when a given number have arrived.
 /// </summary>
 internal sealed class RecordingSmtpServer : IAsyncDisposable
@@ -32,6 +32,12 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
 
     /// <summary>The RCPT reply for an address ("250 2.1.5 Ok" by default).</summary>
     public Func<string, string> RcptReply { get; set; } = _ => "250 2.1.5 Ok";
+
+    /// <summary>The MAIL reply ("250 2.1.0 Ok" by default); anything else refuses the transaction.</summary>
+    public string MailReply { get; set; } = "250 2.1.0 Ok";
+
+    /// <summary>The reply to DATA with recipients ("354 Go ahead" by default); anything else is sent instead, and no content is read.</summary>
+    public string DataReply { get; set; } = "354 Go ahead";
 
     public IReadOnlyCollection<(string From, string[] To, string Data)> Messages => _messages;
 
@@ -93,7 +99,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                     case "MAIL":
                         from = Path(line);
                         to.Clear();
-                        await writer.WriteLineAsync("250 2.1.0 Ok");
+                        await writer.WriteLineAsync(MailReply);
                         break;
                     case "RCPT":
                         var reply = RcptReply(Path(line));
@@ -106,7 +112,8 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                             await writer.WriteLineAsync("554 5.5.1 No valid recipients");
                             break;
                         }
-                        await writer.WriteLineAsync("354 Go ahead");
+                        await writer.WriteLineAsync(DataReply);
+                        if (!DataReply.StartsWith("354", StringComparison.Ordinal)) break;
                         var data = new StringBuilder();
                         while (await reader.ReadLineAsync(_stop.Token) is { } body && body != ".") data.Append(body).Append("\r\n");
                         Record(from, [.. to], data.ToString());

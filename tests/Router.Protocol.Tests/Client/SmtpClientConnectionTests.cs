@@ -278,6 +278,35 @@ public sealed class SmtpClientConnectionTests
         }, connection => AssertDeliveredAsync(connection, Envelope("b@y.test"), Message), Options with { UsePipelining = false });
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_250_to_DATA_is_a_protocol_violation_not_a_delivery(bool pipelining)
+    {
+        // RFC 5321 s4.3.2: DATA is answered with 354 or a refusal; a 250 would pass for a
+        // delivery of content that was never sent.
+        await DialogAsync(async s =>
+        {
+            await GreetAsync(s, pipelining ? ["PIPELINING"] : []);
+            if (pipelining)
+            {
+                await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA");
+                await s.SendAsync("250 ok", "250 ok", "250 ok whatever");
+            }
+            else
+            {
+                await ExchangeOneByOneAsync(s, ("MAIL FROM:<a@x.test>", "250 ok"), ("RCPT TO:<b@y.test>", "250 ok"), ("DATA", "250 ok whatever"));
+            }
+            await s.ExpectCloseAsync();
+        }, async connection =>
+        {
+            var e = await Assert.ThrowsAsync<SmtpClientException>(() => connection.SendAsync(Envelope("b@y.test"), Message, Ct));
+            Assert.Equal(SmtpClientErrorKind.ProtocolViolation, e.Kind);
+            Assert.Contains("answered DATA with 250", e.Message, StringComparison.Ordinal);
+            Assert.False(connection.IsUsable);
+        });
+    }
+
     [Fact]
     public async Task Mixed_recipient_replies_are_reported_per_recipient()
     {
