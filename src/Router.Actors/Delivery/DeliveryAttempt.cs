@@ -45,16 +45,15 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
 
         var hosts = ((MxResolution.Resolved)resolution).Hosts;
         var results = new List<RecipientResult>(recipients.Length);
+        // Each recipient still open, with the latest temporary outcome it met (a 4xx from a server, or its host's failure).
+        var latest = new Dictionary<int, RecipientResult>(recipients.Length);
         var remaining = recipients;
-        SmtpReply lastError = new(451, "4.4.1", $"No MX host of {message.Domain} could be reached");
         foreach (var host in hosts)
         {
-            var outcome = await TryHostAsync(host, message, remaining, content, results, ct).ConfigureAwait(false);
-            if (outcome is null) return [.. results];
-            lastError = outcome.Value.Error;
-            remaining = outcome.Value.Remaining;
-            if (remaining.Length == 0) return [.. results];
-            if (lastError.Enhanced == LoopDetected)
+            var loops = false;
+            (remaining, loops) = await TryHostAsync(host, message, remaining, content, results, latest, ct).ConfigureAwait(false);
+            if (remaining.Length == 0) break;
+            if (loops)
             {
                 // The host answered EHLO with our own name: it is this router (or one that calls
                 // itself so), and hosts of worse preference come after it (RFC 5321 s5.1). As the
@@ -63,15 +62,27 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 break;
             }
         }
-        results.AddRange(All(remaining, lastError));
+        results.AddRange(remaining.Select(i => latest[i]));
         return [.. results];
     }
 
-    /// <summary>Sends to one host. Null when every recipient got a result, else the error and who is left.</summary>
-    private async Task<(SmtpReply Error, int[] Remaining)?> TryHostAsync(MxHost host, QueuedMessage message, int[] recipients, byte[] content, List<RecipientResult> results, CancellationToken ct)
+    /// <summary>
+    /// Sends to one host. Final outcomes (2xx, 5xx) go to <paramref name="results"/>; a recipient
+    /// deferred here (a 4xx to MAIL, its RCPT, DATA or the final dot, or a failure of the host)
+    /// stays open for the next MX host, as Postfix's smtp client does, with that outcome in
+    /// <paramref name="latest"/>. Returns the recipients still open and whether the host is ourselves.
+    /// </summary>
+    private async Task<(int[] Open, bool Loops)> TryHostAsync(MxHost host, QueuedMessage message, int[] recipients, byte[] content, List<RecipientResult> results, Dictionary<int, RecipientResult> latest, CancellationToken ct)
     {
         var policy = settings.TlsPolicyFor(message.Domain);
-        var remaining = recipients;
+        var unsent = recipients;
+        var deferred = new List<int>();
+        (int[], bool) Failed(SmtpReply error)
+        {
+            foreach (var i in unsent) latest[i] = RecipientResult.From(i, error, null);
+            return ([.. deferred, .. unsent], error.Enhanced == LoopDetected);
+        }
+
         // A pooled connection may have been closed by the peer meanwhile: then try once afresh.
         for (var fresh = 0; fresh < 2; fresh++)
         {
@@ -80,12 +91,12 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             if (connection is null)
             {
                 var (opened, error) = await OpenAsync(host, policy, ct).ConfigureAwait(false);
-                if (opened is null) return (error!, remaining);
+                if (opened is null) return Failed(error!);
                 connection = opened;
             }
             try
             {
-                foreach (var chunk in remaining.Chunk(settings.MaxRecipientsPerTransaction))
+                foreach (var chunk in unsent.Chunk(settings.MaxRecipientsPerTransaction))
                 {
                     var envelope = new SmtpEnvelope(message.Sender ?? "", chunk.Select(i => message.Recipients[i].Address).ToArray())
                     {
@@ -94,12 +105,22 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                         Size = content.Length,
                     };
                     var sent = await connection.SendAsync(envelope, content, ct).ConfigureAwait(false);
-                    for (var k = 0; k < chunk.Length; k++) results.Add(RecipientResult.From(chunk[k], sent.OutcomeFor(k), host.Name));
-                    remaining = remaining[chunk.Length..];
+                    for (var k = 0; k < chunk.Length; k++)
+                    {
+                        var result = RecipientResult.From(chunk[k], sent.OutcomeFor(k), host.Name);
+                        if (result.Outcome != RecipientOutcome.Deferred)
+                        {
+                            results.Add(result);
+                            continue;
+                        }
+                        latest[chunk[k]] = result;
+                        deferred.Add(chunk[k]);
+                    }
+                    unsent = unsent[chunk.Length..];
                     if (sent.Status == TransactionStatus.ServiceClosing) break;
                 }
                 pool.Return(host.Name + ":" + host.Port, connection);
-                return remaining.Length == 0 ? null : (new SmtpReply(421, "4.4.2", $"{host.Name} closed the connection"), remaining);
+                return unsent.Length == 0 ? ([.. deferred], false) : Failed(new SmtpReply(421, "4.4.2", $"{host.Name} closed the connection"));
             }
             catch (SmtpClientException e)
             {
@@ -107,10 +128,10 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 if (pooled is not null && e.Kind is SmtpClientErrorKind.ConnectionClosed or SmtpClientErrorKind.NotUsable) continue;
                 // Never the reply the exception carries: that is one the dialogue could not go on
                 // from (a 354 to MAIL, a 250 to DATA), and the message was not delivered.
-                return (new SmtpReply(451, "4.4.2", $"{host.Name}: {e.Message}"), remaining);
+                return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: {e.Message}"));
             }
         }
-        return (new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"), remaining);
+        return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"));
     }
 
     private async Task<(SmtpClientConnection? Connection, SmtpReply? Error)> OpenAsync(MxHost host, string tlsPolicy, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using Akka.Actor;
 using Akka.Persistence;
@@ -126,6 +127,61 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         // Once the server behaves, the retry delivers it.
         _server.DataReply = "354 Go ahead";
         await _server.Received(1).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+    }
+
+    [Theory]
+    [InlineData("mail")]
+    [InlineData("data")]
+    public async Task A_temporary_refusal_of_the_transaction_moves_on_to_the_next_mx_host(string stage)
+    {
+        await using var backup = new RecordingSmtpServer();
+        if (stage == "mail") _server.MailReply = "451 4.3.2 shutting down";
+        else _server.DataReply = "451 4.3.0 try again later";
+        _services.Resolver.Resolution = new MxResolution.Resolved(
+        [
+            new MxHost("mx1.remote.test", [IPAddress.Loopback], _server.Port, 10),
+            new MxHost("mx2.remote.test", [IPAddress.Loopback], backup.Port, 20),
+        ]);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "carol@remote.test"));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await backup.Received(1).WaitAsync(Deadline);
+        Assert.Equal(["bob@remote.test", "carol@remote.test"], Assert.Single(backup.Messages).To);
+        Assert.Empty(_server.Messages);
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
+    public async Task A_recipient_deferred_by_the_best_mx_host_is_tried_at_the_next_in_the_same_attempt()
+    {
+        await using var backup = new RecordingSmtpServer();
+        _server.RcptReply = to => to.StartsWith("carol", StringComparison.Ordinal) ? "450 4.2.1 mailbox busy" : "250 2.1.5 Ok";
+        backup.RcptReply = _ => "450 4.2.1 busy here too";
+        _services.Resolver.Resolution = new MxResolution.Resolved(
+        [
+            new MxHost("mx1.remote.test", [IPAddress.Loopback], _server.Port, 10),
+            new MxHost("mx2.remote.test", [IPAddress.Loopback], backup.Port, 20),
+        ]);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "carol@remote.test"));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Equal(["bob@remote.test"], Assert.Single(_server.Messages).To);
+        // carol went on to mx2 in the same attempt; its refusal is the latest reply she met.
+        DomainDeliveryActor.QueueItemRecipient? carol = null;
+        await AwaitAssertAsync(() => carol = Assert.Single(Queue(queue).Messages.Single().Recipients, r => r.State == "Deferred"), Deadline, TimeSpan.FromMilliseconds(100));
+        Assert.Equal("carol@remote.test", carol!.Address);
+        Assert.Equal("450 busy here too", carol.LastReply);
+        Assert.Equal(1, Queue(queue).Messages.Single().Attempts);
+
+        backup.RcptReply = _ => "250 2.1.5 Ok";
+        await backup.Received(1).WaitAsync(Deadline);
+        Assert.Equal(["carol@remote.test"], Assert.Single(backup.Messages).To);
         await EmptiesAsync(queue);
     }
 

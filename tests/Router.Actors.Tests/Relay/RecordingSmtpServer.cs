@@ -86,7 +86,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
             using var reader = new StreamReader(stream, Encoding.Latin1);
             await using var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
             await writer.WriteLineAsync("220 sink.test ESMTP");
-            string from = "";
+            string? from = null;
             var to = new List<string>();
             while (await reader.ReadLineAsync(_stop.Token) is { } line)
             {
@@ -97,12 +97,12 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                         await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME");
                         break;
                     case "MAIL":
-                        from = Path(line);
+                        from = MailReply.StartsWith('2') ? Path(line) : null;
                         to.Clear();
                         await writer.WriteLineAsync(MailReply);
                         break;
                     case "RCPT":
-                        var reply = RcptReply(Path(line));
+                        var reply = from is null ? "503 5.5.1 MAIL first" : RcptReply(Path(line));
                         if (reply.StartsWith('2')) to.Add(Path(line));
                         await writer.WriteLineAsync(reply);
                         break;
@@ -116,7 +116,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                         if (!DataReply.StartsWith("354", StringComparison.Ordinal)) break;
                         var data = new StringBuilder();
                         while (await reader.ReadLineAsync(_stop.Token) is { } body && body != ".") data.Append(body).Append("\r\n");
-                        Record(from, [.. to], data.ToString());
+                        Record(from!, [.. to], data.ToString());
                         await writer.WriteLineAsync("250 2.0.0 Ok: queued");
                         break;
                     case "QUIT":
