@@ -139,43 +139,55 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         SmtpReply error = new(451, "4.4.1", $"{host.Name}: no address could be reached");
         foreach (var address in host.Addresses)
         {
-            SmtpClientConnection? connection = null;
-            try
-            {
-                connection = await SmtpClientConnection.ConnectAsync(new IPEndPoint(address, host.Port), _options, ct).ConfigureAwait(false);
-                pool.CountOpened();
-                var ehlo = await connection.EhloAsync(ct).ConfigureAwait(false);
-                if (!ehlo.IsPositive) throw new SmtpClientException(SmtpClientErrorKind.GreetingRejected, $"{host.Name} refused HELO: {ehlo}", ehlo);
-                if (GreetsAsUs(ehlo))
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                    return (null, new SmtpReply(451, LoopDetected, $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"));
-                }
-                if (tlsPolicy != "off" && connection.Capabilities.StartTls)
-                {
-                    // RFC 7435 opportunistic security: encrypt, but accept any certificate unless required.
-#pragma warning disable CA5359 // RFC 7435: opportunistic TLS encrypts without authenticating; "require" validates.
-                    var tls = await connection.StartTlsAsync(host.Name, tlsPolicy == "require" ? null : AcceptAnyCertificate, ct).ConfigureAwait(false);
-#pragma warning restore CA5359
-                    if (!tls.IsPositive && tlsPolicy == "require") throw new SmtpClientException(SmtpClientErrorKind.TlsFailed, $"{host.Name} refused STARTTLS: {tls}", tls);
-                }
-                else if (tlsPolicy == "require")
-                {
-                    error = new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires");
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                    continue;
-                }
-                return (connection, null);
-            }
-            catch (SmtpClientException e)
-            {
-                if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
-                error = e.Reply is { IsPositive: false } reply && e.Kind == SmtpClientErrorKind.GreetingRejected
-                    ? new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}")
-                    : new SmtpReply(451, "4.4.1", $"{host.Name} [{address}]: {e.Message}");
-            }
+            var (connection, failure, tlsBroke) = await OpenAtAsync(host, address, tlsPolicy, ct).ConfigureAwait(false);
+            // RFC 7435: opportunistic TLS whose handshake fails is retried in plaintext (as Postfix
+            // does) instead of deferring the mail for as long as the peer's TLS stays broken.
+            if (tlsBroke && tlsPolicy == "opportunistic") (connection, failure, _) = await OpenAtAsync(host, address, "off", ct).ConfigureAwait(false);
+            if (connection is not null) return (connection, null);
+            if (failure!.Enhanced == LoopDetected) return (null, failure);
+            error = failure;
         }
         return (null, error);
+    }
+
+    /// <summary>Connects to one address of a host: greeting, EHLO and STARTTLS as the policy says. TlsBroke: the TLS handshake failed.</summary>
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool TlsBroke)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, CancellationToken ct)
+    {
+        SmtpClientConnection? connection = null;
+        try
+        {
+            connection = await SmtpClientConnection.ConnectAsync(new IPEndPoint(address, host.Port), _options, ct).ConfigureAwait(false);
+            pool.CountOpened();
+            var ehlo = await connection.EhloAsync(ct).ConfigureAwait(false);
+            if (!ehlo.IsPositive) throw new SmtpClientException(SmtpClientErrorKind.GreetingRejected, $"{host.Name} refused HELO: {ehlo}", ehlo);
+            if (GreetsAsUs(ehlo))
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return (null, new SmtpReply(451, LoopDetected, $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"), false);
+            }
+            if (tlsPolicy != "off" && connection.Capabilities.StartTls)
+            {
+                // RFC 7435 opportunistic security: encrypt, but accept any certificate unless required.
+#pragma warning disable CA5359 // RFC 7435: opportunistic TLS encrypts without authenticating; "require" validates.
+                var tls = await connection.StartTlsAsync(host.Name, tlsPolicy == "require" ? null : AcceptAnyCertificate, ct).ConfigureAwait(false);
+#pragma warning restore CA5359
+                if (!tls.IsPositive && tlsPolicy == "require") throw new SmtpClientException(SmtpClientErrorKind.TlsFailed, $"{host.Name} refused STARTTLS: {tls}", tls);
+            }
+            else if (tlsPolicy == "require")
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return (null, new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires"), false);
+            }
+            return (connection, null, false);
+        }
+        catch (SmtpClientException e)
+        {
+            if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
+            var error = e.Reply is { IsPositive: false } reply && e.Kind == SmtpClientErrorKind.GreetingRejected
+                ? new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}")
+                : new SmtpReply(451, "4.4.1", $"{host.Name} [{address}]: {e.Message}");
+            return (null, error, e.Kind == SmtpClientErrorKind.TlsFailed);
+        }
     }
 
     /// <summary>RFC 3463 X.4.6, routing loop detected.</summary>

@@ -186,6 +186,39 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task Opportunistic_TLS_whose_handshake_fails_is_retried_in_plaintext()
+    {
+        _server.BrokenStartTls = true;
+        _services.Delivery = TestDomainServices.DefaultDelivery with { StartTls = "opportunistic" };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1"));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Equal(2, _server.Connections); // the broken handshake, then plaintext
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
+    public async Task Required_TLS_whose_handshake_fails_is_deferred_not_sent_in_plaintext()
+    {
+        _server.BrokenStartTls = true;
+        _services.Delivery = TestDomainServices.DefaultDelivery with { StartTls = "require" };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1"));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        DomainDeliveryActor.QueueItemRecipient? bob = null;
+        await AwaitAssertAsync(() => bob = Assert.Single(Queue(queue).Messages.Single().Recipients, r => r.State == "Deferred"), Deadline, TimeSpan.FromMilliseconds(100));
+        Assert.Contains("TLS", bob!.LastReply, StringComparison.Ordinal);
+        Assert.Empty(_server.Messages);
+    }
+
+    [Fact]
     public async Task Failed_journal_write_acknowledges_nothing_and_delivers_nothing()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);

@@ -36,6 +36,9 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
     /// <summary>The MAIL reply ("250 2.1.0 Ok" by default); anything else refuses the transaction.</summary>
     public string MailReply { get; set; } = "250 2.1.0 Ok";
 
+    /// <summary>Offers STARTTLS, answers it with 220, then sends plaintext and hangs up: a TLS handshake that always fails.</summary>
+    public bool BrokenStartTls { get; set; }
+
     /// <summary>The reply to DATA with recipients ("354 Go ahead" by default); anything else is sent instead, and no content is read.</summary>
     public string DataReply { get; set; } = "354 Go ahead";
 
@@ -94,8 +97,12 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                 switch (verb)
                 {
                     case "EHLO":
-                        await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME");
+                        await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n" + (BrokenStartTls ? "250-STARTTLS\r\n" : "") + "250 8BITMIME");
                         break;
+                    case "STAR":
+                        await writer.WriteLineAsync("220 2.0.0 Ready to start TLS");
+                        await writer.WriteLineAsync("this is not a TLS handshake");
+                        return;
                     case "MAIL":
                         from = MailReply.StartsWith('2') ? Path(line) : null;
                         to.Clear();
