@@ -37,6 +37,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 return All(recipients, new SmtpReply(556, "5.1.10", $"Domain {message.Domain} does not accept mail (null MX)"));
             case MxResolution.NoSuchDomain:
                 return All(recipients, new SmtpReply(550, "5.1.2", $"Host or domain name not found: {message.Domain}"));
+            case MxResolution.NoRoute none:
+                return All(recipients, new SmtpReply(550, "5.4.4", $"Host or domain name not found: {none.Reason}"));
             case MxResolution.LoopsBack:
                 return All(recipients, LoopsBack(message.Domain));
             case MxResolution.TemporaryFailure temporary:

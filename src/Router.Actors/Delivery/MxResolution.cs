@@ -3,7 +3,7 @@ namespace Router.Actors.Delivery;
 /// <summary>
 /// The outcome of resolving a destination domain (RFC 5321 s5.1, RFC 7505). Permanent outcomes
 /// bounce: <see cref="NullMx"/> with 5.1.10, <see cref="NoSuchDomain"/> with 5.1.2,
-/// <see cref="LoopsBack"/> with 5.4.6; a
+/// <see cref="NoRoute"/> with 5.4.4, <see cref="LoopsBack"/> with 5.4.6; a
 /// <see cref="TemporaryFailure"/> defers the mail for a later retry.
 /// </summary>
 public abstract record MxResolution
@@ -18,6 +18,13 @@ public abstract record MxResolution
 
     /// <summary>The domain does not exist (an authoritative NXDOMAIN).</summary>
     public sealed record NoSuchDomain : MxResolution;
+
+    /// <summary>
+    /// DNS says authoritatively that there is nowhere to deliver: neither MX nor address records
+    /// for the domain, or MX hosts that do not exist or have no address (RFC 5321 s5.1: "MUST be
+    /// reported as an error"; Postfix bounces with 5.4.4). A lookup that failed is temporary instead.
+    /// </summary>
+    public sealed record NoRoute(string Reason) : MxResolution;
 
     /// <summary>
     /// The best host for the domain is this router itself (RFC 5321 s5.1: it discards itself and

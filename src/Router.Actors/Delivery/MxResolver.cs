@@ -10,8 +10,9 @@ namespace Router.Actors.Delivery;
 /// <summary>
 /// Resolves a destination domain to the hosts to deliver to (RFC 5321 s5.1): a static route if
 /// one matches, else the MX records (null MX per RFC 7505, implicit MX when there are none), each
-/// host's A then AAAA addresses. Only NXDOMAIN and null MX are permanent; SERVFAIL, REFUSED,
-/// timeouts and hosts without addresses are temporary. Results are cached for their TTL.
+/// host's A then AAAA addresses. NXDOMAIN, null MX and authoritative answers that leave no host
+/// with an address are permanent; SERVFAIL, REFUSED and timeouts are temporary. Results are
+/// cached for their TTL.
 /// </summary>
 public sealed class MxResolver : IMxResolver
 {
@@ -95,7 +96,7 @@ public sealed class MxResolver : IMxResolver
             {
                 LookupStatus.Found => (new MxResolution.Resolved([new MxHost(name, self.Addresses, _options.MxPort)]), ttl),
                 LookupStatus.NxDomain => (new MxResolution.NoSuchDomain(), ttl),
-                LookupStatus.NoData => (new MxResolution.TemporaryFailure($"{name} has no MX and no address records"), TimeSpan.Zero),
+                LookupStatus.NoData => (new MxResolution.NoRoute($"{name} has no MX and no address records"), ttl),
                 _ => (new MxResolution.TemporaryFailure(self.Reason), TimeSpan.Zero),
             };
         }
@@ -118,7 +119,10 @@ public sealed class MxResolver : IMxResolver
         }
 
         if (hosts.Count == 0)
-            return (new MxResolution.TemporaryFailure($"no MX host of {name} has an address ({string.Join("; ", problems)})"), TimeSpan.Zero);
+        {
+            var why = $"no MX host of {name} has an address ({string.Join("; ", problems)})";
+            return partial ? (new MxResolution.TemporaryFailure(why), TimeSpan.Zero) : (new MxResolution.NoRoute(why), minTtl);
+        }
 
         // A host left out only because its lookup failed should be retried soon, not after the TTL.
         return (new MxResolution.Resolved(hosts), partial ? TimeSpan.Zero : minTtl);

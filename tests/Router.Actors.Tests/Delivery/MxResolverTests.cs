@@ -81,11 +81,12 @@ public sealed class MxResolverTests(MxTestZone zone) : IClassFixture<MxTestZone>
     }
 
     [Fact]
-    public async Task A_domain_without_mx_or_address_is_a_temporary_failure()
+    public async Task A_domain_without_mx_or_address_has_no_route()
     {
-        var reason = Reason(await Resolver().ResolveAsync("txtonly.test", Ct));
+        // RFC 5321 s5.1: no MX and no usable implicit MX "MUST be reported as an error".
+        var none = Assert.IsType<MxResolution.NoRoute>(await Resolver().ResolveAsync("txtonly.test", Ct));
 
-        Assert.Contains("txtonly.test", reason);
+        Assert.Contains("txtonly.test", none.Reason);
     }
 
     [Fact]
@@ -153,11 +154,22 @@ public sealed class MxResolverTests(MxTestZone zone) : IClassFixture<MxTestZone>
     }
 
     [Fact]
-    public async Task An_mx_host_without_an_address_is_temporary()
+    public async Task Mx_hosts_that_do_not_exist_leave_no_route()
     {
-        var reason = Reason(await Resolver().ResolveAsync("noaddr.test", Ct));
+        var none = Assert.IsType<MxResolution.NoRoute>(await Resolver().ResolveAsync("noaddr.test", Ct));
 
-        Assert.Contains("ghost.noaddr.test", reason);
+        Assert.Contains("ghost.noaddr.test", none.Reason);
+    }
+
+    [Fact]
+    public async Task Mx_hosts_whose_lookup_fails_are_temporary_not_absent()
+    {
+        // The MX answer comes from a server that then fails every address lookup (SERVFAIL).
+        await using var failing = new ScriptedDnsServer(ScriptedDnsServer.ServFail, mxExchange: "ghost.noaddr.test");
+
+        var reason = Reason(await Resolver(Options(failing.Server)).ResolveAsync("noaddr.test", Ct));
+
+        Assert.Contains("ServerFailure", reason, StringComparison.Ordinal);
     }
 
     [Fact]

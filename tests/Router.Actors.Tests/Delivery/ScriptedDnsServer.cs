@@ -6,6 +6,7 @@ namespace Router.Actors.Tests.Delivery;
 /// <summary>
 /// A UDP "name server" on 127.0.0.1 that answers every query with one fixed response code
 /// (RFC 1035 s4.1.1), or never answers at all: the failures dnsmasq will not produce on demand.
+/// It may answer MX queries with one record, so that only the hosts' lookups fail.
 /// </summary>
 internal sealed class ScriptedDnsServer : IAsyncDisposable
 {
@@ -15,9 +16,13 @@ internal sealed class ScriptedDnsServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
+    private readonly string? _mxExchange;
+
     /// <param name="responseCode">The RCODE to answer with; null: swallow queries (a timeout).</param>
-    public ScriptedDnsServer(int? responseCode)
+    /// <param name="mxExchange">If set, MX queries are answered (NOERROR) with one MX record naming this host, preference 10.</param>
+    public ScriptedDnsServer(int? responseCode, string? mxExchange = null)
     {
+        _mxExchange = mxExchange;
         _loop = responseCode is { } rcode ? AnswerAsync(rcode) : Task.CompletedTask;
     }
 
@@ -43,12 +48,27 @@ internal sealed class ScriptedDnsServer : IAsyncDisposable
                 reply[3] = (byte)(0x80 | rcode);
                 reply[6] = reply[7] = reply[8] = reply[9] = reply[10] = reply[11] = 0;
                 var end = QuestionEnd(reply);
-                await _udp.SendAsync(reply.AsMemory(0, end), query.RemoteEndPoint, _stop.Token);
+                var answer = reply.AsMemory(0, end);
+                if (_mxExchange is not null && end >= 16 && reply[end - 4] == 0 && reply[end - 3] == 15)
+                {
+                    reply[3] = 0x80;  // NOERROR
+                    reply[7] = 1;     // ANCOUNT
+                    answer = reply.Take(end).Concat(MxRecord(_mxExchange)).ToArray();
+                }
+                await _udp.SendAsync(answer, query.RemoteEndPoint, _stop.Token);
             }
         }
         catch (OperationCanceledException)
         {
         }
+    }
+
+    /// <summary>An MX answer for the question's name (a pointer to offset 12), TTL 60 (RFC 1035 s3.3.9, s4.1.3).</summary>
+    private static byte[] MxRecord(string exchange)
+    {
+        var name = exchange.Split('.').SelectMany(l => new[] { (byte)l.Length }.Concat(System.Text.Encoding.ASCII.GetBytes(l))).Append((byte)0).ToArray();
+        var rdata = new byte[] { 0, 10 }.Concat(name).ToArray();
+        return [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 60, (byte)(rdata.Length >> 8), (byte)rdata.Length, .. rdata];
     }
 
     private static int QuestionEnd(byte[] message)
