@@ -79,6 +79,9 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         var policy = settings.TlsPolicyFor(message.Domain);
         var unsent = recipients;
         var deferred = new List<int>();
+        // SMTPUTF8 only when something needs it (RFC 6531 s3.4): UTF-8 in a header or an address.
+        // A client may flag an all-ASCII message; a peer without SMTPUTF8 can still take that one.
+        var smtpUtf8 = message.SmtpUtf8 && !System.Text.Ascii.IsValid(HeaderSection.Of(content));
         (int[], bool) Failed(SmtpReply error)
         {
             foreach (var i in unsent) latest[i] = RecipientResult.From(i, error, null);
@@ -102,7 +105,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 {
                     var envelope = new SmtpEnvelope(message.Sender ?? "", chunk.Select(i => message.Recipients[i].Address).ToArray())
                     {
-                        SmtpUtf8 = message.SmtpUtf8,
+                        SmtpUtf8 = smtpUtf8,
                         EightBitMime = message.EightBitMime,
                         Size = content.Length,
                     };

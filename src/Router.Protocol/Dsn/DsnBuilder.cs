@@ -26,7 +26,7 @@ public static partial class DsnBuilder
         Validate(request);
         var host = Clean(request.ReportingMta, ascii: true);
         var global = RequiresSmtpUtf8(request);
-        var headerBlock = HeaderBlock(request.OriginalMessage.Span);
+        var headerBlock = HeaderSection.Of(request.OriginalMessage.Span);
 
         var message = new MimeMessage();
         message.From.Add(new MailboxAddress("Mail Delivery System", "MAILER-DAEMON@" + host));
@@ -64,7 +64,7 @@ public static partial class DsnBuilder
         ArgumentNullException.ThrowIfNull(request);
         return request.Sender.IsUtf8
             || request.Recipients.Any(r => r.Address.IsUtf8 || !Ascii(r.OriginalRecipient))
-            || !Ascii(HeaderBlock(request.OriginalMessage.Span));
+            || !Ascii(HeaderSection.Of(request.OriginalMessage.Span));
     }
 
     /// <summary>True when the DSN has 8-bit content: send it with BODY=8BITMIME (RFC 6152).</summary>
@@ -182,14 +182,6 @@ public static partial class DsnBuilder
 
     private static bool ReturnsFullMessage(DsnRequest request) =>
         request.ReturnFullMessage && request.OriginalMessage.Length <= request.MaxReturnedMessageSize;
-
-    /// <summary>The original header section, up to and including the CRLF that ends its last field.</summary>
-    private static ReadOnlySpan<byte> HeaderBlock(ReadOnlySpan<byte> message)
-    {
-        if (message.StartsWith("\r\n"u8)) return [];
-        var end = message.IndexOf("\r\n\r\n"u8);
-        return end < 0 ? message : message[..(end + 2)];
-    }
 
     /// <summary>"type;address" as given in ORCPT becomes "type; address"; a bare address is rfc822.</summary>
     private static string AddressField(string value)

@@ -342,6 +342,32 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_SMTPUTF8_flag_alone_does_not_stop_delivery_to_a_server_without_it()
+    {
+        // RFC 6531 s3.4: only UTF-8 in an address or a header needs SMTPUTF8; the server here lacks it.
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        var ascii = await MessageAsync("Q1");
+        var utf8Body = Encoding.UTF8.GetBytes("Subject: Grüße\r\nMessage-ID: <Q2@example.test>\r\n\r\nhello\r\n");
+        await _services.Store.StoreAsync("Q2", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), utf8Body);
+
+        queue.Tell(ascii with { Message = ascii.Message with { SmtpUtf8 = true } });
+        queue.Tell(Envelope("Q2") with { Message = Envelope("Q2").Message with { SmtpUtf8 = true, Size = utf8Body.Length } });
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q1", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+        var bounce = _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        var text = Encoding.UTF8.GetString(bounce.Body.Span);
+        Assert.Contains("Status: 5.6.7", text, StringComparison.Ordinal);
+        Assert.Contains("Q2@example.test", text, StringComparison.Ordinal);
+        _mailboxes.Reply(new OwnerReply.Durable(bounce.TransactionId, "mailbox"));
+        await EmptiesAsync(queue);
+        Assert.Single(_server.Messages);
+    }
+
+    [Fact]
     public async Task Messages_waiting_for_the_only_connection_go_out_one_after_another()
     {
         _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1 };
