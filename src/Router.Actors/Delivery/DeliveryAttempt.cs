@@ -112,7 +112,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                     var sent = await connection.SendAsync(envelope, content, ct).ConfigureAwait(false);
                     for (var k = 0; k < chunk.Length; k++)
                     {
-                        var result = RecipientResult.From(chunk[k], sent.OutcomeFor(k), host.Name);
+                        // A refusal of our own (SIZE over the peer's limit, SMTPUTF8 not offered) names no remote MTA.
+                        var result = RecipientResult.From(chunk[k], sent.OutcomeFor(k), sent.LocalReply is null ? host.Name : null);
                         if (result.Outcome != RecipientOutcome.Deferred)
                         {
                             results.Add(result);

@@ -362,6 +362,10 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         var text = Encoding.UTF8.GetString(bounce.Body.Span);
         Assert.Contains("Status: 5.6.7", text, StringComparison.Ordinal);
         Assert.Contains("Q2@example.test", text, StringComparison.Ordinal);
+        // Our own refusal, not a reply the server sent (RFC 3464 s2.3.5, s2.3.6).
+        Assert.DoesNotContain("Remote-MTA:", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Diagnostic-Code: smtp;", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("said:", text, StringComparison.Ordinal);
         _mailboxes.Reply(new OwnerReply.Durable(bounce.TransactionId, "mailbox"));
         await EmptiesAsync(queue);
         Assert.Single(_server.Messages);
