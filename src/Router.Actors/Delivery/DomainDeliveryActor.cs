@@ -299,7 +299,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         foreach (var r in results)
         {
             RouterMetrics.RemoteOutcome(r.Outcome);
-            _log.Info("{0}: to=<{1}> relay={2} status={3} ({4} {5})", done.QueueId, entry.Message.Recipients[r.Index].Address, r.RemoteMta ?? "none", r.Outcome, r.Code, r.Text);
+            _log.Info("{0}: to=<{1}> relay={2} status={3} ({4})", done.QueueId, entry.Message.Recipients[r.Index].Address, r.RemoteMta ?? "none", r.Outcome, r.FullReply());
         }
     }
 
@@ -423,7 +423,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         var moved = _waiting.Take(retry.QueueId);
         foreach (var id in moved) _ready.Enqueue(id);
-        Sender.Tell(new AdminDone(moved.Count));
+        var queued = retry.QueueId is null ? _queue.Count : _queue.Find(retry.QueueId) is null ? 0 : 1;
+        Sender.Tell(new Retried(moved.Count, queued));
         Kick();
     }
 
@@ -530,7 +531,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private static QueueItem Describe(QueueEntry e) => new(
         e.Message.QueueId,
         e.Message.Sender,
-        e.Message.Recipients.Select((r, i) => new QueueItemRecipient(r.Address, e.States[i]?.Outcome.ToString() ?? "Pending", e.States[i] is null ? null : $"{e.States[i]!.Code} {e.States[i]!.Text}")).ToArray(),
+        e.Message.Recipients.Select((r, i) => new QueueItemRecipient(r.Address, e.States[i]?.Outcome.ToString() ?? "Pending", e.States[i]?.FullReply())).ToArray(),
         e.Message.ArrivedAt,
         e.Message.Size,
         e.Attempts,
@@ -559,6 +560,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     public sealed record DeleteMessage(string Domain, string QueueId);
 
     public sealed record AdminDone(int Count);
+
+    /// <summary>The answer to <see cref="RetryNow"/>: how many messages were moved to "try now", of how many queued that it named (one in flight is queued but not moved).</summary>
+    public sealed record Retried(int Scheduled, int Queued);
 
     private sealed record Tick : INotInfluenceReceiveTimeout
     {

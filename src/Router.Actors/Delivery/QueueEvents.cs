@@ -38,6 +38,9 @@ public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Co
 {
     public SmtpReply ToReply() => new(Code, Enhanced, Text);
 
+    /// <summary>The whole reply as the server gave it, enhanced code included ("450 4.2.1 mailbox busy"), as mailq shows it. A method: the journal stores the parts.</summary>
+    public string FullReply() => Enhanced is null ? $"{Code} {Text}" : $"{Code} {Enhanced} {Text}";
+
     public static RecipientResult From(int index, SmtpReply reply, string? remoteMta) => new(
         index,
         reply.IsPositive ? RecipientOutcome.Delivered : reply.IsTransient ? RecipientOutcome.Deferred : RecipientOutcome.Failed,
