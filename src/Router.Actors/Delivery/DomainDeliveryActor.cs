@@ -234,7 +234,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (now - message.ArrivedAt >= _services.Delivery.GiveUpAfter && entry.Attempts > 0)
         {
             // Expiry applies whatever state the message is in: no further attempt.
-            Record(entry, pending.Select(i => Expired(i, entry.States[i])).ToArray(), now, content: null);
+            var expired = pending.Select(i => Expired(i, entry.States[i])).ToArray();
+            Record(entry, expired, now, content: null);
+            foreach (var r in expired) LogOutcome(message, r, relay: null);
             return;
         }
         _attempting.Add(message.QueueId);
@@ -299,8 +301,20 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         foreach (var r in results)
         {
             RouterMetrics.RemoteOutcome(r.Outcome);
-            _log.Info("{0}: to=<{1}> relay={2} status={3} ({4})", done.QueueId, entry.Message.Recipients[r.Index].Address, r.RemoteMta ?? "none", r.Outcome, r.FullReply());
+            LogOutcome(entry.Message, r, r.RemoteMta);
         }
+    }
+
+    /// <summary>
+    /// One line per recipient and outcome (Postfix's status= lines). A recipient that expired is
+    /// "Expired, returned to sender" when its sender is owed a bounce (RFC 3461 NOTIFY, not a null
+    /// sender); the reply is the last one it got.
+    /// </summary>
+    private void LogOutcome(QueuedMessage message, RecipientResult r, string? relay)
+    {
+        var status = !r.Expired ? r.Outcome.ToString()
+            : QueueEntry.WantsNotice(message, r.Index, DsnNotify.Failure) ? "Expired, returned to sender" : "Expired";
+        _log.Info("{0}: to=<{1}> relay={2} status={3} ({4})", message.QueueId, message.Recipients[r.Index].Address, relay ?? "none", status, r.FullReply());
     }
 
     /// <summary>Persists an attempt's results, then sends the notices they call for and schedules what is left.</summary>
@@ -343,7 +357,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (wanted.Length == 0)
         {
             // Null sender, or NOTIFY excludes it: settle without sending anything (RFC 3461 s4.1).
-            Self.Tell(new NoticeDone(message.QueueId, kind, recipients, true));
+            Self.Tell(new NoticeDone(message.QueueId, kind, recipients, new DsnDispatcher.Sent(true, null, null)));
             _notifying.Add(message.QueueId);
             return;
         }
@@ -385,12 +399,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 OriginalEnvelopeId = message.EnvelopeId,
                 ReturnFullMessage = message.ReturnFull,
             };
-            var ok = await services.Notices.SendAsync(request).ConfigureAwait(false);
-            return new NoticeDone(message.QueueId, kind, recipients, ok);
+            var sent = await services.Notices.SendAsync(request).ConfigureAwait(false);
+            return new NoticeDone(message.QueueId, kind, recipients, sent);
         }
         catch (Exception)
         {
-            return new NoticeDone(message.QueueId, kind, recipients, false);
+            return new NoticeDone(message.QueueId, kind, recipients, new DsnDispatcher.Sent(false, null, null));
         }
     }
 
@@ -399,13 +413,17 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _notifying.Remove(done.QueueId);
         var entry = _queue.Find(done.QueueId);
         if (entry is null) return;
-        if (!done.Ok)
+        if (!done.Sent.Ok)
         {
             _log.Warning("{0}: could not hand over the {1} notice; trying again in a minute", done.QueueId, done.Kind);
             _waiting.Add(done.QueueId, DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1));
             Kick();
             return;
         }
+        // Postfix's words, so that "did the sender get a bounce?" has its answer in the log.
+        var notice = done.Kind == DsnKind.Failure ? "non-delivery" : "delay";
+        if (done.Sent.NoticeId is { } noticeId) _log.Info("{0}: sender {1} notification: {2}", done.QueueId, notice, noticeId);
+        else if (done.Sent.Refusal is { } refusal) _log.Warning("{0}: sender {1} notification to <{2}> dropped: {3}", done.QueueId, notice, entry.Message.Sender, refusal);
         QueueEvent e = done.Kind == DsnKind.Failure
             ? new QueueEvent.Bounced(done.QueueId, done.Recipients)
             : new QueueEvent.DelayNotified(done.QueueId);
@@ -609,7 +627,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, bool Ok);
+    private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, DsnDispatcher.Sent Sent);
 
     /// <summary>Routes domain messages to the entity of their domain.</summary>
     public sealed class MessageExtractor() : HashCodeMessageExtractor(100)
