@@ -235,7 +235,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             // Expiry applies whatever state the message is in: no further attempt.
             var expired = pending.Select(i => Expired(i, entry.States[i])).ToArray();
-            Record(entry, expired, now, content: null);
+            Record(entry, expired, now, attempted: false, content: null);
             foreach (var r in expired) LogOutcome(message, r, relay: null);
             return;
         }
@@ -297,7 +297,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             results = results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray();
         }
-        Record(entry, results, now, done.Content);
+        Record(entry, results, now, attempted: true, done.Content);
         foreach (var r in results)
         {
             RouterMetrics.RemoteOutcome(r.Outcome);
@@ -317,14 +317,18 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _log.Info("{0}: to=<{1}> relay={2} status={3} ({4})", message.QueueId, message.Recipients[r.Index].Address, relay ?? "none", status, r.FullReply());
     }
 
-    /// <summary>Persists an attempt's results, then sends the notices they call for and schedules what is left.</summary>
-    private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, byte[]? content)
+    /// <summary>
+    /// Persists an attempt's results (<paramref name="attempted"/>: an attempt ended
+    /// <paramref name="now"/>; false: the message expired without one), then sends the notices
+    /// they call for and schedules what is left.
+    /// </summary>
+    private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, bool attempted, byte[]? content)
     {
         var message = entry.Message;
         var next = _schedule.Next(now, entry.Attempts + 1, Random.Shared);
         var expiry = message.ArrivedAt + _services.Delivery.GiveUpAfter;
         if (next > expiry) next = expiry > now ? expiry : now;
-        PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next), e =>
+        PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next, attempted ? now : null), e =>
         {
             var current = _queue.Find(e.QueueId);
             if (current is null)
@@ -362,7 +366,6 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         _notifying.Add(message.QueueId);
-        var now = DateTimeOffset.UtcNow;
         var willRetryUntil = message.ArrivedAt + _services.Delivery.GiveUpAfter;
         var dsnRecipients = wanted.Select(i =>
         {
@@ -379,7 +382,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 Reason = state is { Expired: true }
                     ? $"Delivery time expired after {_services.Delivery.GiveUpAfter}" + (state.RemoteMta is null ? $"; last error: {reply?.Text}" : "")
                     : state?.RemoteMta is null ? reply?.Text : null,
-                LastAttemptDate = now,
+                LastAttemptDate = entry.LastAttemptAt,
                 WillRetryUntil = kind == DsnKind.Delay ? willRetryUntil : null,
             };
         }).ToArray();

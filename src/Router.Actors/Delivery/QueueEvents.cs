@@ -55,8 +55,12 @@ public abstract record QueueEvent(string QueueId)
 {
     public sealed record Enqueued(QueuedMessage Message) : QueueEvent(Message.QueueId);
 
-    /// <summary>An attempt finished; deferred recipients are next tried at <see cref="NextAttempt"/>.</summary>
-    public sealed record Attempted(string QueueId, RecipientResult[] Results, DateTimeOffset NextAttempt) : QueueEvent(QueueId);
+    /// <summary>
+    /// An attempt finished at <see cref="AttemptedAt"/> (a DSN's Last-Attempt-Date); deferred
+    /// recipients are next tried at <see cref="NextAttempt"/>. AttemptedAt is null when the
+    /// message expired without a new attempt, and in events written before it was recorded.
+    /// </summary>
+    public sealed record Attempted(string QueueId, RecipientResult[] Results, DateTimeOffset NextAttempt, DateTimeOffset? AttemptedAt = null) : QueueEvent(QueueId);
 
     /// <summary>The delay notice (RFC 3464 Action: delayed) was handed to its owner.</summary>
     public sealed record DelayNotified(string QueueId) : QueueEvent(QueueId);

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
+using MimeKit.Utils;
 using Router.Actors.Storage;
 using Router.EndToEnd.Tests.Infrastructure;
 
@@ -11,7 +13,7 @@ namespace Router.EndToEnd.Tests.Relay;
 /// clock is compressed (warn after 2 s, give up after 5 s).
 /// </summary>
 [Collection(RelayWorldCollection.Name)]
-public sealed class DeferralTests(RelayWorldFixture world)
+public sealed partial class DeferralTests(RelayWorldFixture world)
 {
     private const string Sender = "bob@example.test";
 
@@ -40,9 +42,10 @@ public sealed class DeferralTests(RelayWorldFixture world)
         var token = TestMessages.NewToken();
         var router = world.Expiring;
         var sent = DateTimeOffset.UtcNow;
+        string id;
         await using (var c = await router.ConnectEhloAsync())
         {
-            await TestMessages.SendAsync(c, TestMessages.Create(token, "user@delay.relay.test"), Sender, ["user@delay.relay.test"]);
+            id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, "user@delay.relay.test"), Sender, ["user@delay.relay.test"]));
         }
 
         var failed = await Eventually.ValueAsync(
@@ -68,6 +71,10 @@ public sealed class DeferralTests(RelayWorldFixture world)
         Assert.Equal("5.4.7", bounce["Status"]);
         Assert.StartsWith("smtp; 451", bounce["Diagnostic-Code"], StringComparison.Ordinal);
         Assert.Contains("Temporary failure (sink)", bounce["Diagnostic-Code"] + failed.Explanation, StringComparison.Ordinal);
+        // Last-Attempt-Date is when the last attempt ended (its log line, to the second), not when the bounce was made.
+        Assert.True(DateUtils.TryParse(bounce["Last-Attempt-Date"], out var lastAttempt), $"Last-Attempt-Date: {bounce["Last-Attempt-Date"]}");
+        var lastAttemptLogged = LogTimes(router, $"{id}: to=<user@delay.relay.test> relay=mx.delay.relay.test status=").Last();
+        Assert.InRange(lastAttempt, lastAttemptLogged.AddSeconds(-1), lastAttemptLogged);
         Assert.Equal("<>", failed.ReturnPath);
         Assert.True(bouncedAfter >= RelayWorldFixture.GiveUpAfter, $"bounced after {bouncedAfter}, before give-up-after {RelayWorldFixture.GiveUpAfter}");
         // The delay notice came first, after warn-after.
@@ -98,6 +105,17 @@ public sealed class DeferralTests(RelayWorldFixture world)
         await router.WaitForOutputAsync($"{id}: sender non-delivery notification: {failed.QueueId}", TimeSpan.FromSeconds(10));
         Assert.NotEqual(delayed.QueueId, failed.QueueId);
     }
+
+    /// <summary>The times of the router's log lines that contain <paramref name="text"/> ("[INFO][11/30/2026 11:41:10.608Z]...").</summary>
+    private static DateTimeOffset[] LogTimes(RouterProcess router, string text) => router.Output.Split('\n')
+        .Where(line => line.Contains(text, StringComparison.Ordinal))
+        .Select(line => LogTime().Match(line))
+        .Where(m => m.Success)
+        .Select(m => new DateTimeOffset(DateTime.ParseExact(m.Groups[1].Value, "MM/dd/yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture), TimeSpan.Zero))
+        .ToArray();
+
+    [GeneratedRegex(@"^\[\w+\]\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d{3})Z\]")]
+    private static partial Regex LogTime();
 
     /// <summary>True while the spool holds a body for the domain (as a restart would recover it).</summary>
     internal static bool SpoolHolds(RouterProcess router, string domain) => SpoolReferences(router, domain) > 0;
