@@ -380,7 +380,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 RemoteMta = state?.RemoteMta,
                 RemoteReply = state?.RemoteMta is null ? null : reply,
                 Reason = state is { Expired: true }
-                    ? $"Delivery time expired after {_services.Delivery.GiveUpAfter}" + (state.RemoteMta is null ? $"; last error: {reply?.Text}" : "")
+                    ? $"Delivery time expired after {HumanDuration.Format(_services.Delivery.GiveUpAfter)}" + (state.RemoteMta is null ? $"; last error: {reply?.Text}" : "")
                     : state?.RemoteMta is null ? reply?.Text : null,
                 LastAttemptDate = entry.LastAttemptAt,
                 WillRetryUntil = kind == DsnKind.Delay ? willRetryUntil : null,
@@ -546,7 +546,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Gives up on a recipient, keeping the last reply it got (RFC 3464: the Diagnostic-Code is what the remote said).</summary>
     private RecipientResult Expired(int index, RecipientResult? last) => last is null
-        ? new(index, RecipientOutcome.Failed, 451, "4.4.7", $"Delivery time expired after {_services.Delivery.GiveUpAfter} without an attempt", null, Expired: true)
+        ? new(index, RecipientOutcome.Failed, 451, "4.4.7", $"Delivery time expired after {HumanDuration.Format(_services.Delivery.GiveUpAfter)} without an attempt", null, Expired: true)
         : last with { Index = index, Outcome = RecipientOutcome.Failed, Expired = true };
 
     private static QueueItem Describe(QueueEntry e) => new(

@@ -71,6 +71,11 @@ public sealed partial class DeferralTests(RelayWorldFixture world)
         Assert.Equal("5.4.7", bounce["Status"]);
         Assert.StartsWith("smtp; 451", bounce["Diagnostic-Code"], StringComparison.Ordinal);
         Assert.Contains("Temporary failure (sink)", bounce["Diagnostic-Code"] + failed.Explanation, StringComparison.Ordinal);
+        // The readable part says the delivery time expired, in words, then what the server said last.
+        Assert.Contains(
+            "<user@delay.relay.test>: Delivery time expired after 5 seconds; last reply: host mx.delay.relay.test said: 451 4.3.0 Temporary failure (sink)",
+            failed.Explanation,
+            StringComparison.Ordinal);
         // Last-Attempt-Date is when the last attempt ended (its log line, to the second), not when the bounce was made.
         Assert.True(DateUtils.TryParse(bounce["Last-Attempt-Date"], out var lastAttempt), $"Last-Attempt-Date: {bounce["Last-Attempt-Date"]}");
         var lastAttemptLogged = LogTimes(router, $"{id}: to=<user@delay.relay.test> relay=mx.delay.relay.test status=").Last();
