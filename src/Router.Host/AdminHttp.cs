@@ -32,7 +32,11 @@ internal static class AdminHttp
             return Results.Text(RouterMetrics.ToPrometheus(listings.Sum(l => l.Messages.Length), node.SpoolUsage, ownership, node.BodyBudget), "text/plain; version=0.0.4");
         });
         app.MapGet("/queue", async () => Results.Json(await queue.ListAsync().ConfigureAwait(false)));
-        app.MapPost("/queue/retry", async (string? domain, string? id) => Results.Json(new { count = await queue.RetryAsync(domain, id).ConfigureAwait(false) }));
+        app.MapPost("/queue/retry", async (string? domain, string? id) =>
+        {
+            var retried = await queue.RetryAsync(domain, id).ConfigureAwait(false);
+            return Results.Json(new { count = retried.Scheduled, queued = retried.Queued });
+        });
         app.MapDelete("/queue/{id}", async (string id) => Results.Json(new { count = await queue.DeleteAsync(id).ConfigureAwait(false) }));
         app.MapGet("/", async () =>
         {

@@ -61,12 +61,21 @@ internal static class QueueCommands
         retry.SetAction((r, ct) => WithClient(r, configOption, async http =>
         {
             var parameters = new List<string>();
-            if (r.GetValue(optionalId) is { } id) parameters.Add("id=" + Uri.EscapeDataString(id));
-            if (r.GetValue(domainOption) is { } domain) parameters.Add("domain=" + Uri.EscapeDataString(domain));
+            var id = r.GetValue(optionalId);
+            var domain = r.GetValue(domainOption);
+            if (id is not null) parameters.Add("id=" + Uri.EscapeDataString(id));
+            if (domain is not null) parameters.Add("domain=" + Uri.EscapeDataString(domain));
             var query = "/queue/retry" + (parameters.Count > 0 ? "?" + string.Join('&', parameters) : "");
             using var response = await http.PostAsync(new Uri(query, UriKind.Relative), null, ct).ConfigureAwait(false);
             response.EnsureSuccessStatusCode();
-            var result = await response.Content.ReadFromJsonAsync<CountResult>(Json, ct).ConfigureAwait(false);
+            var result = await response.Content.ReadFromJsonAsync<RetryResult>(Json, ct).ConfigureAwait(false);
+            // Naming what is not queued is an error, as for show and delete; an empty queue with nothing named is not.
+            if ((id is not null || domain is not null) && (result?.Queued ?? 0) == 0)
+            {
+                var what = id is null ? $"nothing is queued for {domain}" : domain is null ? $"{id} is not in the queue" : $"{id} is not in the queue for {domain}";
+                await Console.Error.WriteLineAsync($"router: {what}").ConfigureAwait(false);
+                return 1;
+            }
             Console.WriteLine($"{result?.Count ?? 0} messages scheduled for immediate delivery");
             return 0;
         }));
@@ -109,4 +118,6 @@ internal static class QueueCommands
     }
 
     private sealed record CountResult(int Count);
+
+    private sealed record RetryResult(int Count, int Queued);
 }

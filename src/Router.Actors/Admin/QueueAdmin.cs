@@ -20,15 +20,19 @@ public sealed class QueueAdmin(IActorRef domains, TimeSpan timeout)
         return listings.Where(l => l.Messages.Length > 0).OrderBy(l => l.Domain, StringComparer.Ordinal).ToArray();
     }
 
-    /// <summary>Moves waiting messages to "try now": all, one domain's, or one message.</summary>
-    public async Task<int> RetryAsync(string? domain, string? queueId)
+    /// <summary>
+    /// Moves waiting messages to "try now": all, one domain's, or one message. The answer also
+    /// counts the queued messages the request named, so that an unknown id or a domain with
+    /// nothing queued can be told apart from a message whose attempt is already under way.
+    /// </summary>
+    public async Task<DomainDeliveryActor.Retried> RetryAsync(string? domain, string? queueId)
     {
         var targets = domain is not null ? [domain] : (await ListAsync().ConfigureAwait(false))
             .Where(l => queueId is null || l.Messages.Any(m => m.QueueId == queueId))
             .Select(l => l.Domain)
             .ToArray();
-        var done = await Task.WhenAll(targets.Select(d => domains.Ask<DomainDeliveryActor.AdminDone>(new DomainDeliveryActor.RetryNow(d, queueId), timeout))).ConfigureAwait(false);
-        return done.Sum(d => d.Count);
+        var done = await Task.WhenAll(targets.Select(d => domains.Ask<DomainDeliveryActor.Retried>(new DomainDeliveryActor.RetryNow(d, queueId), timeout))).ConfigureAwait(false);
+        return new DomainDeliveryActor.Retried(done.Sum(d => d.Scheduled), done.Sum(d => d.Queued));
     }
 
     /// <summary>Deletes a message from every domain queue that holds it, without a bounce.</summary>

@@ -234,7 +234,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (now - message.ArrivedAt >= _services.Delivery.GiveUpAfter && entry.Attempts > 0)
         {
             // Expiry applies whatever state the message is in: no further attempt.
-            Record(entry, pending.Select(i => Expired(i, entry.States[i])).ToArray(), now, content: null);
+            var expired = pending.Select(i => Expired(i, entry.States[i])).ToArray();
+            Record(entry, expired, now, attempted: false, content: null);
+            foreach (var r in expired) LogOutcome(message, r, relay: null);
             return;
         }
         _attempting.Add(message.QueueId);
@@ -295,22 +297,38 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             results = results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray();
         }
-        Record(entry, results, now, done.Content);
+        Record(entry, results, now, attempted: true, done.Content);
         foreach (var r in results)
         {
             RouterMetrics.RemoteOutcome(r.Outcome);
-            _log.Info("{0}: to=<{1}> relay={2} status={3} ({4} {5})", done.QueueId, entry.Message.Recipients[r.Index].Address, r.RemoteMta ?? "none", r.Outcome, r.Code, r.Text);
+            LogOutcome(entry.Message, r, r.RemoteMta);
         }
     }
 
-    /// <summary>Persists an attempt's results, then sends the notices they call for and schedules what is left.</summary>
-    private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, byte[]? content)
+    /// <summary>
+    /// One line per recipient and outcome (Postfix's status= lines). A recipient that expired is
+    /// "Expired, returned to sender" when its sender is owed a bounce (RFC 3461 NOTIFY, not a null
+    /// sender); the reply is the last one it got.
+    /// </summary>
+    private void LogOutcome(QueuedMessage message, RecipientResult r, string? relay)
+    {
+        var status = !r.Expired ? r.Outcome.ToString()
+            : QueueEntry.WantsNotice(message, r.Index, DsnNotify.Failure) ? "Expired, returned to sender" : "Expired";
+        _log.Info("{0}: to=<{1}> relay={2} status={3} ({4})", message.QueueId, message.Recipients[r.Index].Address, relay ?? "none", status, r.FullReply());
+    }
+
+    /// <summary>
+    /// Persists an attempt's results (<paramref name="attempted"/>: an attempt ended
+    /// <paramref name="now"/>; false: the message expired without one), then sends the notices
+    /// they call for and schedules what is left.
+    /// </summary>
+    private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, bool attempted, byte[]? content)
     {
         var message = entry.Message;
         var next = _schedule.Next(now, entry.Attempts + 1, Random.Shared);
         var expiry = message.ArrivedAt + _services.Delivery.GiveUpAfter;
         if (next > expiry) next = expiry > now ? expiry : now;
-        PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next), e =>
+        PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next, attempted ? now : null), e =>
         {
             var current = _queue.Find(e.QueueId);
             if (current is null)
@@ -343,12 +361,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (wanted.Length == 0)
         {
             // Null sender, or NOTIFY excludes it: settle without sending anything (RFC 3461 s4.1).
-            Self.Tell(new NoticeDone(message.QueueId, kind, recipients, true));
+            Self.Tell(new NoticeDone(message.QueueId, kind, recipients, new DsnDispatcher.Sent(true, null, null)));
             _notifying.Add(message.QueueId);
             return;
         }
         _notifying.Add(message.QueueId);
-        var now = DateTimeOffset.UtcNow;
         var willRetryUntil = message.ArrivedAt + _services.Delivery.GiveUpAfter;
         var dsnRecipients = wanted.Select(i =>
         {
@@ -363,9 +380,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 RemoteMta = state?.RemoteMta,
                 RemoteReply = state?.RemoteMta is null ? null : reply,
                 Reason = state is { Expired: true }
-                    ? $"Delivery time expired after {_services.Delivery.GiveUpAfter}" + (state.RemoteMta is null ? $"; last error: {reply?.Text}" : "")
+                    ? $"Delivery time expired after {HumanDuration.Format(_services.Delivery.GiveUpAfter)}" + (state.RemoteMta is null ? $"; last error: {reply?.Text}" : "")
                     : state?.RemoteMta is null ? reply?.Text : null,
-                LastAttemptDate = now,
+                LastAttemptDate = entry.LastAttemptAt,
                 WillRetryUntil = kind == DsnKind.Delay ? willRetryUntil : null,
             };
         }).ToArray();
@@ -385,12 +402,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 OriginalEnvelopeId = message.EnvelopeId,
                 ReturnFullMessage = message.ReturnFull,
             };
-            var ok = await services.Notices.SendAsync(request).ConfigureAwait(false);
-            return new NoticeDone(message.QueueId, kind, recipients, ok);
+            var sent = await services.Notices.SendAsync(request).ConfigureAwait(false);
+            return new NoticeDone(message.QueueId, kind, recipients, sent);
         }
         catch (Exception)
         {
-            return new NoticeDone(message.QueueId, kind, recipients, false);
+            return new NoticeDone(message.QueueId, kind, recipients, new DsnDispatcher.Sent(false, null, null));
         }
     }
 
@@ -399,13 +416,17 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _notifying.Remove(done.QueueId);
         var entry = _queue.Find(done.QueueId);
         if (entry is null) return;
-        if (!done.Ok)
+        if (!done.Sent.Ok)
         {
             _log.Warning("{0}: could not hand over the {1} notice; trying again in a minute", done.QueueId, done.Kind);
             _waiting.Add(done.QueueId, DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1));
             Kick();
             return;
         }
+        // Postfix's words, so that "did the sender get a bounce?" has its answer in the log.
+        var notice = done.Kind == DsnKind.Failure ? "non-delivery" : "delay";
+        if (done.Sent.NoticeId is { } noticeId) _log.Info("{0}: sender {1} notification: {2}", done.QueueId, notice, noticeId);
+        else if (done.Sent.Refusal is { } refusal) _log.Warning("{0}: sender {1} notification to <{2}> dropped: {3}", done.QueueId, notice, entry.Message.Sender, refusal);
         QueueEvent e = done.Kind == DsnKind.Failure
             ? new QueueEvent.Bounced(done.QueueId, done.Recipients)
             : new QueueEvent.DelayNotified(done.QueueId);
@@ -423,7 +444,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         var moved = _waiting.Take(retry.QueueId);
         foreach (var id in moved) _ready.Enqueue(id);
-        Sender.Tell(new AdminDone(moved.Count));
+        var queued = retry.QueueId is null ? _queue.Count : _queue.Find(retry.QueueId) is null ? 0 : 1;
+        Sender.Tell(new Retried(moved.Count, queued));
         Kick();
     }
 
@@ -524,13 +546,13 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Gives up on a recipient, keeping the last reply it got (RFC 3464: the Diagnostic-Code is what the remote said).</summary>
     private RecipientResult Expired(int index, RecipientResult? last) => last is null
-        ? new(index, RecipientOutcome.Failed, 451, "4.4.7", $"Delivery time expired after {_services.Delivery.GiveUpAfter} without an attempt", null, Expired: true)
+        ? new(index, RecipientOutcome.Failed, 451, "4.4.7", $"Delivery time expired after {HumanDuration.Format(_services.Delivery.GiveUpAfter)} without an attempt", null, Expired: true)
         : last with { Index = index, Outcome = RecipientOutcome.Failed, Expired = true };
 
     private static QueueItem Describe(QueueEntry e) => new(
         e.Message.QueueId,
         e.Message.Sender,
-        e.Message.Recipients.Select((r, i) => new QueueItemRecipient(r.Address, e.States[i]?.Outcome.ToString() ?? "Pending", e.States[i] is null ? null : $"{e.States[i]!.Code} {e.States[i]!.Text}")).ToArray(),
+        e.Message.Recipients.Select((r, i) => new QueueItemRecipient(r.Address, e.States[i]?.Outcome.ToString() ?? "Pending", e.States[i]?.FullReply())).ToArray(),
         e.Message.ArrivedAt,
         e.Message.Size,
         e.Attempts,
@@ -559,6 +581,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     public sealed record DeleteMessage(string Domain, string QueueId);
 
     public sealed record AdminDone(int Count);
+
+    /// <summary>The answer to <see cref="RetryNow"/>: how many messages were moved to "try now", of how many queued that it named (one in flight is queued but not moved).</summary>
+    public sealed record Retried(int Scheduled, int Queued);
 
     private sealed record Tick : INotInfluenceReceiveTimeout
     {
@@ -605,7 +630,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, bool Ok);
+    private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, DsnDispatcher.Sent Sent);
 
     /// <summary>Routes domain messages to the entity of their domain.</summary>
     public sealed class MessageExtractor() : HashCodeMessageExtractor(100)

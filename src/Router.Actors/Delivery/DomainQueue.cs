@@ -32,6 +32,7 @@ public sealed class DomainQueue
                 break;
             case QueueEvent.Attempted attempted when _entries.TryGetValue(attempted.QueueId, out var entry):
                 entry.Attempts++;
+                if (attempted.AttemptedAt is { } at) entry.LastAttemptAt = at;
                 foreach (var r in attempted.Results)
                 {
                     entry.States[r.Index] = r;
@@ -93,6 +94,12 @@ public sealed class QueueEntry
 
     public bool DelayNotified { get; set; }
 
+    /// <summary>
+    /// When the last delivery attempt ended (RFC 3464 Last-Attempt-Date). Null before the first,
+    /// and for state written by a version that did not keep it (its DSNs then leave the field out).
+    /// </summary>
+    public DateTimeOffset? LastAttemptAt { get; set; }
+
     public bool IsPending(int i) => States[i] is null || States[i]!.Outcome == RecipientOutcome.Deferred;
 
     public IEnumerable<int> PendingRecipients => Enumerable.Range(0, States.Length).Where(IsPending);
@@ -121,5 +128,6 @@ public sealed class QueueEntry
         Attempts = Attempts,
         NextAttempt = NextAttempt,
         DelayNotified = DelayNotified,
+        LastAttemptAt = LastAttemptAt,
     };
 }

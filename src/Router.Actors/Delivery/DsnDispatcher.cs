@@ -9,18 +9,19 @@ namespace Router.Actors.Delivery;
 /// <summary>
 /// Sends a delivery status notification (RFC 3464) the way any message travels: built with
 /// <see cref="DsnBuilder"/>, given a Received header, and handed with a null reverse-path to the
-/// owners the routing policy names (a local mailbox, or the relay). Completes true once every
-/// owner confirmed it is durable. A DSN whose recipient cannot be routed is dropped and logged,
-/// as Postfix drops an undeliverable double bounce.
+/// owners the routing policy names (a local mailbox, or the relay), under a queue id of its own
+/// that the caller logs beside the original's (Postfix: "sender non-delivery notification: ID").
+/// A DSN whose recipient cannot be routed is dropped (the caller logs why), as Postfix drops an
+/// undeliverable double bounce.
 /// </summary>
 public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy, Func<MessageHandoff> handoff)
 {
     private static long _transactionIds;
 
-    public async Task<bool> SendAsync(DsnRequest request)
+    public async Task<Sent> SendAsync(DsnRequest request)
     {
         var decision = policy.Decide(request.Sender, mayRelay: true);
-        if (!decision.Accepted) return true;
+        if (!decision.Accepted) return new Sent(true, null, decision.Reply);
 
         var bytes = DsnBuilder.ToBytes(DsnBuilder.Build(request));
         var id = QueueId.Next();
@@ -31,6 +32,13 @@ public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy,
         var plan = handoff().Plan(tx, id, mail, decision.Destinations, rcpts, trace, bytes);
         var owners = plan.Messages.Select(p => p.Owner.Ask<OwnerReply>(p.Message, plan.AckTimeout)).ToArray();
         var replies = await Task.WhenAll(owners).ConfigureAwait(false);
-        return replies.All(r => r is OwnerReply.Durable);
+        return new Sent(replies.All(r => r is OwnerReply.Durable), id, null);
     }
+
+    /// <summary>
+    /// What became of a DSN. <paramref name="Ok"/>: it is durable with every owner under
+    /// <paramref name="NoticeId"/>, or it was dropped because the routing policy refused its
+    /// recipient (<paramref name="Refusal"/>); otherwise it must be sent again.
+    /// </summary>
+    public sealed record Sent(bool Ok, string? NoticeId, SmtpReply? Refusal);
 }

@@ -38,6 +38,9 @@ public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Co
 {
     public SmtpReply ToReply() => new(Code, Enhanced, Text);
 
+    /// <summary>The whole reply as the server gave it, enhanced code included ("450 4.2.1 mailbox busy"), as mailq shows it. A method: the journal stores the parts.</summary>
+    public string FullReply() => Enhanced is null ? $"{Code} {Text}" : $"{Code} {Enhanced} {Text}";
+
     public static RecipientResult From(int index, SmtpReply reply, string? remoteMta) => new(
         index,
         reply.IsPositive ? RecipientOutcome.Delivered : reply.IsTransient ? RecipientOutcome.Deferred : RecipientOutcome.Failed,
@@ -52,8 +55,12 @@ public abstract record QueueEvent(string QueueId)
 {
     public sealed record Enqueued(QueuedMessage Message) : QueueEvent(Message.QueueId);
 
-    /// <summary>An attempt finished; deferred recipients are next tried at <see cref="NextAttempt"/>.</summary>
-    public sealed record Attempted(string QueueId, RecipientResult[] Results, DateTimeOffset NextAttempt) : QueueEvent(QueueId);
+    /// <summary>
+    /// An attempt finished at <see cref="AttemptedAt"/> (a DSN's Last-Attempt-Date); deferred
+    /// recipients are next tried at <see cref="NextAttempt"/>. AttemptedAt is null when the
+    /// message expired without a new attempt, and in events written before it was recorded.
+    /// </summary>
+    public sealed record Attempted(string QueueId, RecipientResult[] Results, DateTimeOffset NextAttempt, DateTimeOffset? AttemptedAt = null) : QueueEvent(QueueId);
 
     /// <summary>The delay notice (RFC 3464 Action: delayed) was handed to its owner.</summary>
     public sealed record DelayNotified(string QueueId) : QueueEvent(QueueId);

@@ -13,7 +13,9 @@ namespace Router.Actors.Delivery;
 /// Akka's default (Newtonsoft with type names) found its converters by reflection for every
 /// event: about a tenth of the router's CPU on the relay path. The manifest names the type, so
 /// the JSON carries no type names. Rows written earlier by another serializer keep that
-/// serializer's id in the journal and are still read by it.
+/// serializer's id in the journal and are still read by it. A field added later is optional,
+/// so rows written before it still load (Attempted.AttemptedAt and QueueEntry.LastAttemptAt
+/// then read as null).
 /// </summary>
 public sealed class QueueSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {

@@ -108,6 +108,8 @@ public static partial class DsnBuilder
             text.Append('<').Append(Clean(r.Address.ToString(), ascii: false)).Append(">: ");
             if (r.RemoteReply is { } reply)
             {
+                // Why delivery stopped (e.g. the delivery time expired) comes before the server's last words.
+                if (r.Reason is { } reason) text.Append(Clean(reason, ascii: false)).Append("; last reply: ");
                 text.Append(r.RemoteMta is { } mta ? "host " + Clean(mta, ascii: false) : "the remote server")
                     .Append(" said: ").Append(Clean(reply.ToString(), ascii: false));
             }

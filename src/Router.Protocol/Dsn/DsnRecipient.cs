@@ -19,7 +19,11 @@ public sealed record DsnRecipient(MailAddress Address, string Status)
     /// <summary>The remote server's last reply: becomes "Diagnostic-Code: smtp; ...".</summary>
     public SmtpReply? RemoteReply { get; init; }
 
-    /// <summary>A readable cause when no server replied (e.g. "Host or domain name not found").</summary>
+    /// <summary>
+    /// A readable cause when no server replied (e.g. "Host or domain name not found"); with a
+    /// <see cref="RemoteReply"/>, why delivery stopped after it (e.g. "Delivery time expired after
+    /// 5 days"), written before the reply.
+    /// </summary>
     public string? Reason { get; init; }
 
     public DateTimeOffset? LastAttemptDate { get; init; }

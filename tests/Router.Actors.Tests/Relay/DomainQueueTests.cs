@@ -69,6 +69,21 @@ public sealed class DomainQueueTests
     }
 
     [Fact]
+    public void Attempt_time_is_kept_and_an_expiry_without_an_attempt_leaves_it()
+    {
+        var queue = With(
+            new QueueEvent.Enqueued(Message("Q1")),
+            new QueueEvent.Attempted("Q1", [Deferred(0), Deferred(1)], T0.AddMinutes(1), AttemptedAt: T0.AddSeconds(3)),
+            new QueueEvent.Attempted("Q1", [Deferred(0), Deferred(1)], T0.AddMinutes(2), AttemptedAt: T0.AddMinutes(1).AddSeconds(2)));
+        Assert.Equal(T0.AddMinutes(1).AddSeconds(2), queue.Find("Q1")!.LastAttemptAt);
+
+        // The give-up time passed: the results change, the time of the last attempt does not.
+        queue.Apply(new QueueEvent.Attempted("Q1", [Deferred(0) with { Outcome = RecipientOutcome.Failed, Expired = true }], T0.AddMinutes(2)));
+        Assert.Equal(T0.AddMinutes(1).AddSeconds(2), queue.Find("Q1")!.LastAttemptAt);
+        Assert.Equal(T0.AddMinutes(1).AddSeconds(2), DomainQueue.FromSnapshot(queue.ToSnapshot()).Find("Q1")!.LastAttemptAt);
+    }
+
+    [Fact]
     public void Later_attempt_only_changes_the_recipients_it_reports()
     {
         var queue = With(

@@ -1,3 +1,4 @@
+using System.Text;
 using Akka.TestKit.Xunit2;
 using Router.Actors.Delivery;
 using Router.Protocol;
@@ -57,6 +58,37 @@ public sealed class QueueSerializerTests() : TestKit(QueueSerializer.Config, "qu
         Assert.Equal(new QueueEvent.Removed("Q7"), RoundTrip<QueueEvent>(new QueueEvent.Removed("Q7")));
         var bounced = Assert.IsType<QueueEvent.Bounced>(RoundTrip<QueueEvent>(new QueueEvent.Bounced("Q7", [1])));
         Assert.Equal([1], bounced.Recipients);
+    }
+
+    [Fact]
+    public void Attempt_time_round_trips_in_the_event_and_the_snapshot()
+    {
+        var at = Arrived.AddMinutes(1);
+        var attempted = Assert.IsType<QueueEvent.Attempted>(RoundTrip<QueueEvent>(new QueueEvent.Attempted("Q7", Results, Arrived.AddMinutes(5), at)));
+        Assert.Equal(at, attempted.AttemptedAt);
+
+        var queue = new DomainQueue();
+        queue.Apply(new QueueEvent.Enqueued(Message));
+        queue.Apply(attempted);
+        Assert.Equal(at, Assert.Single(DomainQueue.FromSnapshot(RoundTrip(queue.ToSnapshot())).Entries).LastAttemptAt);
+    }
+
+    [Fact]
+    public void Event_and_snapshot_written_before_the_attempt_time_was_kept_still_load()
+    {
+        // As an earlier version wrote them: no AttemptedAt in the event, no LastAttemptAt in the entry.
+        var serializer = Assert.IsType<QueueSerializer>(Sys.Serialization.FindSerializerForType(typeof(QueueEvent)));
+        var oldEvent = Encoding.UTF8.GetBytes(
+            """{"QueueId":"Q7","Results":[{"Index":0,"Outcome":"Deferred","Code":451,"Enhanced":"4.2.0","Text":"try later","RemoteMta":"mx.remote.test","Expired":false}],"NextAttempt":"2026-11-29T12:05:00+00:00"}""");
+        var attempted = Assert.IsType<QueueEvent.Attempted>(serializer.FromBinary(oldEvent, "A"));
+        Assert.Null(attempted.AttemptedAt);
+        Assert.Equal(Results[0], attempted.Results[0]);
+
+        var oldSnapshot = Encoding.UTF8.GetBytes(
+            """{"Entries":[{"Message":{"QueueId":"Q7","Domain":"remote.test","Sender":"alice@example.test","ReturnFull":false,"SmtpUtf8":false,"EightBitMime":false,"ArrivedAt":"2026-11-29T12:00:00+00:00","Size":10,"Recipients":[{"Address":"bob@remote.test","Notify":"None"}]},"States":[null],"BounceDone":[false],"Attempts":1,"NextAttempt":"2026-11-29T12:05:00+00:00","DelayNotified":false}]}""");
+        var entry = Assert.Single(Assert.IsType<DomainQueueSnapshot>(serializer.FromBinary(oldSnapshot, "S")).Entries);
+        Assert.Equal(1, entry.Attempts);
+        Assert.Null(entry.LastAttemptAt);
     }
 
     [Fact]

@@ -6,8 +6,9 @@ namespace Router.EndToEnd.Tests.Admin;
 /// <summary>
 /// The admin endpoint and `router queue ...` on a real router: a message for a destination that
 /// refuses connections waits in the queue; /health, /metrics (counters, queue and spool gauges),
-/// /queue and the CLI's list, show, retry and delete see it and act on it; the delete drops the
-/// body from the spool log.
+/// /queue and the CLI's list, show, retry and delete see it and act on it (an id or domain with
+/// nothing queued is exit code 1); the delete drops the body from the spool log. The listing and
+/// the log show the last reply whole, as mailq does.
 /// </summary>
 public sealed class QueueAdminTests
 {
@@ -59,11 +60,47 @@ public sealed class QueueAdminTests
         Assert.Contains("1 messages scheduled for immediate delivery", await CliAsync(router, "queue", "retry", id));
         await Eventually.UntilAsync(async () => (await QueuedAsync(client)).Any(m => m.Id == id && m.Attempts >= 2), Deadline, "a second attempt after the retry");
 
+        // An id or a domain that names nothing queued is an error (exit 1), as for show and delete.
+        var unknownId = await router.RunCliAsync("queue", "retry", "NOSUCHID");
+        Assert.Equal(1, unknownId.Exit);
+        Assert.Contains("router: NOSUCHID is not in the queue", unknownId.Stderr);
+        var emptyDomain = await router.RunCliAsync("queue", "retry", "--domain", "nosuch.test");
+        Assert.Equal(1, emptyDomain.Exit);
+        Assert.Contains("router: nothing is queued for nosuch.test", emptyDomain.Stderr);
+        Assert.Contains("messages scheduled for immediate delivery", await CliAsync(router, "queue", "retry", "--domain", Domain));
+
         Assert.Contains("1 queue entries deleted", await CliAsync(router, "queue", "delete", id));
         Assert.Contains("Mail queue is empty", await CliAsync(router, "queue", "list"));
         Assert.Equal(1, (await router.RunCliAsync("queue", "show", id)).Exit);
         await Eventually.UntilAsync(async () => (await AdminMetrics.ReadAsync(client))["router_spool_references"] == 0, Deadline, "the body to leave the spool");
         Assert.Equal(0, (await AdminMetrics.ReadAsync(client))["router_queue_messages"]);
+    }
+
+    [Fact]
+    public async Task Listing_and_log_show_the_last_reply_whole_with_its_enhanced_code()
+    {
+        var http = TestPorts.Next();
+        var closed = TestPorts.Next();
+        using var router = await RouterProcess.StartAsync(new RouterOptions
+        {
+            ExtraHocon = $$"""
+                router.http.endpoint = "127.0.0.1:{{http}}"
+                router.relay.transport { "{{Domain}}" = "127.0.0.1:{{closed}}" }
+                """,
+        });
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
+        await router.WaitForOutputAsync("router: admin", Deadline);
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken(), to: "someone@" + Domain), "a@client.test", ["someone@" + Domain]);
+        }
+        var id = "";
+        await Eventually.UntilAsync(async () => (id = (await QueuedAsync(client)).FirstOrDefault(m => m.Attempts >= 1).Id ?? "") != "", Deadline, "the message to be queued after one attempt");
+
+        // The closed port gives 451 4.4.1 (RFC 3463: no answer from host), as mailq would show it.
+        Assert.Contains($"someone@{Domain} [Deferred] 451 4.4.1 ", await CliAsync(router, "queue", "list"));
+        Assert.Contains($"recipient: someone@{Domain} [Deferred] 451 4.4.1 ", await CliAsync(router, "queue", "show", id));
+        Assert.Contains($"{id}: to=<someone@{Domain}> relay=none status=Deferred (451 4.4.1 ", router.Output);
     }
 
     private static async Task<string> CliAsync(RouterProcess router, params string[] args)

@@ -25,6 +25,14 @@ public static class TestMessages
     }
 
     /// <summary>MAIL, RCPT..., DATA, the body and the final dot, expecting <paramref name="final"/> for the message.</summary>
+    /// <summary>The queue id in the router's reply to the final dot ("250 2.0.0 Ok: queued as ID"), as its log lines name the message.</summary>
+    public static string QueueIdOf(SmtpResponse reply)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(reply.Text, @"queued as ([0-9A-Za-z]+)");
+        Assert.True(match.Success, $"no queue id in the reply: {reply}");
+        return match.Groups[1].Value;
+    }
+
     public static async Task<SmtpResponse> SendAsync(SmtpDialog dialog, byte[] message, string from, IEnumerable<string> to, string final = "250")
     {
         await dialog.CommandAsync($"MAIL FROM:<{from}>", "250");

@@ -57,6 +57,27 @@ public sealed class BounceTests(RelayWorldFixture world)
     }
 
     [Fact]
+    public async Task Bounce_is_logged_with_the_queue_id_of_the_notice()
+    {
+        var token = TestMessages.NewToken();
+        string id;
+        await using (var c = await world.Router.ConnectEhloAsync())
+        {
+            id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, "user@bounce.relay.test"), Sender, ["user@bounce.relay.test"]));
+        }
+        var dsn = await Eventually.ValueAsync(
+            () => DsnReport.FindAll(world.Router, Sender, token).SingleOrDefault(),
+            Deadline,
+            () => $"a bounce for {token}; router output:\n{world.Router.Output}");
+
+        // Postfix's "sender non-delivery notification: ID": the log links the message to its bounce.
+        Assert.NotEmpty(dsn.QueueId);
+        Assert.NotEqual(id, dsn.QueueId);
+        await world.Router.WaitForOutputAsync($"{id}: to=<user@bounce.relay.test> relay=mx.bounce.relay.test status=Failed (550 5.1.1 Mailbox unavailable (sink))", Deadline);
+        await world.Router.WaitForOutputAsync($"{id}: sender non-delivery notification: {dsn.QueueId}", Deadline);
+    }
+
+    [Fact]
     public async Task Null_sender_message_is_relayed_with_a_null_reverse_path()
     {
         var token = TestMessages.NewToken();

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using MimeKit.Utils;
 using Router.Actors.Storage;
 using Router.EndToEnd.Tests.Infrastructure;
 
@@ -10,7 +13,7 @@ namespace Router.EndToEnd.Tests.Relay;
 /// clock is compressed (warn after 2 s, give up after 5 s).
 /// </summary>
 [Collection(RelayWorldCollection.Name)]
-public sealed class DeferralTests(RelayWorldFixture world)
+public sealed partial class DeferralTests(RelayWorldFixture world)
 {
     private const string Sender = "bob@example.test";
 
@@ -39,9 +42,10 @@ public sealed class DeferralTests(RelayWorldFixture world)
         var token = TestMessages.NewToken();
         var router = world.Expiring;
         var sent = DateTimeOffset.UtcNow;
+        string id;
         await using (var c = await router.ConnectEhloAsync())
         {
-            await TestMessages.SendAsync(c, TestMessages.Create(token, "user@delay.relay.test"), Sender, ["user@delay.relay.test"]);
+            id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, "user@delay.relay.test"), Sender, ["user@delay.relay.test"]));
         }
 
         var failed = await Eventually.ValueAsync(
@@ -67,12 +71,56 @@ public sealed class DeferralTests(RelayWorldFixture world)
         Assert.Equal("5.4.7", bounce["Status"]);
         Assert.StartsWith("smtp; 451", bounce["Diagnostic-Code"], StringComparison.Ordinal);
         Assert.Contains("Temporary failure (sink)", bounce["Diagnostic-Code"] + failed.Explanation, StringComparison.Ordinal);
+        // The readable part says the delivery time expired, in words, then what the server said last.
+        Assert.Contains(
+            "<user@delay.relay.test>: Delivery time expired after 5 seconds; last reply: host mx.delay.relay.test said: 451 4.3.0 Temporary failure (sink)",
+            failed.Explanation,
+            StringComparison.Ordinal);
+        // Last-Attempt-Date is when the last attempt ended (its log line, to the second), not when the bounce was made.
+        Assert.True(DateUtils.TryParse(bounce["Last-Attempt-Date"], out var lastAttempt), $"Last-Attempt-Date: {bounce["Last-Attempt-Date"]}");
+        var lastAttemptLogged = LogTimes(router, $"{id}: to=<user@delay.relay.test> relay=mx.delay.relay.test status=").Last();
+        Assert.InRange(lastAttempt, lastAttemptLogged.AddSeconds(-1), lastAttemptLogged);
         Assert.Equal("<>", failed.ReturnPath);
         Assert.True(bouncedAfter >= RelayWorldFixture.GiveUpAfter, $"bounced after {bouncedAfter}, before give-up-after {RelayWorldFixture.GiveUpAfter}");
         // The delay notice came first, after warn-after.
         Assert.True(File.GetLastWriteTimeUtc(delayed.File) <= File.GetLastWriteTimeUtc(failed.File));
         await Eventually.TrueAsync(() => !SpoolHolds(router, "delay.relay.test"), TimeSpan.FromSeconds(5), () => "the spool still holds the expired message");
     }
+
+    [Fact]
+    public async Task Expiry_and_both_notices_are_logged_with_the_ids_that_link_them()
+    {
+        var token = TestMessages.NewToken();
+        var router = world.Expiring;
+        string id;
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, "user@delay.relay.test"), Sender, ["user@delay.relay.test"]));
+        }
+        var failed = await Eventually.ValueAsync(
+            () => DsnReport.FindAll(router, Sender, token).FirstOrDefault(d => d.PerRecipient.Any(r => r["Action"] == "failed")),
+            RelayWorldFixture.GiveUpAfter + TimeSpan.FromSeconds(20),
+            () => $"a bounce for {token}; router output:\n{router.Output}");
+        var delayed = Assert.Single(DsnReport.FindAll(router, Sender, token), d => d.PerRecipient.Any(r => r["Action"] == "delayed"));
+
+        // Postfix: "status=expired, returned to sender", then "sender non-delivery notification: ID".
+        var expired = new Regex($@"{id}: to=<user@delay\.relay\.test> relay=\S+ status=Expired, returned to sender \(451 4\.3\.0 Temporary failure \(sink\)\)");
+        await Eventually.TrueAsync(() => expired.IsMatch(router.Output), TimeSpan.FromSeconds(10), () => $"a status=Expired line for {id}; router output:\n{router.Output}");
+        await router.WaitForOutputAsync($"{id}: sender delay notification: {delayed.QueueId}", TimeSpan.FromSeconds(10));
+        await router.WaitForOutputAsync($"{id}: sender non-delivery notification: {failed.QueueId}", TimeSpan.FromSeconds(10));
+        Assert.NotEqual(delayed.QueueId, failed.QueueId);
+    }
+
+    /// <summary>The times of the router's log lines that contain <paramref name="text"/> ("[INFO][11/30/2026 11:41:10.608Z]...").</summary>
+    private static DateTimeOffset[] LogTimes(RouterProcess router, string text) => router.Output.Split('\n')
+        .Where(line => line.Contains(text, StringComparison.Ordinal))
+        .Select(line => LogTime().Match(line))
+        .Where(m => m.Success)
+        .Select(m => new DateTimeOffset(DateTime.ParseExact(m.Groups[1].Value, "MM/dd/yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture), TimeSpan.Zero))
+        .ToArray();
+
+    [GeneratedRegex(@"^\[\w+\]\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d{3})Z\]")]
+    private static partial Regex LogTime();
 
     /// <summary>True while the spool holds a body for the domain (as a restart would recover it).</summary>
     internal static bool SpoolHolds(RouterProcess router, string domain) => SpoolReferences(router, domain) > 0;

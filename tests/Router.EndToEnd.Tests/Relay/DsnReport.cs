@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using MimeKit;
 using Router.EndToEnd.Tests.Infrastructure;
 
@@ -19,6 +20,9 @@ internal sealed record DsnReport(
     string ReturnedHeaders)
 {
     public string? ReturnPath => Message.Headers[HeaderId.ReturnPath];
+
+    /// <summary>The DSN's own queue id, from the Received header the router gave it ("with local id ID").</summary>
+    public string QueueId => Regex.Match(Encoding.ASCII.GetString(System.IO.File.ReadAllBytes(File)), @"\(Router\) with local id ([0-9A-Za-z]+)").Groups[1].Value;
 
     /// <summary>The human-readable first part.</summary>
     public string Explanation => Report.OfType<TextPart>().First().Text;

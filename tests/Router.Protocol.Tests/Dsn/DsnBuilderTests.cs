@@ -200,6 +200,25 @@ public sealed class DsnBuilderTests
     }
 
     [Fact]
+    public void Expired_recipient_says_why_delivery_stopped_before_the_last_reply()
+    {
+        var expired = Bob with
+        {
+            Status = "5.4.7",
+            RemoteMta = "mx1.slow.example",
+            RemoteReply = new SmtpReply(421, "4.3.2", "shutting down"),
+            Reason = "Delivery time expired after 5 days",
+        };
+
+        var (dsn, _) = RoundTrip(Bounce(expired));
+
+        var text = Assert.IsType<TextPart>(Report(dsn)[0]).Text;
+        Assert.Contains("<bob@remote.example>: Delivery time expired after 5 days; last reply: host mx1.slow.example said: 421 4.3.2 shutting down", text);
+        Assert.Equal("smtp; 421 4.3.2 shutting down", Groups(dsn)[1]["Diagnostic-Code"]);
+        Assert.Equal("5.4.7", Groups(dsn)[1]["Status"]);
+    }
+
+    [Fact]
     public void Each_recipient_gets_its_own_group()
     {
         var dave = new DsnRecipient(new MailAddress("dave", "gone.example"), "5.1.2")
