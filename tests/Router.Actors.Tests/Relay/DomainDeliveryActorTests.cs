@@ -176,7 +176,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         DomainDeliveryActor.QueueItemRecipient? carol = null;
         await AwaitAssertAsync(() => carol = Assert.Single(Queue(queue).Messages.Single().Recipients, r => r.State == "Deferred"), Deadline, TimeSpan.FromMilliseconds(100));
         Assert.Equal("carol@remote.test", carol!.Address);
-        Assert.Equal("450 busy here too", carol.LastReply);
+        Assert.Equal("450 4.2.1 busy here too", carol.LastReply);
         Assert.Equal(1, Queue(queue).Messages.Single().Attempts);
 
         backup.RcptReply = _ => "250 2.1.5 Ok";

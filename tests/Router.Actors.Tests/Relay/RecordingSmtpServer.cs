@@ -101,6 +101,8 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                         break;
                     case "STAR":
                         await writer.WriteLineAsync("220 2.0.0 Ready to start TLS");
+                        // The client's hello first: a reply ahead of it would be an injection, another failure.
+                        await stream.ReadAtLeastAsync(new byte[512], 1, throwOnEndOfStream: false, _stop.Token);
                         await writer.WriteLineAsync("this is not a TLS handshake");
                         return;
                     case "MAIL":
