@@ -116,13 +116,18 @@ internal sealed class SmtpConnection : IAsyncDisposable
         return lines;
     }
 
-    /// <summary>Reads a DATA body up to and including CRLF.CRLF (or until the client goes away).</summary>
-    public async Task<bool> ReadDataAsync(DataReader data, BodyBuffer body, CancellationToken ct)
+    /// <summary>
+    /// Reads a DATA body up to and including CRLF.CRLF (or until the client goes away).
+    /// <paramref name="received"/> runs after each receive, so the caller's idle timeout limits the
+    /// time between receives (RFC 5321 s4.5.3.2.5-6), not the whole transfer.
+    /// </summary>
+    public async Task<bool> ReadDataAsync(DataReader data, BodyBuffer body, Action received, CancellationToken ct)
     {
         await _writer.FlushAsync(ct).ConfigureAwait(false);
         while (true)
         {
             var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            received();
             var buffer = result.Buffer;
             long consumed = 0;
             foreach (var segment in buffer)
@@ -137,13 +142,14 @@ internal sealed class SmtpConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads exactly <paramref name="size"/> octets of a BDAT chunk into the reader.</summary>
-    public async Task<bool> ReadChunkAsync(long size, DataReader data, BodyBuffer body, CancellationToken ct)
+    /// <summary>Reads exactly <paramref name="size"/> octets of a BDAT chunk into the reader; <paramref name="received"/> as for DATA.</summary>
+    public async Task<bool> ReadChunkAsync(long size, DataReader data, BodyBuffer body, Action received, CancellationToken ct)
     {
         var remaining = size;
         while (remaining > 0)
         {
             var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            received();
             var buffer = result.Buffer;
             var take = buffer.Slice(0, Math.Min(remaining, buffer.Length));
             foreach (var segment in take) data.Read(segment.Span, body);

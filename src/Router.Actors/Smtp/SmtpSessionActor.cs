@@ -143,10 +143,18 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     }
 
     private void ReadData(DataReader reader, BodyBuffer body) =>
-        StartRead(async ct => new BodyRead(await _connection.ReadDataAsync(reader, body, ct).ConfigureAwait(false), Last: true));
+        StartRead(async ct => new BodyRead(await _connection.ReadDataAsync(reader, body, RearmIdleTimeout, ct).ConfigureAwait(false), Last: true));
 
     private void ReadChunk(long size, bool last, DataReader reader, BodyBuffer body) =>
-        StartRead(async ct => new BodyRead(await _connection.ReadChunkAsync(size, reader, body, ct).ConfigureAwait(false), last));
+        StartRead(async ct => new BodyRead(await _connection.ReadChunkAsync(size, reader, body, RearmIdleTimeout, ct).ConfigureAwait(false), last));
+
+    /// <summary>
+    /// Called from the body read after each receive (off the actor; the token source is
+    /// thread-safe): the idle timeout counts from the last bytes that arrived, so a slow but
+    /// steady client is not cut off (RFC 5321 s4.5.3.2.5-6, Postfix's smtpd_timeout per read).
+    /// Once cancelled (idle, or a drain), it stays cancelled.
+    /// </summary>
+    private void RearmIdleTimeout() => _readCancel.CancelAfter(_services.Settings.IdleTimeout);
 
     private void OnReadFailed(ReadFailed failed)
     {

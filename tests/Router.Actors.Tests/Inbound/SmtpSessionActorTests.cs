@@ -128,12 +128,65 @@ public sealed class SmtpSessionActorTests : TestKit
         probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
-    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout)
+    [Fact]
+    public async Task Slow_but_steady_DATA_body_is_not_cut_off_by_the_idle_timeout()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        await client.StartDataAsync();
+
+        // 3 s of body in all, three times the idle timeout, but never more than 250 ms between receives.
+        await client.SendAsync("Subject: slow\r\n\r\n");
+        for (var i = 0; i < 12; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+            await client.SendAsync($"line {i}\r\n");
+        }
+        await client.SendAsync(".\r\n");
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Slow_but_steady_BDAT_chunk_is_not_cut_off_by_the_idle_timeout()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        var piece = new string('x', 78) + "\r\n";
+        await client.SendEnvelopeAsync();
+        await client.SendAsync($"BDAT {12 * piece.Length} LAST\r\n");
+        for (var i = 0; i < 12; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+            await client.SendAsync(piece);
+        }
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        Assert.Equal(12 * piece.Length, deliver.Body.Length);
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Client_silent_in_the_middle_of_DATA_gets_421_after_the_idle_timeout()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        await client.StartDataAsync();
+        await client.SendAsync("Subject: half\r\n\r\nand then nothing");
+
+        Assert.StartsWith("421 4.4.2 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null)
     {
         var settings = TestSettings.Minimal("mx.test") with
         {
             DeliveryAckTimeout = ackTimeout,
-            IdleTimeout = TimeSpan.FromSeconds(30),
+            IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(30),
         };
         var services = new SmtpServices(settings, new RoutingPolicy(settings), new TrustedNetworks(settings.TrustedNetworks), mailboxes.Ref, ActorRefs.Nobody);
 
@@ -162,16 +215,29 @@ public sealed class SmtpSessionActorTests : TestKit
         /// <summary>EHLO..DATA and the body (<see cref="Message"/> unless given), reading every reply up to the 354.</summary>
         public async Task SendTransactionAsync(byte[]? body = null)
         {
-            await SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+            await StartDataAsync();
+            await tcp.GetStream().WriteAsync(body ?? Message);
+            await tcp.GetStream().WriteAsync(".\r\n"u8.ToArray());
+        }
+
+        /// <summary>EHLO, MAIL and RCPT, reading their replies.</summary>
+        public async Task SendEnvelopeAsync()
+        {
+            await SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\n");
             string? line;
             do line = await ReadLineAsync();
             while (line.StartsWith("250-", StringComparison.Ordinal));
             Assert.StartsWith("250 ", line, StringComparison.Ordinal); // EHLO's last line
             Assert.StartsWith("250 2.1.0", await ReadLineAsync(), StringComparison.Ordinal);
             Assert.StartsWith("250 2.1.5", await ReadLineAsync(), StringComparison.Ordinal);
+        }
+
+        /// <summary>The envelope, then DATA up to its 354.</summary>
+        public async Task StartDataAsync()
+        {
+            await SendEnvelopeAsync();
+            await SendAsync("DATA\r\n");
             Assert.StartsWith("354", await ReadLineAsync(), StringComparison.Ordinal);
-            await tcp.GetStream().WriteAsync(body ?? Message);
-            await tcp.GetStream().WriteAsync(".\r\n"u8.ToArray());
         }
 
         public async Task<string> ReadLineAsync() =>
