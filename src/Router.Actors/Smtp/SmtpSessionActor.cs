@@ -410,7 +410,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         }
         var sink = new BodyBuffer(16);
         var reader = new DataReader(0, dotTransparency: false);
-        _errors++;
+        // The refusal counts as one error when it is sent, after the chunk (OnBody).
         _discardReply = refusal;
         ReadChunk(size, last: false, reader, sink);
         return Next.Body;
@@ -506,7 +506,14 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (releaseBody) _transaction?.Dispose();
         _transaction = null;
         _state = SessionState.Ready;
-        if (reply.IsPositive) RouterMetrics.MessageAccepted();
+        if (reply.IsPositive)
+        {
+            // Postfix forgives a client's errors once a message got through
+            // (smtpd_hard_error_limit counts errors "without delivering mail"): a relay reusing
+            // its connection for many messages is not cut off by stale recipients spread over them.
+            _errors = 0;
+            RouterMetrics.MessageAccepted();
+        }
         else RouterMetrics.MessageRejected();
         var next = reply.IsPositive ? Reply(reply) : Error(reply);
         Continue(next);

@@ -181,12 +181,73 @@ public sealed class SmtpSessionActorTests : TestKit
         probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
-    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null)
+    [Fact]
+    public async Task Error_count_starts_again_after_an_accepted_message()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxErrors: 3);
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        // Two unknown recipients per message: four errors in all, one under max-errors per message.
+        for (var message = 0; message < 2; message++)
+        {
+            await client.SendAsync("MAIL FROM:<a@remote.test>\r\n");
+            Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+            foreach (var unknown in new[] { "nobody1", "nobody2" })
+            {
+                await client.SendAsync($"RCPT TO:<{unknown}@example.test>\r\n");
+                Assert.StartsWith("550 5.1.1", await client.ReadLineAsync(), StringComparison.Ordinal);
+            }
+            await client.SendAsync("RCPT TO:<alice@example.test>\r\nDATA\r\n");
+            Assert.StartsWith("250 2.1.5", await client.ReadLineAsync(), StringComparison.Ordinal);
+            Assert.StartsWith("354", await client.ReadLineAsync(), StringComparison.Ordinal);
+            await client.SendAsync("Subject: probe\r\n\r\nhello\r\n.\r\n");
+            var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+            probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+            Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Errors_without_an_accepted_message_still_end_the_session()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxErrors: 3);
+        await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\n");
+        await client.ReadReplyAsync();
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("RCPT TO:<nobody1@example.test>\r\nRCPT TO:<nobody2@example.test>\r\nRSET\r\nRCPT TO:<alice@example.test>\r\n");
+
+        Assert.StartsWith("550 5.1.1", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("550 5.1.1", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal); // RSET forgives nothing
+        Assert.StartsWith("503 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("421 4.7.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_refused_BDAT_chunk_counts_as_one_error()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxErrors: 2);
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        // BDAT before MAIL: its chunk is read and thrown away, and the 503 is one error of two.
+        await client.SendAsync("BDAT 5\r\nhello");
+        Assert.StartsWith("503 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("NOOP\r\n");
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10)
     {
         var settings = TestSettings.Minimal("mx.test") with
         {
             DeliveryAckTimeout = ackTimeout,
             IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(30),
+            MaxErrors = maxErrors,
         };
         var services = new SmtpServices(settings, new RoutingPolicy(settings), new TrustedNetworks(settings.TrustedNetworks), mailboxes.Ref, ActorRefs.Nobody);
 
@@ -238,6 +299,15 @@ public sealed class SmtpSessionActorTests : TestKit
             await SendEnvelopeAsync();
             await SendAsync("DATA\r\n");
             Assert.StartsWith("354", await ReadLineAsync(), StringComparison.Ordinal);
+        }
+
+        /// <summary>The lines of one reply, up to its last line (the one without a hyphen).</summary>
+        public async Task<IReadOnlyList<string>> ReadReplyAsync()
+        {
+            var lines = new List<string>();
+            do lines.Add(await ReadLineAsync());
+            while (lines[^1].Length > 3 && lines[^1][3] == '-');
+            return lines;
         }
 
         public async Task<string> ReadLineAsync() =>
