@@ -54,6 +54,7 @@ public static class Replies
     public static readonly SmtpReply AuthFailed = new(535, "5.7.8", "Authentication credentials invalid");
     public static readonly SmtpReply AuthCancelled = new(501, "5.0.0", "Authentication cancelled");
     public static readonly SmtpReply AuthBadResponse = new(501, "5.5.2", "Cannot decode the authentication response");
+    public static readonly SmtpReply AuthLineTooLong = new(500, "5.5.6", "Authentication exchange line is too long");
     public static readonly SmtpReply AuthUnknownMechanism = new(504, "5.5.4", "Unrecognized authentication type");
     public static readonly SmtpReply AlreadyAuthenticated = new(503, "5.5.1", "Already authenticated");
     public static readonly SmtpReply TooManyAuthFailures = new(421, "4.7.0", "Too many authentication failures: closing connection");

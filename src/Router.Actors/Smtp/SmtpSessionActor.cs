@@ -128,7 +128,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     // ---- socket reads: one at a time, results come back as messages ----
 
-    private void ReadCommands() => StartRead(async ct => await _connection.ReadCommandsAsync(ct).ConfigureAwait(false));
+    /// <summary>Reads command lines, or the client's next response of an AUTH exchange (longer lines allowed, RFC 4954 s4).</summary>
+    private void ReadCommands()
+    {
+        var maxLine = _sasl is null ? CommandParser.MaxCommandLine : SaslDecoder.MaxResponseLine;
+        StartRead(async ct => await _connection.ReadCommandsAsync(maxLine, ct).ConfigureAwait(false));
+    }
 
     private void StartRead(Func<CancellationToken, Task<object>> read)
     {
@@ -613,7 +618,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _sasl = null;
             return Error(Replies.AuthCancelled);
         }
-        var decoded = line.IsTooLong || !line.Crlf ? null : SaslDecoder.DecodeResponse(bytes);
+        if (line.IsTooLong)
+        {
+            _sasl = null;
+            return Error(Replies.AuthLineTooLong);
+        }
+        var decoded = !line.Crlf ? null : SaslDecoder.DecodeResponse(bytes);
         if (decoded is null)
         {
             _sasl = null;

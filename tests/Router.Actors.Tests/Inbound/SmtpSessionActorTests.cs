@@ -241,6 +241,38 @@ public sealed class SmtpSessionActorTests : TestKit
         Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RCPT_with_DSN_parameters_past_512_octets_is_accepted()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test> RET=HDRS ENVID=env1\r\n");
+        await client.ReadReplyAsync();
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        // RFC 3461 s4: NOTIFY and ORCPT may add 500 octets to RCPT's 512.
+        var original = new string('l', 64) + "@" + string.Join('.', Enumerable.Repeat(new string('d', 60), 6)) + ".example.net";
+        var rcpt = $"RCPT TO:<alice@example.test> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=rfc822;{original}\r\n";
+        Assert.InRange(rcpt.Length, 513, 2048);
+        await client.SendAsync(rcpt);
+        Assert.StartsWith("250 2.1.5", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Command_line_past_2048_octets_is_500_5_5_2_and_the_session_goes_on()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        await client.SendAsync("NOOP " + new string('x', 2048 - 5 - 2) + "\r\n");
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("NOOP " + new string('x', 2049 - 5 - 2) + "\r\nNOOP\r\n");
+        Assert.StartsWith("500 5.5.2 Line too long", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
     private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10)
     {
         var settings = TestSettings.Minimal("mx.test") with
