@@ -64,11 +64,17 @@ public static class CommandParser
         return false;
     }
 
-    /// <summary>Parses the argument of HELO/EHLO. Returns the name, or null with the reply to send.</summary>
+    /// <summary>
+    /// Parses the argument of HELO/EHLO. Returns the name, or null with the reply to send. Words
+    /// after the name are ignored, as Postfix does; a control character anywhere (TAB included)
+    /// is refused, as is an empty argument.
+    /// </summary>
     public static string? ParseHelo(ReadOnlySpan<byte> argument, out SmtpReply? error)
     {
-        var name = argument.Trim((byte)' ');
-        if (name.IsEmpty || name.IndexOf((byte)' ') >= 0 || !AddressParser.IsHeloName(name))
+        var words = argument.Trim((byte)' ');
+        var space = words.IndexOf((byte)' ');
+        var name = space < 0 ? words : words[..space];
+        if (HasControlCharacters(argument) || argument.IndexOf((byte)'\t') >= 0 || !AddressParser.IsHeloName(name))
         {
             error = Replies.BadHeloSyntax;
             return null;
