@@ -87,12 +87,6 @@ public sealed class RoutingPolicy
         : WithoutExtension(tables, key) is { } bare && tables.Aliases.TryGetValue(bare, out targets) ? targets
         : null;
 
-    /// <summary>"user+news@domain" -> "user@domain" (the first delimiter, not at the start), or null when there is no extension.</summary>
-    private static string? WithoutExtension(RouterSettings tables, string key)
-    {
-        if (tables.RecipientDelimiter.Length == 0) return null;
-        var at = key.LastIndexOf('@');
-        var cut = at > 0 ? key.AsSpan(0, at).IndexOfAny(tables.RecipientDelimiter) : -1;
-        return cut > 0 ? string.Concat(key.AsSpan(0, cut), key.AsSpan(at)) : null;
-    }
+    /// <summary>"user+news@domain" -> "user@domain", or null when there is no extension.</summary>
+    private static string? WithoutExtension(RouterSettings tables, string key) => AddressExtension.Strip(key, tables.RecipientDelimiter);
 }

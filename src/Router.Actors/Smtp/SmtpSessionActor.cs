@@ -345,7 +345,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return Reply(Replies.InsufficientStorage);
         }
         if (_user is not null && _services.Security.Settings.EnforceSender && mail.ReversePath is { } sender &&
-            !_services.Security.Senders.Owns(_user, sender))
+            !_services.Security.Senders.Owns(_user, sender, _services.Settings.RecipientDelimiter))
         {
             _log.Info("session {0}: user {1} may not send as <{2}>", _connection.RemoteAddress, _user, sender);
             return Error(Replies.SenderNotOwned);
