@@ -35,6 +35,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private string _heloName = "";
     private bool _esmtp;
     private int _errors;
+    private int _junkCommands;
     private bool _draining;
     private bool _reading;
     private Transaction? _transaction;
@@ -266,6 +267,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return verb == SmtpVerb.Bdat ? DiscardChunk(argument, refusal) : Error(refusal);
         }
 
+        if (verb is SmtpVerb.Noop or SmtpVerb.Rset or SmtpVerb.Vrfy or SmtpVerb.Help && TooMuchJunk()) return Next.Close;
+
         switch (verb)
         {
             case SmtpVerb.Ehlo:
@@ -388,6 +391,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _connection.Write(new SmtpReply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
             return Next.Close;
         }
+        if (size == 0 && !last && TooMuchJunk()) return Next.Close;
         var transaction = _transaction!;
         if (!transaction.Chunked) StartBody(transaction, chunked: true);
         if (size > 2 * _services.Settings.MaxMessageSize + 1_000_000)
@@ -513,10 +517,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _state = SessionState.Ready;
         if (reply.IsPositive)
         {
-            // Postfix forgives a client's errors once a message got through
+            // Postfix forgives a client's errors (and junk commands) once a message got through
             // (smtpd_hard_error_limit counts errors "without delivering mail"): a relay reusing
             // its connection for many messages is not cut off by stale recipients spread over them.
             _errors = 0;
+            _junkCommands = 0;
             RouterMetrics.MessageAccepted();
         }
         else RouterMetrics.MessageRejected();
@@ -734,6 +739,21 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     }
 
     // ---- helpers ----
+
+    /// <summary>
+    /// Postfix's smtpd_junk_command_limit: commands that move no mail forward (NOOP, RSET, VRFY,
+    /// HELP, an empty BDAT chunk) could hold a session open for ever, one per idle timeout. Past
+    /// <see cref="MaxJunkCommands"/> of them without an accepted message, 421 and close.
+    /// </summary>
+    private bool TooMuchJunk()
+    {
+        if (++_junkCommands <= MaxJunkCommands) return false;
+        _log.Info("session {0}: more than {1} commands without mail", _connection.RemoteAddress, MaxJunkCommands);
+        _connection.Write(Replies.TooManyJunkCommands);
+        return true;
+    }
+
+    private const int MaxJunkCommands = 100;
 
     private Next Reply(SmtpReply reply)
     {

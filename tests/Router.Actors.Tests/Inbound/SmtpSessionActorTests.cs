@@ -273,6 +273,51 @@ public sealed class SmtpSessionActorTests : TestKit
         Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task More_than_100_NOOP_RSET_VRFY_and_HELP_without_mail_get_421()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        await client.SendAsync(string.Concat(Enumerable.Repeat("NOOP\r\nRSET\r\nVRFY someone\r\nHELP\r\n", 25)));
+        for (var i = 0; i < 100; i++) Assert.True((await client.ReadReplyAsync())[^1][0] is '2', $"command {i + 1} refused");
+        await client.SendAsync("NOOP\r\n");
+        Assert.StartsWith("421 4.7.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await Assert.ThrowsAsync<IOException>(client.ReadLineAsync);
+    }
+
+    [Fact]
+    public async Task Empty_BDAT_chunks_count_as_junk_commands()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendEnvelopeAsync();
+
+        await client.SendAsync(string.Concat(Enumerable.Repeat("BDAT 0\r\n", 100)));
+        for (var i = 0; i < 100; i++) Assert.StartsWith("250 2.0.0 0 octets", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("BDAT 0\r\n");
+        Assert.StartsWith("421 4.7.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Junk_command_count_starts_again_after_an_accepted_message()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync(string.Concat(Enumerable.Repeat("NOOP\r\n", 90)));
+        for (var i = 0; i < 90; i++) Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendTransactionAsync();
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        await client.SendAsync(string.Concat(Enumerable.Repeat("NOOP\r\n", 90)));
+        for (var i = 0; i < 90; i++) Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
     private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10)
     {
         var settings = TestSettings.Minimal("mx.test") with
