@@ -44,6 +44,7 @@ public static class Replies
     public static readonly SmtpReply IdleTimeout = new(421, "4.4.2", "Idle timeout: closing connection");
     public static readonly SmtpReply TooManyErrors = new(421, "4.7.0", "Too many errors: closing connection");
     public static readonly SmtpReply TooManyJunkCommands = new(421, "4.7.0", "Too many commands without mail: closing connection");
+    public static readonly SmtpReply ChunkTooLarge = new(552, "5.3.4", "Chunk exceeds message size limit");
     public static readonly SmtpReply ShuttingDown = new(421, "4.3.2", "Service shutting down: closing connection");
     public static readonly SmtpReply TooManyConnections = new(421, "4.7.0", "Too many connections: try again later");
     public static readonly SmtpReply TlsNotAvailable = new(454, "4.7.0", "TLS not available");

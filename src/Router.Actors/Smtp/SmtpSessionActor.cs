@@ -400,6 +400,18 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return Next.Close;
         }
         _state = SessionState.InChunks;
+        if (transaction.ChunksRefused)
+        {
+            return SkipChunk(size, new SmtpReply(551, "5.0.0", $"Discarded {size} octets after an earlier error"), endsTransaction: last);
+        }
+        if (transaction.Reader!.Size + size > _services.Settings.MaxMessageSize)
+        {
+            // RFC 3030 s2 lets any chunk report the failure: the one that crosses the limit does (as
+            // Postfix's smtpd), and is read and thrown away, like every chunk after it until LAST or RSET.
+            _log.Info("session {0}: BDAT chunk of {1} octets after {2} crosses the message size limit", _connection.RemoteAddress, size, transaction.Reader.Size);
+            transaction.RefuseChunks();
+            return SkipChunk(size, Replies.ChunkTooLarge, endsTransaction: last);
+        }
         ReadChunk(size, last, transaction.Reader!, transaction.Body!);
         return Next.Body;
     }
@@ -417,15 +429,23 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _connection.Write(refusal);
             return Next.Close;
         }
+        return SkipChunk(size, refusal, endsTransaction: false);
+    }
+
+    /// <summary>
+    /// Reads a refused chunk and throws it away (nothing of it is kept), then answers
+    /// <paramref name="refusal"/>, one error; a refused LAST chunk ends the transaction.
+    /// </summary>
+    private Next SkipChunk(long size, SmtpReply refusal, bool endsTransaction)
+    {
         var sink = new BodyBuffer(16);
         var reader = new DataReader(0, dotTransparency: false);
-        // The refusal counts as one error when it is sent, after the chunk (OnBody).
-        _discardReply = refusal;
+        _discard = new Discard(refusal, endsTransaction);
         ReadChunk(size, last: false, reader, sink);
         return Next.Body;
     }
 
-    private SmtpReply? _discardReply;
+    private Discard? _discard;
 
     private void OnBody(BodyRead read)
     {
@@ -435,10 +455,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             Context.Stop(Self);
             return;
         }
-        if (_discardReply is not null)
+        if (_discard is { } discard)
         {
-            Continue(Error(_discardReply));
-            _discardReply = null;
+            _discard = null;
+            if (discard.EndsTransaction) ResetTransaction();
+            Continue(Error(discard.Reply));
             return;
         }
         var transaction = _transaction!;
@@ -818,6 +839,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     private sealed record ReadFailed(Exception? Error);
 
+    /// <summary>A refused BDAT chunk being read and thrown away, and what to answer after it.</summary>
+    private sealed record Discard(SmtpReply Reply, bool EndsTransaction);
+
     private sealed record AckTimeout(long TransactionId);
 
     private sealed class PendingAcks(long transactionId, string queueId, int outstanding, TimeSpan ackTimeout)
@@ -839,6 +863,15 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }
+
+        /// <summary>A chunk crossed the size limit: the chunks up to LAST are read and thrown away.</summary>
+        public bool ChunksRefused { get; private set; }
+
+        public void RefuseChunks()
+        {
+            ChunksRefused = true;
+            Body?.Dispose();
+        }
 
         public void StartBody(DataReader reader, BodyBuffer body, bool chunked)
         {

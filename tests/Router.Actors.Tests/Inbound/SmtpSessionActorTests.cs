@@ -318,13 +318,56 @@ public sealed class SmtpSessionActorTests : TestKit
         for (var i = 0; i < 90; i++) Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
     }
 
-    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10)
+    [Fact]
+    public async Task BDAT_chunk_that_crosses_the_size_limit_gets_552_and_the_rest_of_the_transaction_is_refused()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxMessageSize: 1000);
+        await client.SendEnvelopeAsync();
+
+        await client.SendAsync("BDAT 600\r\n" + new string('a', 600));
+        Assert.StartsWith("250 2.0.0 600 octets", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("BDAT 600\r\n" + new string('b', 600));
+        Assert.StartsWith("552 5.3.4 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        // Later chunks are read (the session stays in step) and refused, up to LAST.
+        await client.SendAsync("BDAT 100\r\n" + new string('c', 100) + "BDAT 10 LAST\r\n" + new string('d', 10));
+        Assert.StartsWith("551 5.0.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("551 5.0.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        // The transaction is over: nothing was delivered, and a new one may start.
+        await client.SendAsync("MAIL FROM:<a@remote.test>\r\n");
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task RSET_after_a_refused_BDAT_chunk_ends_the_refusal()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxMessageSize: 1000);
+        await client.SendEnvelopeAsync();
+        await client.SendAsync("BDAT 1001\r\n" + new string('a', 1001));
+        Assert.StartsWith("552 5.3.4 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        // One pipelined group: its replies may wait for the end of the message.
+        await client.SendAsync("RSET\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\nBDAT 12 LAST\r\nSubject: x\r\n");
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        Assert.Equal(12, deliver.Body.Length);
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.1.5", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10, long maxMessageSize = 25L * 1024 * 1024)
     {
         var settings = TestSettings.Minimal("mx.test") with
         {
             DeliveryAckTimeout = ackTimeout,
             IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(30),
             MaxErrors = maxErrors,
+            MaxMessageSize = maxMessageSize,
         };
         var services = new SmtpServices(settings, new RoutingPolicy(settings), new TrustedNetworks(settings.TrustedNetworks), mailboxes.Ref, ActorRefs.Nobody);
 
