@@ -62,8 +62,11 @@ public static class AddressParser
         return true;
     }
 
-    /// <summary>RFC 5321 Domain: sub-domains of letters, digits and inner hyphens (U-labels with SMTPUTF8).</summary>
-    public static bool IsDomain(ReadOnlySpan<byte> s, bool allowUtf8)
+    /// <summary>
+    /// RFC 5321 Domain: sub-domains of letters, digits and inner hyphens (U-labels with SMTPUTF8);
+    /// with <paramref name="allowUnderscore"/> also '_' (host names seen in the wild, see <see cref="IsHeloName"/>).
+    /// </summary>
+    public static bool IsDomain(ReadOnlySpan<byte> s, bool allowUtf8, bool allowUnderscore = false)
     {
         if (s.IsEmpty || s.Length > MaxDomain) return false;
         foreach (var range in s.Split((byte)'.'))
@@ -77,7 +80,7 @@ public static class AddressParser
                 {
                     if (!allowUtf8) return false;
                 }
-                else if (!(IsLetterOrDigit(b) || b == (byte)'-')) return false;
+                else if (!(IsLetterOrDigit(b) || b == (byte)'-' || (allowUnderscore && b == (byte)'_'))) return false;
             }
         }
         if (allowUtf8 && !System.Text.Unicode.Utf8.IsValid(s)) return false;
@@ -85,11 +88,17 @@ public static class AddressParser
     }
 
     /// <summary>
-    /// An EHLO/HELO argument: a domain or an address literal. Control characters anywhere are refused,
-    /// so the name can never inject a header line.
+    /// An EHLO/HELO name: a domain or an address literal. Control characters and spaces are refused,
+    /// so the name can never inject a header line. As lenient as Postfix's valid_hostname: '_' is
+    /// allowed (Windows computer names), and a trailing dot (the root of a fully qualified name).
     /// </summary>
-    public static bool IsHeloName(ReadOnlySpan<byte> s) =>
-        !s.IsEmpty && (s[0] == (byte)'[' ? IsAddressLiteral(s) : IsDomain(s, allowUtf8: true));
+    public static bool IsHeloName(ReadOnlySpan<byte> s)
+    {
+        if (s.IsEmpty) return false;
+        if (s[0] == (byte)'[') return IsAddressLiteral(s);
+        var name = s[^1] == (byte)'.' ? s[..^1] : s;
+        return IsDomain(name, allowUtf8: true, allowUnderscore: true);
+    }
 
     private static bool IsValidRoute(ReadOnlySpan<byte> route, bool allowUtf8)
     {

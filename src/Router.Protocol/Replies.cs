@@ -43,6 +43,8 @@ public static class Replies
     public static readonly SmtpReply LocalError = new(451, "4.3.0", "Local error in processing: message not accepted, try again later");
     public static readonly SmtpReply IdleTimeout = new(421, "4.4.2", "Idle timeout: closing connection");
     public static readonly SmtpReply TooManyErrors = new(421, "4.7.0", "Too many errors: closing connection");
+    public static readonly SmtpReply TooManyJunkCommands = new(421, "4.7.0", "Too many commands without mail: closing connection");
+    public static readonly SmtpReply ChunkTooLarge = new(552, "5.3.4", "Chunk exceeds message size limit");
     public static readonly SmtpReply ShuttingDown = new(421, "4.3.2", "Service shutting down: closing connection");
     public static readonly SmtpReply TooManyConnections = new(421, "4.7.0", "Too many connections: try again later");
     public static readonly SmtpReply TlsNotAvailable = new(454, "4.7.0", "TLS not available");
@@ -54,6 +56,7 @@ public static class Replies
     public static readonly SmtpReply AuthFailed = new(535, "5.7.8", "Authentication credentials invalid");
     public static readonly SmtpReply AuthCancelled = new(501, "5.0.0", "Authentication cancelled");
     public static readonly SmtpReply AuthBadResponse = new(501, "5.5.2", "Cannot decode the authentication response");
+    public static readonly SmtpReply AuthLineTooLong = new(500, "5.5.6", "Authentication exchange line is too long");
     public static readonly SmtpReply AuthUnknownMechanism = new(504, "5.5.4", "Unrecognized authentication type");
     public static readonly SmtpReply AlreadyAuthenticated = new(503, "5.5.1", "Already authenticated");
     public static readonly SmtpReply TooManyAuthFailures = new(421, "4.7.0", "Too many authentication failures: closing connection");

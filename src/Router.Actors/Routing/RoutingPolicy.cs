@@ -7,7 +7,9 @@ namespace Router.Actors.Routing;
 /// Decides what happens to each recipient (the job of Postfix's trivial-rewrite and
 /// smtpd_recipient_restrictions): aliases are expanded, local domains map to mailboxes or a
 /// catch-all, unknown local users get 550 5.1.1, and other domains are relayed only for clients
-/// that may relay, else 554 5.7.1 — never an open relay. Pure: no I/O, no actors. Its tables
+/// that may relay, else 554 5.7.1 — never an open relay. postmaster@ every local domain takes
+/// mail (RFC 5321 s4.5.1): without a mailbox or alias of its own it goes to router.postmaster.
+/// Pure: no I/O, no actors. Its tables
 /// (local domains, mailboxes, aliases, catch-alls) can be replaced while it runs (<see cref="Reload"/>,
 /// on SIGHUP); each decision uses one version of them.
 /// </summary>
@@ -42,9 +44,22 @@ public sealed class RoutingPolicy
         }
 
         var destinations = new List<Destination>();
+        if (IsUnmappedPostmaster(tables, key, domain)) key = tables.PostmasterAddress.Key;
         if (!Expand(tables, key, destinations, 0)) return RcptDecision.Refuse(Replies.NoSuchUser);
         return new RcptDecision(destinations.Distinct().ToArray(), Replies.RecipientOk);
     }
+
+    /// <summary>
+    /// postmaster@local-domain that no mailbox or alias has (RFC 5321 s4.5.1 "MUST be supported"
+    /// at every domain served; Postfix maps it for all of $mydestination): it takes router.postmaster's
+    /// route, before any catch-all, since abuse and bounce reports belong with the postmaster.
+    /// </summary>
+    private static bool IsUnmappedPostmaster(RouterSettings tables, string key, string domain) =>
+        key.Length == "postmaster@".Length + domain.Length
+        && key.StartsWith("postmaster@", StringComparison.Ordinal)
+        && tables.LocalDomains.Contains(domain)
+        && !tables.Mailboxes.Contains(key)
+        && !tables.Aliases.ContainsKey(key);
 
     private static bool Expand(RouterSettings tables, string key, List<Destination> into, int depth)
     {
@@ -87,12 +102,6 @@ public sealed class RoutingPolicy
         : WithoutExtension(tables, key) is { } bare && tables.Aliases.TryGetValue(bare, out targets) ? targets
         : null;
 
-    /// <summary>"user+news@domain" -> "user@domain" (the first delimiter, not at the start), or null when there is no extension.</summary>
-    private static string? WithoutExtension(RouterSettings tables, string key)
-    {
-        if (tables.RecipientDelimiter.Length == 0) return null;
-        var at = key.LastIndexOf('@');
-        var cut = at > 0 ? key.AsSpan(0, at).IndexOfAny(tables.RecipientDelimiter) : -1;
-        return cut > 0 ? string.Concat(key.AsSpan(0, cut), key.AsSpan(at)) : null;
-    }
+    /// <summary>"user+news@domain" -> "user@domain", or null when there is no extension.</summary>
+    private static string? WithoutExtension(RouterSettings tables, string key) => AddressExtension.Strip(key, tables.RecipientDelimiter);
 }

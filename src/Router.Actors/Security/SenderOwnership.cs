@@ -1,3 +1,4 @@
+using Router.Actors.Routing;
 using Router.Protocol;
 
 namespace Router.Actors.Security;
@@ -16,15 +17,22 @@ public sealed class SenderOwnership
 
     public static readonly SenderOwnership Default = new(new Dictionary<string, IReadOnlyList<string>>());
 
-    public bool Owns(string user, MailAddress sender)
+    /// <summary>
+    /// True when <paramref name="user"/> may send as <paramref name="sender"/>. An address extension
+    /// (<paramref name="recipientDelimiter"/>, router.recipient-delimiter) does not change the
+    /// owner: alice+tag@example.test is alice@example.test's, as Postfix looks up
+    /// smtpd_sender_login_maps (the whole address, then without its extension, then "@domain").
+    /// </summary>
+    public bool Owns(string user, MailAddress sender, string recipientDelimiter)
     {
         var address = sender.Key;
+        var bare = AddressExtension.Strip(address, recipientDelimiter) ?? address;
         var domain = "@" + sender.Domain.ToLowerInvariant();
         var login = user.ToLowerInvariant();
-        if (!_maps.TryGetValue(login, out var owned)) return login.Contains('@') && login == address;
+        if (!_maps.TryGetValue(login, out var owned)) return login.Contains('@') && (login == address || login == bare);
         foreach (var entry in owned)
         {
-            if (entry == address || entry == domain) return true;
+            if (entry == address || entry == bare || entry == domain) return true;
         }
         return false;
     }

@@ -41,9 +41,10 @@ internal sealed class SmtpConnection : IAsyncDisposable
     /// <summary>
     /// Reads complete command lines that are already waiting, or waits for at least one. Stops after
     /// a command that changes how the following bytes are read (DATA, BDAT, STARTTLS, AUTH, QUIT),
-    /// so message bytes are never taken as commands.
+    /// so message bytes are never taken as commands. A line longer than <paramref name="maxLine"/>
+    /// octets (CRLF included) is read to its end and dropped, and reported as <see cref="CommandLine.TooLong"/>.
     /// </summary>
-    public async Task<CommandBatch> ReadCommandsAsync(CancellationToken ct)
+    public async Task<CommandBatch> ReadCommandsAsync(int maxLine, CancellationToken ct)
     {
         if (!_reader.TryRead(out var result))
         {
@@ -54,7 +55,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
         while (true)
         {
             var buffer = result.Buffer;
-            var batch = TakeLines(ref buffer);
+            var batch = TakeLines(ref buffer, maxLine);
             if (batch.Count > 0)
             {
                 // Examined only up to what we took: bytes already here after DATA or BDAT (a
@@ -62,7 +63,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
                 _reader.AdvanceTo(buffer.Start);
                 return new CommandBatch(batch, Closed: false);
             }
-            if (buffer.Length > CommandParser.MaxCommandLine)
+            if (buffer.Length > maxLine)
             {
                 // A line over the limit with no end yet: drop what we have and keep dropping
                 // until its LF, then answer once (TakeLines reports it).
@@ -85,7 +86,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
 
     private bool _discarding;
 
-    private List<CommandLine> TakeLines(ref ReadOnlySequence<byte> buffer)
+    private List<CommandLine> TakeLines(ref ReadOnlySequence<byte> buffer, int maxLine)
     {
         var lines = new List<CommandLine>(4);
         while (true)
@@ -100,7 +101,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
                 lines.Add(CommandLine.TooLong);
                 continue;
             }
-            if (raw.Length + 1 > CommandParser.MaxCommandLine)
+            if (raw.Length + 1 > maxLine)
             {
                 lines.Add(CommandLine.TooLong);
                 continue;
@@ -116,13 +117,18 @@ internal sealed class SmtpConnection : IAsyncDisposable
         return lines;
     }
 
-    /// <summary>Reads a DATA body up to and including CRLF.CRLF (or until the client goes away).</summary>
-    public async Task<bool> ReadDataAsync(DataReader data, BodyBuffer body, CancellationToken ct)
+    /// <summary>
+    /// Reads a DATA body up to and including CRLF.CRLF (or until the client goes away).
+    /// <paramref name="received"/> runs after each receive, so the caller's idle timeout limits the
+    /// time between receives (RFC 5321 s4.5.3.2.5-6), not the whole transfer.
+    /// </summary>
+    public async Task<bool> ReadDataAsync(DataReader data, BodyBuffer body, Action received, CancellationToken ct)
     {
         await _writer.FlushAsync(ct).ConfigureAwait(false);
         while (true)
         {
             var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            received();
             var buffer = result.Buffer;
             long consumed = 0;
             foreach (var segment in buffer)
@@ -137,13 +143,14 @@ internal sealed class SmtpConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads exactly <paramref name="size"/> octets of a BDAT chunk into the reader.</summary>
-    public async Task<bool> ReadChunkAsync(long size, DataReader data, BodyBuffer body, CancellationToken ct)
+    /// <summary>Reads exactly <paramref name="size"/> octets of a BDAT chunk into the reader; <paramref name="received"/> as for DATA.</summary>
+    public async Task<bool> ReadChunkAsync(long size, DataReader data, BodyBuffer body, Action received, CancellationToken ct)
     {
         var remaining = size;
         while (remaining > 0)
         {
             var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            received();
             var buffer = result.Buffer;
             var take = buffer.Slice(0, Math.Min(remaining, buffer.Length));
             foreach (var segment in take) data.Read(segment.Span, body);

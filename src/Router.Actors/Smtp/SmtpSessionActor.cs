@@ -35,6 +35,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private string _heloName = "";
     private bool _esmtp;
     private int _errors;
+    private int _junkCommands;
     private bool _draining;
     private bool _reading;
     private Transaction? _transaction;
@@ -128,7 +129,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     // ---- socket reads: one at a time, results come back as messages ----
 
-    private void ReadCommands() => StartRead(async ct => await _connection.ReadCommandsAsync(ct).ConfigureAwait(false));
+    /// <summary>Reads command lines, or the client's next response of an AUTH exchange (longer lines allowed, RFC 4954 s4).</summary>
+    private void ReadCommands()
+    {
+        var maxLine = _sasl is null ? CommandParser.MaxCommandLine : SaslDecoder.MaxResponseLine;
+        StartRead(async ct => await _connection.ReadCommandsAsync(maxLine, ct).ConfigureAwait(false));
+    }
 
     private void StartRead(Func<CancellationToken, Task<object>> read)
     {
@@ -143,10 +149,18 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     }
 
     private void ReadData(DataReader reader, BodyBuffer body) =>
-        StartRead(async ct => new BodyRead(await _connection.ReadDataAsync(reader, body, ct).ConfigureAwait(false), Last: true));
+        StartRead(async ct => new BodyRead(await _connection.ReadDataAsync(reader, body, RearmIdleTimeout, ct).ConfigureAwait(false), Last: true));
 
     private void ReadChunk(long size, bool last, DataReader reader, BodyBuffer body) =>
-        StartRead(async ct => new BodyRead(await _connection.ReadChunkAsync(size, reader, body, ct).ConfigureAwait(false), last));
+        StartRead(async ct => new BodyRead(await _connection.ReadChunkAsync(size, reader, body, RearmIdleTimeout, ct).ConfigureAwait(false), last));
+
+    /// <summary>
+    /// Called from the body read after each receive (off the actor; the token source is
+    /// thread-safe): the idle timeout counts from the last bytes that arrived, so a slow but
+    /// steady client is not cut off (RFC 5321 s4.5.3.2.5-6, Postfix's smtpd_timeout per read).
+    /// Once cancelled (idle, or a drain), it stays cancelled.
+    /// </summary>
+    private void RearmIdleTimeout() => _readCancel.CancelAfter(_services.Settings.IdleTimeout);
 
     private void OnReadFailed(ReadFailed failed)
     {
@@ -253,6 +267,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return verb == SmtpVerb.Bdat ? DiscardChunk(argument, refusal) : Error(refusal);
         }
 
+        if (verb is SmtpVerb.Noop or SmtpVerb.Rset or SmtpVerb.Vrfy or SmtpVerb.Help && TooMuchJunk()) return Next.Close;
+
         switch (verb)
         {
             case SmtpVerb.Ehlo:
@@ -332,7 +348,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return Reply(Replies.InsufficientStorage);
         }
         if (_user is not null && _services.Security.Settings.EnforceSender && mail.ReversePath is { } sender &&
-            !_services.Security.Senders.Owns(_user, sender))
+            !_services.Security.Senders.Owns(_user, sender, _services.Settings.RecipientDelimiter))
         {
             _log.Info("session {0}: user {1} may not send as <{2}>", _connection.RemoteAddress, _user, sender);
             return Error(Replies.SenderNotOwned);
@@ -375,6 +391,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _connection.Write(new SmtpReply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
             return Next.Close;
         }
+        if (size == 0 && !last && TooMuchJunk()) return Next.Close;
         var transaction = _transaction!;
         if (!transaction.Chunked) StartBody(transaction, chunked: true);
         if (size > 2 * _services.Settings.MaxMessageSize + 1_000_000)
@@ -383,6 +400,18 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return Next.Close;
         }
         _state = SessionState.InChunks;
+        if (transaction.ChunksRefused)
+        {
+            return SkipChunk(size, new SmtpReply(551, "5.0.0", $"Discarded {size} octets after an earlier error"), endsTransaction: last);
+        }
+        if (transaction.Reader!.Size + size > _services.Settings.MaxMessageSize)
+        {
+            // RFC 3030 s2 lets any chunk report the failure: the one that crosses the limit does (as
+            // Postfix's smtpd), and is read and thrown away, like every chunk after it until LAST or RSET.
+            _log.Info("session {0}: BDAT chunk of {1} octets after {2} crosses the message size limit", _connection.RemoteAddress, size, transaction.Reader.Size);
+            transaction.RefuseChunks();
+            return SkipChunk(size, Replies.ChunkTooLarge, endsTransaction: last);
+        }
         ReadChunk(size, last, transaction.Reader!, transaction.Body!);
         return Next.Body;
     }
@@ -400,15 +429,23 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _connection.Write(refusal);
             return Next.Close;
         }
+        return SkipChunk(size, refusal, endsTransaction: false);
+    }
+
+    /// <summary>
+    /// Reads a refused chunk and throws it away (nothing of it is kept), then answers
+    /// <paramref name="refusal"/>, one error; a refused LAST chunk ends the transaction.
+    /// </summary>
+    private Next SkipChunk(long size, SmtpReply refusal, bool endsTransaction)
+    {
         var sink = new BodyBuffer(16);
         var reader = new DataReader(0, dotTransparency: false);
-        _errors++;
-        _discardReply = refusal;
+        _discard = new Discard(refusal, endsTransaction);
         ReadChunk(size, last: false, reader, sink);
         return Next.Body;
     }
 
-    private SmtpReply? _discardReply;
+    private Discard? _discard;
 
     private void OnBody(BodyRead read)
     {
@@ -418,10 +455,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             Context.Stop(Self);
             return;
         }
-        if (_discardReply is not null)
+        if (_discard is { } discard)
         {
-            Continue(Error(_discardReply));
-            _discardReply = null;
+            _discard = null;
+            if (discard.EndsTransaction) ResetTransaction();
+            Continue(Error(discard.Reply));
             return;
         }
         var transaction = _transaction!;
@@ -498,7 +536,15 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (releaseBody) _transaction?.Dispose();
         _transaction = null;
         _state = SessionState.Ready;
-        if (reply.IsPositive) RouterMetrics.MessageAccepted();
+        if (reply.IsPositive)
+        {
+            // Postfix forgives a client's errors (and junk commands) once a message got through
+            // (smtpd_hard_error_limit counts errors "without delivering mail"): a relay reusing
+            // its connection for many messages is not cut off by stale recipients spread over them.
+            _errors = 0;
+            _junkCommands = 0;
+            RouterMetrics.MessageAccepted();
+        }
         else RouterMetrics.MessageRejected();
         var next = reply.IsPositive ? Reply(reply) : Error(reply);
         Continue(next);
@@ -598,7 +644,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _sasl = null;
             return Error(Replies.AuthCancelled);
         }
-        var decoded = line.IsTooLong || !line.Crlf ? null : SaslDecoder.DecodeResponse(bytes);
+        if (line.IsTooLong)
+        {
+            _sasl = null;
+            return Error(Replies.AuthLineTooLong);
+        }
+        var decoded = !line.Crlf ? null : SaslDecoder.DecodeResponse(bytes);
         if (decoded is null)
         {
             _sasl = null;
@@ -710,6 +761,21 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     // ---- helpers ----
 
+    /// <summary>
+    /// Postfix's smtpd_junk_command_limit: commands that move no mail forward (NOOP, RSET, VRFY,
+    /// HELP, an empty BDAT chunk) could hold a session open for ever, one per idle timeout. Past
+    /// <see cref="MaxJunkCommands"/> of them without an accepted message, 421 and close.
+    /// </summary>
+    private bool TooMuchJunk()
+    {
+        if (++_junkCommands <= MaxJunkCommands) return false;
+        _log.Info("session {0}: more than {1} commands without mail", _connection.RemoteAddress, MaxJunkCommands);
+        _connection.Write(Replies.TooManyJunkCommands);
+        return true;
+    }
+
+    private const int MaxJunkCommands = 100;
+
     private Next Reply(SmtpReply reply)
     {
         _connection.Write(reply);
@@ -773,6 +839,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     private sealed record ReadFailed(Exception? Error);
 
+    /// <summary>A refused BDAT chunk being read and thrown away, and what to answer after it.</summary>
+    private sealed record Discard(SmtpReply Reply, bool EndsTransaction);
+
     private sealed record AckTimeout(long TransactionId);
 
     private sealed class PendingAcks(long transactionId, string queueId, int outstanding, TimeSpan ackTimeout)
@@ -794,6 +863,15 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }
+
+        /// <summary>A chunk crossed the size limit: the chunks up to LAST are read and thrown away.</summary>
+        public bool ChunksRefused { get; private set; }
+
+        public void RefuseChunks()
+        {
+            ChunksRefused = true;
+            Body?.Dispose();
+        }
 
         public void StartBody(DataReader reader, BodyBuffer body, bool chunked)
         {

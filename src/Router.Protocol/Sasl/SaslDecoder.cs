@@ -16,6 +16,13 @@ public static class SaslDecoder
 
     public const string LoginPasswordChallenge = "UGFzc3dvcmQ6";
 
+    /// <summary>
+    /// Longest client response line taken during an AUTH exchange, CRLF included (RFC 4954 s4:
+    /// servers must take their mechanisms' whole responses, "12288 octets is considered to be
+    /// sufficient"; Postfix's smtpd_sasl_response_limit). Longer ones fail the exchange with 500 5.5.6.
+    /// </summary>
+    public const int MaxResponseLine = 12288;
+
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Splits "AUTH mechanism [initial-response]"'s argument; the mechanism comes back upper-cased.</summary>

@@ -128,12 +128,246 @@ public sealed class SmtpSessionActorTests : TestKit
         probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
-    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout)
+    [Fact]
+    public async Task Slow_but_steady_DATA_body_is_not_cut_off_by_the_idle_timeout()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        await client.StartDataAsync();
+
+        // 3 s of body in all, three times the idle timeout, but never more than 250 ms between receives.
+        await client.SendAsync("Subject: slow\r\n\r\n");
+        for (var i = 0; i < 12; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+            await client.SendAsync($"line {i}\r\n");
+        }
+        await client.SendAsync(".\r\n");
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Slow_but_steady_BDAT_chunk_is_not_cut_off_by_the_idle_timeout()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        var piece = new string('x', 78) + "\r\n";
+        await client.SendEnvelopeAsync();
+        await client.SendAsync($"BDAT {12 * piece.Length} LAST\r\n");
+        for (var i = 0; i < 12; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+            await client.SendAsync(piece);
+        }
+
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        Assert.Equal(12 * piece.Length, deliver.Body.Length);
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Client_silent_in_the_middle_of_DATA_gets_421_after_the_idle_timeout()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        await client.StartDataAsync();
+        await client.SendAsync("Subject: half\r\n\r\nand then nothing");
+
+        Assert.StartsWith("421 4.4.2 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Error_count_starts_again_after_an_accepted_message()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxErrors: 3);
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        // Two unknown recipients per message: four errors in all, one under max-errors per message.
+        for (var message = 0; message < 2; message++)
+        {
+            await client.SendAsync("MAIL FROM:<a@remote.test>\r\n");
+            Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+            foreach (var unknown in new[] { "nobody1", "nobody2" })
+            {
+                await client.SendAsync($"RCPT TO:<{unknown}@example.test>\r\n");
+                Assert.StartsWith("550 5.1.1", await client.ReadLineAsync(), StringComparison.Ordinal);
+            }
+            await client.SendAsync("RCPT TO:<alice@example.test>\r\nDATA\r\n");
+            Assert.StartsWith("250 2.1.5", await client.ReadLineAsync(), StringComparison.Ordinal);
+            Assert.StartsWith("354", await client.ReadLineAsync(), StringComparison.Ordinal);
+            await client.SendAsync("Subject: probe\r\n\r\nhello\r\n.\r\n");
+            var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+            probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+            Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Errors_without_an_accepted_message_still_end_the_session()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxErrors: 3);
+        await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\n");
+        await client.ReadReplyAsync();
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("RCPT TO:<nobody1@example.test>\r\nRCPT TO:<nobody2@example.test>\r\nRSET\r\nRCPT TO:<alice@example.test>\r\n");
+
+        Assert.StartsWith("550 5.1.1", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("550 5.1.1", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal); // RSET forgives nothing
+        Assert.StartsWith("503 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("421 4.7.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_refused_BDAT_chunk_counts_as_one_error()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxErrors: 2);
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        // BDAT before MAIL: its chunk is read and thrown away, and the 503 is one error of two.
+        await client.SendAsync("BDAT 5\r\nhello");
+        Assert.StartsWith("503 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("NOOP\r\n");
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RCPT_with_DSN_parameters_past_512_octets_is_accepted()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test> RET=HDRS ENVID=env1\r\n");
+        await client.ReadReplyAsync();
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        // RFC 3461 s4: NOTIFY and ORCPT may add 500 octets to RCPT's 512.
+        var original = new string('l', 64) + "@" + string.Join('.', Enumerable.Repeat(new string('d', 60), 6)) + ".example.net";
+        var rcpt = $"RCPT TO:<alice@example.test> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=rfc822;{original}\r\n";
+        Assert.InRange(rcpt.Length, 513, 2048);
+        await client.SendAsync(rcpt);
+        Assert.StartsWith("250 2.1.5", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Command_line_past_2048_octets_is_500_5_5_2_and_the_session_goes_on()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        await client.SendAsync("NOOP " + new string('x', 2048 - 5 - 2) + "\r\n");
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("NOOP " + new string('x', 2049 - 5 - 2) + "\r\nNOOP\r\n");
+        Assert.StartsWith("500 5.5.2 Line too long", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task More_than_100_NOOP_RSET_VRFY_and_HELP_without_mail_get_421()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync("EHLO client.test\r\n");
+        await client.ReadReplyAsync();
+
+        await client.SendAsync(string.Concat(Enumerable.Repeat("NOOP\r\nRSET\r\nVRFY someone\r\nHELP\r\n", 25)));
+        for (var i = 0; i < 100; i++) Assert.True((await client.ReadReplyAsync())[^1][0] is '2', $"command {i + 1} refused");
+        await client.SendAsync("NOOP\r\n");
+        Assert.StartsWith("421 4.7.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await Assert.ThrowsAsync<IOException>(client.ReadLineAsync);
+    }
+
+    [Fact]
+    public async Task Empty_BDAT_chunks_count_as_junk_commands()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendEnvelopeAsync();
+
+        await client.SendAsync(string.Concat(Enumerable.Repeat("BDAT 0\r\n", 100)));
+        for (var i = 0; i < 100; i++) Assert.StartsWith("250 2.0.0 0 octets", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("BDAT 0\r\n");
+        Assert.StartsWith("421 4.7.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Junk_command_count_starts_again_after_an_accepted_message()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30));
+        await client.SendAsync(string.Concat(Enumerable.Repeat("NOOP\r\n", 90)));
+        for (var i = 0; i < 90; i++) Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendTransactionAsync();
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        await client.SendAsync(string.Concat(Enumerable.Repeat("NOOP\r\n", 90)));
+        for (var i = 0; i < 90; i++) Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BDAT_chunk_that_crosses_the_size_limit_gets_552_and_the_rest_of_the_transaction_is_refused()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxMessageSize: 1000);
+        await client.SendEnvelopeAsync();
+
+        await client.SendAsync("BDAT 600\r\n" + new string('a', 600));
+        Assert.StartsWith("250 2.0.0 600 octets", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("BDAT 600\r\n" + new string('b', 600));
+        Assert.StartsWith("552 5.3.4 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        // Later chunks are read (the session stays in step) and refused, up to LAST.
+        await client.SendAsync("BDAT 100\r\n" + new string('c', 100) + "BDAT 10 LAST\r\n" + new string('d', 10));
+        Assert.StartsWith("551 5.0.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("551 5.0.0 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        // The transaction is over: nothing was delivered, and a new one may start.
+        await client.SendAsync("MAIL FROM:<a@remote.test>\r\n");
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task RSET_after_a_refused_BDAT_chunk_ends_the_refusal()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxMessageSize: 1000);
+        await client.SendEnvelopeAsync();
+        await client.SendAsync("BDAT 1001\r\n" + new string('a', 1001));
+        Assert.StartsWith("552 5.3.4 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        // One pipelined group: its replies may wait for the end of the message.
+        await client.SendAsync("RSET\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\nBDAT 12 LAST\r\nSubject: x\r\n");
+        var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
+        Assert.Equal(12, deliver.Body.Length);
+        probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.1.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.1.5", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10, long maxMessageSize = 25L * 1024 * 1024)
     {
         var settings = TestSettings.Minimal("mx.test") with
         {
             DeliveryAckTimeout = ackTimeout,
-            IdleTimeout = TimeSpan.FromSeconds(30),
+            IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(30),
+            MaxErrors = maxErrors,
+            MaxMessageSize = maxMessageSize,
         };
         var services = new SmtpServices(settings, new RoutingPolicy(settings), new TrustedNetworks(settings.TrustedNetworks), mailboxes.Ref, ActorRefs.Nobody);
 
@@ -162,16 +396,38 @@ public sealed class SmtpSessionActorTests : TestKit
         /// <summary>EHLO..DATA and the body (<see cref="Message"/> unless given), reading every reply up to the 354.</summary>
         public async Task SendTransactionAsync(byte[]? body = null)
         {
-            await SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+            await StartDataAsync();
+            await tcp.GetStream().WriteAsync(body ?? Message);
+            await tcp.GetStream().WriteAsync(".\r\n"u8.ToArray());
+        }
+
+        /// <summary>EHLO, MAIL and RCPT, reading their replies.</summary>
+        public async Task SendEnvelopeAsync()
+        {
+            await SendAsync("EHLO client.test\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.test>\r\n");
             string? line;
             do line = await ReadLineAsync();
             while (line.StartsWith("250-", StringComparison.Ordinal));
             Assert.StartsWith("250 ", line, StringComparison.Ordinal); // EHLO's last line
             Assert.StartsWith("250 2.1.0", await ReadLineAsync(), StringComparison.Ordinal);
             Assert.StartsWith("250 2.1.5", await ReadLineAsync(), StringComparison.Ordinal);
+        }
+
+        /// <summary>The envelope, then DATA up to its 354.</summary>
+        public async Task StartDataAsync()
+        {
+            await SendEnvelopeAsync();
+            await SendAsync("DATA\r\n");
             Assert.StartsWith("354", await ReadLineAsync(), StringComparison.Ordinal);
-            await tcp.GetStream().WriteAsync(body ?? Message);
-            await tcp.GetStream().WriteAsync(".\r\n"u8.ToArray());
+        }
+
+        /// <summary>The lines of one reply, up to its last line (the one without a hyphen).</summary>
+        public async Task<IReadOnlyList<string>> ReadReplyAsync()
+        {
+            var lines = new List<string>();
+            do lines.Add(await ReadLineAsync());
+            while (lines[^1].Length > 3 && lines[^1][3] == '-');
+            return lines;
         }
 
         public async Task<string> ReadLineAsync() =>

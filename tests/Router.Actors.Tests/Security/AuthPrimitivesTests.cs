@@ -115,13 +115,36 @@ public sealed class AuthPrimitivesTests
         {
             ["bob"] = ["bob@example.test", "@bob.test"],
         });
-        Assert.True(owners.Owns("bob", new MailAddress("Bob", "EXAMPLE.test")));
-        Assert.True(owners.Owns("BOB", new MailAddress("anyone", "bob.test")));
-        Assert.False(owners.Owns("bob", new MailAddress("anyone", "sub.bob.test")));
-        Assert.False(owners.Owns("bob", new MailAddress("alice", "example.test")));
-        Assert.True(owners.Owns("alice@example.test", new MailAddress("alice", "example.test")));
-        Assert.False(owners.Owns("alice@example.test", new MailAddress("alice", "example.test.evil")));
-        Assert.False(owners.Owns("carol", new MailAddress("carol", "example.test")));
+        Assert.True(owners.Owns("bob", new MailAddress("Bob", "EXAMPLE.test"), "+"));
+        Assert.True(owners.Owns("BOB", new MailAddress("anyone", "bob.test"), "+"));
+        Assert.False(owners.Owns("bob", new MailAddress("anyone", "sub.bob.test"), "+"));
+        Assert.False(owners.Owns("bob", new MailAddress("alice", "example.test"), "+"));
+        Assert.True(owners.Owns("alice@example.test", new MailAddress("alice", "example.test"), "+"));
+        Assert.False(owners.Owns("alice@example.test", new MailAddress("alice", "example.test.evil"), "+"));
+        Assert.False(owners.Owns("carol", new MailAddress("carol", "example.test"), "+"));
+    }
+
+    [Theory]
+    [InlineData("alice@example.test", "alice+tag", "example.test")]
+    [InlineData("alice@example.test", "Alice+Lists+2026", "EXAMPLE.test")]
+    [InlineData("bob", "bob+tag", "example.test")]
+    [InlineData("bob", "bob-tag", "example.test")]
+    public void An_address_extension_belongs_to_the_owner_of_the_address_without_it(string user, string local, string domain)
+    {
+        var owners = new SenderOwnership(new Dictionary<string, IReadOnlyList<string>> { ["bob"] = ["bob@example.test"] });
+        Assert.True(owners.Owns(user, new MailAddress(local, domain), "+-"));
+    }
+
+    [Theory]
+    [InlineData("alice@example.test", "alice+tag", "example.test", "")]
+    [InlineData("alice@example.test", "alicex+tag", "example.test", "+")]
+    [InlineData("alice@example.test", "+alice", "example.test", "+")]
+    [InlineData("alice@example.test", "alice+tag", "example.test.evil", "+")]
+    [InlineData("bob", "carol+bob", "example.test", "+")]
+    public void Without_a_delimiter_or_with_another_address_behind_it_the_extension_is_not_owned(string user, string local, string domain, string delimiter)
+    {
+        var owners = new SenderOwnership(new Dictionary<string, IReadOnlyList<string>> { ["bob"] = ["bob@example.test"] });
+        Assert.False(owners.Owns(user, new MailAddress(local, domain), delimiter));
     }
 
     [Fact]

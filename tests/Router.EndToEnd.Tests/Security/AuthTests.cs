@@ -85,6 +85,21 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
     }
 
     [Fact]
+    public async Task AUTH_response_lines_are_taken_up_to_12288_octets()
+    {
+        await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, IPAddress.Parse("127.0.0.14"));
+        // RFC 4954 s4: a response is not bound by the command line length; 12288 octets suffice.
+        var longPassword = Plain("bob", SecurityRouterFixture.BobPassword + new string('p', 6000));
+        Assert.InRange(longPassword.Length, 2049, 12288 - 2);
+        await dialog.CommandAsync("AUTH PLAIN", "334");
+        await dialog.CommandAsync(longPassword, "535 5.7.8"); // decoded and checked: only the password is wrong
+        await dialog.CommandAsync("AUTH PLAIN", "334");
+        await dialog.CommandAsync(new string('A', 12288 - 2 + 4), "500 5.5.6");
+        await dialog.CommandAsync("AUTH PLAIN", "334");
+        await dialog.CommandAsync(Plain("bob", SecurityRouterFixture.BobPassword), "235 2.7.0");
+    }
+
+    [Fact]
     public async Task Repeated_failures_are_delayed_then_end_in_421_4_7_0()
     {
         var from = IPAddress.Parse("127.0.0.12");

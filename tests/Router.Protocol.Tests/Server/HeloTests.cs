@@ -15,6 +15,10 @@ public sealed class HeloTests
     [InlineData("[IPv6:2001:db8::1]")]
     [InlineData("[IPv6:::ffff:192.0.2.1]")]
     [InlineData("bücher.example")]
+    [InlineData("my_host")]
+    [InlineData("DESKTOP_7QX2.corp.example")]
+    [InlineData("host.example.")]
+    [InlineData("localhost.")]
     public void Valid_names_are_accepted_as_given(string name)
     {
         Assert.Equal(name, Helo(name, out var error));
@@ -28,13 +32,26 @@ public sealed class HeloTests
     }
 
     [Theory]
+    [InlineData("client.example extra", "client.example")]
+    [InlineData("client.example  two more words", "client.example")]
+    [InlineData("my_pc [192.0.2.1]", "my_pc")]
+    public void Words_after_the_name_are_ignored(string argument, string name)
+    {
+        Assert.Equal(name, Helo(argument, out var error));
+        Assert.Null(error);
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData("   ")]
-    [InlineData("two words")]
+    [InlineData(".")]
+    [InlineData("host.example..")]
+    [InlineData(".host.example")]
     [InlineData("-bad.example")]
     [InlineData("bad-.example")]
     [InlineData("a..b")]
-    [InlineData("under_score.example")]
+    [InlineData("bad_name-.example")]
+    [InlineData("bad/name.example")]
     [InlineData("[300.1.1.1]")]
     [InlineData("[1.2.3]")]
     [InlineData("[IPv6:zz::1]")]
@@ -52,12 +69,14 @@ public sealed class HeloTests
     [InlineData("evil.example\rX")]
     [InlineData("evil\0.example")]
     [InlineData("evil.example\t")]
-    [InlineData("evil .example")]
+    [InlineData("evil.example\textra")]
+    [InlineData("evil.example extra\r\nX-Injected: yes")]
+    [InlineData("evil.example extra\0")]
     [InlineData("[192.0.2.1]\r\nX:y")]
     [InlineData("[IPv6:::1%\r\nX-Injected:yes]")]
     [InlineData("[IPv6:fe80::1%eth0]")]
     [InlineData("[IPv6:::1 ]")]
-    public void Names_with_line_breaks_NUL_or_spaces_are_refused(string name)
+    public void Names_with_line_breaks_NUL_or_tabs_are_refused(string name)
     {
         Assert.Null(Helo(name, out var error));
         Assert.Same(Replies.BadHeloSyntax, error);
