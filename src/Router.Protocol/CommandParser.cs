@@ -108,20 +108,44 @@ public static class CommandParser
         var body = BodyType.SevenBit;
         var retFull = false;
         string? envId = null;
+        var seen = 0;
         foreach (var (key, value) in Parameters(rest[used..]))
         {
-            if (Is(key, "SIZE"u8) && Utf8Parser.TryParse(value, out long n, out var c) && c == value.Length && n >= 0) size = n;
-            else if (Is(key, "BODY"u8) && Is(value, "8BITMIME"u8)) body = BodyType.EightBitMime;
-            else if (Is(key, "BODY"u8) && Is(value, "7BIT"u8)) body = BodyType.SevenBit;
-            else if (Is(key, "SMTPUTF8"u8) && value.IsEmpty && utf8Offered) { }
-            else if (Is(key, "RET"u8) && (Is(value, "FULL"u8) || Is(value, "HDRS"u8))) retFull = Is(value, "FULL"u8);
-            else if (Is(key, "ENVID"u8) && IsXtext(value) && value.Length <= 100) envId = Encoding.ASCII.GetString(value);
-            else if (Is(key, "AUTH"u8) && !value.IsEmpty && IsXtext(value)) { } // RFC 4954 s5: accepted, not trusted.
-            else
+            var known = Known(key, MailKeys);
+            var valid = false;
+            switch (known)
             {
-                error = key.IsEmpty ? Replies.SyntaxError : Replies.UnknownParameter;
+                case 0: // SIZE
+                    valid = Utf8Parser.TryParse(value, out long n, out var c) && c == value.Length && n >= 0;
+                    size = n;
+                    break;
+                case 1: // BODY
+                    valid = Is(value, "8BITMIME"u8) || Is(value, "7BIT"u8);
+                    body = Is(value, "8BITMIME"u8) ? BodyType.EightBitMime : BodyType.SevenBit;
+                    break;
+                case 2: // SMTPUTF8; where it is not offered, an unknown parameter (555)
+                    if (!utf8Offered) known = -1;
+                    valid = value.IsEmpty && utf8Offered;
+                    break;
+                case 3: // RET
+                    valid = Is(value, "FULL"u8) || Is(value, "HDRS"u8);
+                    retFull = Is(value, "FULL"u8);
+                    break;
+                case 4: // ENVID
+                    valid = value.Length is > 0 and <= 100 && IsXtext(value);
+                    envId = Encoding.ASCII.GetString(value);
+                    break;
+                case 5: // AUTH (RFC 4954 s5): accepted, not trusted.
+                    valid = !value.IsEmpty && IsXtext(value);
+                    break;
+            }
+            if (!valid || (seen & (1 << known)) != 0)
+            {
+                // A parameter we do not know is 555; one we know, given twice or with a bad value, 501 (as Postfix).
+                error = key.IsEmpty || known >= 0 ? Replies.SyntaxError : Replies.UnknownParameter;
                 return null;
             }
+            seen |= 1 << known;
         }
         error = null;
         return new MailCommand(address, size, body, smtpUtf8, retFull, envId);
@@ -159,15 +183,27 @@ public static class CommandParser
 
         var notify = DsnNotify.None;
         string? orcpt = null;
+        var seen = 0;
         foreach (var (key, value) in Parameters(rest[used..]))
         {
-            if (Is(key, "NOTIFY"u8) && TryParseNotify(value, out var flags)) notify = flags;
-            else if (Is(key, "ORCPT"u8) && value.IndexOf((byte)';') > 0 && value.Length <= 500 && !HasControlCharacters(value)) orcpt = Encoding.UTF8.GetString(value);
-            else
+            var known = Known(key, RcptKeys);
+            var valid = false;
+            switch (known)
             {
-                error = key.IsEmpty ? Replies.SyntaxError : Replies.UnknownParameter;
+                case 0: // NOTIFY
+                    valid = TryParseNotify(value, out notify);
+                    break;
+                case 1: // ORCPT
+                    valid = IsOriginalRecipient(value);
+                    orcpt = Encoding.UTF8.GetString(value);
+                    break;
+            }
+            if (!valid || (seen & (1 << known)) != 0)
+            {
+                error = key.IsEmpty || known >= 0 ? Replies.SyntaxError : Replies.UnknownParameter;
                 return null;
             }
+            seen |= 1 << known;
         }
         error = null;
         return new RcptCommand(address, notify, orcpt);
@@ -236,14 +272,52 @@ public static class CommandParser
         return true;
     }
 
-    // RFC 3461 s4: xtext = *( xchar / hexchar ), xchar = "!" .. "~" except "+" and "=".
+    private static readonly string[] MailKeys = ["SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"];
+    private static readonly string[] RcptKeys = ["NOTIFY", "ORCPT"];
+
+    /// <summary>The index of <paramref name="key"/> among <paramref name="keys"/> (case-insensitive), or -1.</summary>
+    private static int Known(ReadOnlySpan<byte> key, string[] keys)
+    {
+        for (var i = 0; i < keys.Length; i++)
+        {
+            if (key.Length == keys[i].Length && Ascii.EqualsIgnoreCase(key, keys[i])) return i;
+        }
+        return -1;
+    }
+
+    // RFC 3461 s4: xtext = *( xchar / hexchar ), xchar = "!" .. "~" except "+" and "=",
+    // hexchar = "+" and two upper-case hexadecimal digits.
     private static bool IsXtext(ReadOnlySpan<byte> s)
     {
-        foreach (var b in s)
+        for (var i = 0; i < s.Length; i++)
         {
-            if (b is < 33 or > 126 or (byte)'=') return false;
+            var b = s[i];
+            if (b == (byte)'+')
+            {
+                if (i + 2 >= s.Length || !IsUpperHex(s[i + 1]) || !IsUpperHex(s[i + 2])) return false;
+                i += 2;
+            }
+            else if (b is < 33 or > 126 or (byte)'=') return false;
         }
         return true;
+    }
+
+    private static bool IsUpperHex(byte b) => b is >= (byte)'0' and <= (byte)'9' or >= (byte)'A' and <= (byte)'F';
+
+    /// <summary>
+    /// ORCPT = addr-type ";" xtext (RFC 3461 s4.2), at most 500 octets; the "utf-8" type of RFC 6533
+    /// carries UTF-8 as it is. Whatever is accepted here is passed on to the next hop as given.
+    /// </summary>
+    private static bool IsOriginalRecipient(ReadOnlySpan<byte> value)
+    {
+        var semi = value.IndexOf((byte)';');
+        if (semi <= 0 || value.Length > 500) return false;
+        foreach (var b in value[..semi])
+        {
+            if (!(char.IsAsciiLetterOrDigit((char)b) || b == (byte)'-')) return false;
+        }
+        var address = value[(semi + 1)..];
+        return !address.IsEmpty && (Is(value[..semi], "UTF-8"u8) ? !HasControlCharacters(address) : IsXtext(address));
     }
 
     public ref struct ParameterEnumerator

@@ -233,7 +233,7 @@ public sealed class MailCommandTests
     [Fact]
     public void BODY_BINARYMIME_is_not_offered()
     {
-        Assert.Same(Replies.UnknownParameter, Refused("FROM:<a@b.c> BODY=BINARYMIME"));
+        Assert.Same(Replies.SyntaxError, Refused("FROM:<a@b.c> BODY=BINARYMIME"));
     }
 
     [Fact]
@@ -251,7 +251,7 @@ public sealed class MailCommandTests
     [Fact]
     public void SMTPUTF8_takes_no_value()
     {
-        Assert.Same(Replies.UnknownParameter, Refused("FROM:<a@b.c> SMTPUTF8=yes"));
+        Assert.Same(Replies.SyntaxError, Refused("FROM:<a@b.c> SMTPUTF8=yes"));
     }
 
     [Fact]
@@ -325,7 +325,7 @@ public sealed class MailCommandTests
     [Fact]
     public void RET_with_another_value_is_refused()
     {
-        Assert.Same(Replies.UnknownParameter, Refused("FROM:<a@b.c> RET=BODY"));
+        Assert.Same(Replies.SyntaxError, Refused("FROM:<a@b.c> RET=BODY"));
     }
 
     [Fact]
@@ -337,13 +337,15 @@ public sealed class MailCommandTests
     [Fact]
     public void ENVID_longer_than_100_is_refused()
     {
-        Assert.Equal(555, Refused("FROM:<a@b.c> ENVID=" + new string('x', 101)).Code);
+        Assert.Equal(501, Refused("FROM:<a@b.c> ENVID=" + new string('x', 101)).Code);
     }
 
     [Fact]
     public void ENVID_with_equals_sign_is_refused()
     {
-        Assert.Equal(555, Refused("FROM:<a@b.c> ENVID=a=b").Code);
+        Assert.Equal(501, Refused("FROM:<a@b.c> ENVID=a=b").Code);
+        Assert.Equal(501, Refused("FROM:<a@b.c> ENVID=a+2").Code);
+        Assert.Equal(501, Refused("FROM:<a@b.c> ENVID=a+2b").Code);
     }
 
     [Fact]
@@ -363,6 +365,16 @@ public sealed class MailCommandTests
     public void Several_spaces_between_parameters_are_allowed()
     {
         Assert.Equal(7, Accepted("FROM:<a@b.c>   SIZE=7  ").DeclaredSize);
+    }
+
+    [Theory]
+    [InlineData("FROM:<a@b.c> RET=FULL RET=HDRS")]
+    [InlineData("FROM:<a@b.c> ENVID=x ENVID=y")]
+    [InlineData("FROM:<a@b.c> SIZE=10 size=10")]
+    [InlineData("FROM:<a@b.c> BODY=7BIT BODY=8BITMIME")]
+    public void A_parameter_given_twice_is_refused_with_501(string argument)
+    {
+        Assert.Same(Replies.SyntaxError, Refused(argument));
     }
 
     [Fact]
