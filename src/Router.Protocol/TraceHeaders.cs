@@ -18,7 +18,7 @@ public static class TraceHeaders
     public static byte[] Received(string heloName, IPAddress client, string hostname, string protocol, string id, string? forRecipient, DateTimeOffset when)
     {
         var sb = new StringBuilder(256);
-        sb.Append("Received: from ").Append(heloName).Append(" ([").Append(FormatAddress(client)).Append("])\r\n");
+        sb.Append("Received: from ").Append(AsciiName(heloName)).Append(" ([").Append(FormatAddress(client)).Append("])\r\n");
         sb.Append("\tby ").Append(hostname).Append(" (Router) with ").Append(protocol).Append(" id ").Append(id);
         if (forRecipient is not null) sb.Append("\r\n\tfor <").Append(forRecipient).Append('>');
         sb.Append("; ").Append(Rfc5322Date(when)).Append("\r\n");
@@ -48,6 +48,25 @@ public static class TraceHeaders
         }
         return count;
     }
+
+    /// <summary>
+    /// A UTF-8 EHLO name as its A-label (RFC 5890): the header may travel in a message without
+    /// SMTPUTF8, where raw UTF-8 is not allowed (RFC 6532); a name that is no IDN keeps '?' for each non-ASCII character.
+    /// </summary>
+    private static string AsciiName(string name)
+    {
+        if (Ascii.IsValid(name)) return name;
+        try
+        {
+            return Idn.GetAscii(name);
+        }
+        catch (ArgumentException)
+        {
+            return string.Concat(name.Select(c => char.IsAscii(c) ? c : '?'));
+        }
+    }
+
+    private static readonly IdnMapping Idn = new();
 
     private static string FormatAddress(IPAddress address) =>
         address.IsIPv4MappedToIPv6 ? address.MapToIPv4().ToString() :

@@ -30,6 +30,18 @@ public sealed class TraceHeadersTests
             Received(IPAddress.Parse("192.0.2.7"), forRecipient: null));
     }
 
+    [Theory]
+    [InlineData("bücher.example", "xn--bcher-kva.example")]
+    [InlineData("bad_ü..name", "bad_?..name")]
+    public void A_UTF8_EHLO_name_is_written_in_ASCII(string helo, string written)
+    {
+        // The header may travel in a message without SMTPUTF8, where raw UTF-8 is not allowed (RFC 6532).
+        var received = Encoding.UTF8.GetString(TraceHeaders.Received(helo, IPAddress.Parse("192.0.2.7"), "mx.example", "ESMTP", "0ABC123", null, When));
+
+        Assert.StartsWith($"Received: from {written} ([192.0.2.7])\r\n", received, StringComparison.Ordinal);
+        Assert.True(Ascii.IsValid(received));
+    }
+
     [Fact]
     public void Received_marks_IPv6_clients_as_IPv6_literals()
     {
