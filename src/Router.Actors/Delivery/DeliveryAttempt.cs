@@ -101,15 +101,21 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             }
             try
             {
+                // RFC 6152 s3: 8-bit content goes only to a peer offering 8BITMIME, else converted to 7 bit.
+                var eightBit = message.EightBitMime && connection.Capabilities.EightBitMime;
+                var body = message.EightBitMime && !eightBit ? SevenBitDowngrade.Apply(content) : content;
                 foreach (var chunk in unsent.Chunk(settings.MaxRecipientsPerTransaction))
                 {
                     var envelope = new SmtpEnvelope(message.Sender ?? "", chunk.Select(i => message.Recipients[i].Address).ToArray())
                     {
                         SmtpUtf8 = smtpUtf8,
-                        EightBitMime = message.EightBitMime,
-                        Size = content.Length,
+                        EightBitMime = eightBit,
+                        Size = body.Length,
+                        EnvelopeId = message.EnvelopeId,
+                        ReturnFull = message.ReturnFull,
+                        RecipientDsn = chunk.Select(i => new RecipientDsn(message.Recipients[i].Notify, message.Recipients[i].OriginalRecipient)).ToArray(),
                     };
-                    var sent = await connection.SendAsync(envelope, content, ct).ConfigureAwait(false);
+                    var sent = await connection.SendAsync(envelope, body, ct).ConfigureAwait(false);
                     for (var k = 0; k < chunk.Length; k++)
                     {
                         // A refusal of our own (SIZE over the peer's limit, SMTPUTF8 not offered) names no remote MTA.

@@ -34,6 +34,7 @@ public sealed class SmtpCapabilities
     public bool StartTls => Keywords.Contains("STARTTLS");
     public bool Chunking => Keywords.Contains("CHUNKING");
     public bool EnhancedStatusCodes => Keywords.Contains("ENHANCEDSTATUSCODES");
+    public bool Dsn => Keywords.Contains("DSN");
     public bool Auth => AuthMechanisms.Count > 0;
 
     /// <summary>Reads the extension lines of a positive EHLO reply; the first line is the peer's name.</summary>

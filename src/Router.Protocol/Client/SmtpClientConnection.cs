@@ -320,7 +320,7 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
     private async Task<TransactionResult> SendPipelinedAsync(SmtpEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken ct)
     {
-        foreach (var rcpt in envelope.Recipients) AppendLine("RCPT TO:<", rcpt, ">");
+        for (var i = 0; i < envelope.Recipients.Count; i++) AppendLine("RCPT TO:<", envelope.Recipients[i], RcptTail(envelope, i));
         AppendLine("DATA", null, null);
         await WriteAsync(_commands.WrittenMemory, _options.MailTimeout, "MAIL", ct);
 
@@ -371,7 +371,7 @@ public sealed class SmtpClientConnection : IAsyncDisposable
                 recipients[i] = closing;
                 continue;
             }
-            recipients[i] = await CommandAsync("RCPT TO:<", envelope.Recipients[i], ">", _options.RcptTimeout, "RCPT", ct);
+            recipients[i] = await CommandAsync("RCPT TO:<", envelope.Recipients[i], RcptTail(envelope, i), _options.RcptTimeout, "RCPT", ct);
             ExpectNotIntermediate(recipients[i], "RCPT");
             if (recipients[i].Code == 421) closing = recipients[i];
         }
@@ -456,11 +456,35 @@ public sealed class SmtpClientConnection : IAsyncDisposable
             size.TryFormat(_commands.GetSpan(20), out var n, default, CultureInfo.InvariantCulture);
             _commands.Advance(n);
         }
-        // Without 8BITMIME at the peer the body goes as it is, like Postfix does; declaring it would be refused.
+        // Without 8BITMIME at the peer the caller sends a 7-bit form (RFC 6152 s3); declaring it would be refused.
         if (envelope.EightBitMime && Capabilities.EightBitMime) Append(" BODY=8BITMIME");
         if (utf8) Append(" SMTPUTF8");
+        if (Capabilities.Dsn)
+        {
+            // RFC 3461 s5.2.1: a relay passes the DSN parameters on to a next hop that supports DSN.
+            if (envelope.ReturnFull) Append(" RET=FULL");
+            if (envelope.EnvelopeId is { } envId) Append(" ENVID=" + envId);
+        }
         Append("\r\n");
     }
+
+    /// <summary>"&gt;" and, to a peer offering DSN, the recipient's NOTIFY and ORCPT (RFC 3461 s4.1, s4.2).</summary>
+    private string RcptTail(SmtpEnvelope envelope, int index)
+    {
+        if (!Capabilities.Dsn || envelope.RecipientDsn is not { } all) return ">";
+        var (notify, orcpt) = all[index];
+        if (notify == DsnNotify.None && orcpt is null) return ">";
+        var tail = new StringBuilder(">");
+        if (notify != DsnNotify.None) tail.Append(" NOTIFY=").Append(NotifyValue(notify));
+        // A UTF-8 ORCPT (RFC 6533) could only go with SMTPUTF8; it is left out rather than mangled.
+        if (orcpt is not null && System.Text.Ascii.IsValid(orcpt)) tail.Append(" ORCPT=").Append(orcpt);
+        return tail.ToString();
+    }
+
+    private static string NotifyValue(DsnNotify notify) => notify.HasFlag(DsnNotify.Never)
+        ? "NEVER"
+        : string.Join(',', new[] { (DsnNotify.Success, "SUCCESS"), (DsnNotify.Failure, "FAILURE"), (DsnNotify.Delay, "DELAY") }
+            .Where(f => notify.HasFlag(f.Item1)).Select(f => f.Item2));
 
     private void AppendLine(string head, string? argument, string? tail)
     {

@@ -372,6 +372,30 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_8bit_message_goes_to_a_server_without_8BITMIME_in_7_bit()
+    {
+        // RFC 6152 s3: convert or return; Postfix converts.
+        _server.Offers8BitMime = false;
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        var body = Encoding.UTF8.GetBytes("Subject: Q1\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n");
+        await _services.Store.StoreAsync("Q1", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), body);
+
+        queue.Tell(Envelope("Q1") with { Message = Envelope("Q1").Message with { EightBitMime = true, Size = body.Length } });
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await _server.Received(1).WaitAsync(Deadline);
+        var data = Assert.Single(_server.Messages).Data;
+        Assert.DoesNotContain(data, c => c > 0x7F);
+        Assert.Contains("Subject: Q1", data, StringComparison.Ordinal);
+        Assert.Contains("Received: by test", data, StringComparison.Ordinal);
+        var converted = MimeKit.MimeMessage.Load(new MemoryStream(Encoding.Latin1.GetBytes(data)));
+        Assert.Equal("Grüße aus Köln", converted.TextBody?.TrimEnd());
+        Assert.NotEqual(MimeKit.ContentEncoding.EightBit, Assert.IsAssignableFrom<MimeKit.MimePart>(converted.Body).ContentTransferEncoding);
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
     public async Task Messages_waiting_for_the_only_connection_go_out_one_after_another()
     {
         _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1 };

@@ -36,6 +36,9 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
     /// <summary>The MAIL reply ("250 2.1.0 Ok" by default); anything else refuses the transaction.</summary>
     public string MailReply { get; set; } = "250 2.1.0 Ok";
 
+    /// <summary>Offers 8BITMIME (RFC 6152); on by default.</summary>
+    public bool Offers8BitMime { get; set; } = true;
+
     /// <summary>Offers STARTTLS, answers it with 220, then sends plaintext and hangs up: a TLS handshake that always fails.</summary>
     public bool BrokenStartTls { get; set; }
 
@@ -97,7 +100,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                 switch (verb)
                 {
                     case "EHLO":
-                        await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n" + (BrokenStartTls ? "250-STARTTLS\r\n" : "") + "250 8BITMIME");
+                        await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n" + (BrokenStartTls ? "250-STARTTLS\r\n" : "") + (Offers8BitMime ? "250 8BITMIME" : "250 HELP"));
                         break;
                     case "STAR":
                         await writer.WriteLineAsync("220 2.0.0 Ready to start TLS");

@@ -307,6 +307,47 @@ public sealed class SmtpClientConnectionTests
         });
     }
 
+    private static SmtpEnvelope WithDsn(SmtpEnvelope envelope) => envelope with
+    {
+        EnvelopeId = "QX1+2Bid",
+        ReturnFull = true,
+        RecipientDsn = [new RecipientDsn(DsnNotify.Success | DsnNotify.Failure, "rfc822;Bob+2Btag@y.test"), new RecipientDsn(DsnNotify.Never, null), new RecipientDsn(DsnNotify.None, null)],
+    };
+
+    [Fact]
+    public async Task DSN_parameters_go_on_to_a_peer_that_offers_DSN()
+    {
+        // RFC 3461 s5.2.1: a relay passes RET, ENVID, NOTIFY and ORCPT to a next hop supporting DSN.
+        await DialogAsync(async s =>
+        {
+            await GreetAsync(s, "PIPELINING", "DSN");
+            await s.ExpectAsync(
+                "MAIL FROM:<a@x.test> RET=FULL ENVID=QX1+2Bid",
+                "RCPT TO:<b@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+2Btag@y.test",
+                "RCPT TO:<c@y.test> NOTIFY=NEVER",
+                "RCPT TO:<d@y.test>",
+                "DATA");
+            await s.SendAsync("250 ok", "250 ok", "250 ok", "250 ok", "354 go");
+            await s.ReadDataAsync();
+            await s.SendAsync("250 queued");
+            await s.ExpectCloseAsync();
+        }, connection => AssertDeliveredAsync(connection, WithDsn(Envelope("b@y.test", "c@y.test", "d@y.test")), Message));
+    }
+
+    [Fact]
+    public async Task DSN_parameters_are_left_out_for_a_peer_without_DSN()
+    {
+        await DialogAsync(async s =>
+        {
+            await GreetAsync(s, "PIPELINING");
+            await s.ExpectAsync("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "RCPT TO:<c@y.test>", "RCPT TO:<d@y.test>", "DATA");
+            await s.SendAsync("250 ok", "250 ok", "250 ok", "250 ok", "354 go");
+            await s.ReadDataAsync();
+            await s.SendAsync("250 queued");
+            await s.ExpectCloseAsync();
+        }, connection => AssertDeliveredAsync(connection, WithDsn(Envelope("b@y.test", "c@y.test", "d@y.test")), Message));
+    }
+
     [Fact]
     public async Task Mixed_recipient_replies_are_reported_per_recipient()
     {
