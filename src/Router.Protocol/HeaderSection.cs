@@ -10,4 +10,47 @@ public static class HeaderSection
         var end = message.IndexOf("\r\n\r\n"u8);
         return end < 0 ? message : message[..(end + 2)];
     }
+
+    /// <summary>
+    /// The message without the header fields named <paramref name="field"/> (with their folded
+    /// continuation lines); the message itself when it has none.
+    /// </summary>
+    public static ReadOnlyMemory<byte> Without(ReadOnlyMemory<byte> message, ReadOnlySpan<byte> field)
+    {
+        var headers = Of(message.Span);
+        List<(int Start, int End)>? drop = null;
+        var start = 0;
+        while (start < headers.Length)
+        {
+            var end = LineEnd(headers, start);
+            if (IsField(headers[start..end], field))
+            {
+                // A field goes on over the lines that start with a space or a tab (RFC 5322 s2.2.3).
+                while (end < headers.Length && headers[end] is (byte)' ' or (byte)'\t') end = LineEnd(headers, end);
+                (drop ??= []).Add((start, end));
+            }
+            start = end;
+        }
+        if (drop is null) return message;
+        var kept = new byte[message.Length - drop.Sum(d => d.End - d.Start)];
+        var from = 0;
+        var to = 0;
+        foreach (var (dropStart, dropEnd) in drop)
+        {
+            message.Span[from..dropStart].CopyTo(kept.AsSpan(to));
+            to += dropStart - from;
+            from = dropEnd;
+        }
+        message.Span[from..].CopyTo(kept.AsSpan(to));
+        return kept;
+    }
+
+    private static int LineEnd(ReadOnlySpan<byte> headers, int start)
+    {
+        var lf = headers[start..].IndexOf((byte)'\n');
+        return lf < 0 ? headers.Length : start + lf + 1;
+    }
+
+    private static bool IsField(ReadOnlySpan<byte> line, ReadOnlySpan<byte> field) =>
+        line.Length > field.Length && line[field.Length] == (byte)':' && System.Text.Ascii.EqualsIgnoreCase(line[..field.Length], field);
 }

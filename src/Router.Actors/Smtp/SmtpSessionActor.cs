@@ -738,9 +738,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     // ---- message completion: submission headers (RFC 6409 s8) and DKIM (RFC 6376) ----
 
-    /// <summary>The message as its owners get it: missing Date/Message-ID added on submission, then DKIM-signed when it leaves.</summary>
+    /// <summary>The message as its owners get it: a client's Return-Path dropped, missing Date/Message-ID added on submission, then DKIM-signed when it leaves.</summary>
     private ReadOnlyMemory<byte> Complete(Transaction transaction, string queueId, ReadOnlyMemory<byte> body)
     {
+        // Return-Path is the final delivery's to add (RFC 5321 s4.4); one the client wrote would
+        // sit above ours and mislead (Postfix's message_drop_headers drops it too).
+        body = HeaderSection.Without(body, "Return-Path"u8);
         var added = IsSubmission || _user is not null
             ? SubmissionHeaders.Missing(body.Span, _services.Settings.Hostname, $"{queueId}.{Convert.ToHexString(RandomNumberGenerator.GetBytes(6))}", DateTimeOffset.Now)
             : [];

@@ -1,3 +1,4 @@
+using System.Text;
 using Router.EndToEnd.Tests.Infrastructure;
 
 namespace Router.EndToEnd.Tests.Inbound;
@@ -150,6 +151,21 @@ public sealed class ReplyCodeDialogTests(InboundRouterFixture fixture)
         await c.SendAsync(".\r\n");
         await c.ExpectAsync("250");
         Assert.Single(router.Mailbox("bob@example.test").NewMessagesContaining(token));
+    }
+
+    [Fact]
+    public async Task A_Return_Path_written_by_the_client_is_dropped_for_the_one_of_the_delivery()
+    {
+        var token = TestMessages.NewToken();
+        var message = Encoding.ASCII.GetBytes("Return-Path: <forged@elsewhere.test>\r\nreturn-path:\r\n <folded@elsewhere.test>\r\n")
+            .Concat(TestMessages.Create(token)).ToArray();
+        await using var c = await _router.ConnectEhloAsync();
+        await TestMessages.SendAsync(c, message, from: "a@remote.test", to: ["alice@example.test"]);
+
+        var text = File.ReadAllText(Assert.Single(_router.FilesContaining(token)));
+        Assert.StartsWith("Return-Path: <a@remote.test>\r\n", text, StringComparison.Ordinal);
+        Assert.Single(text.Split("\r\n"), l => l.StartsWith("Return-Path:", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain("elsewhere.test", text, StringComparison.Ordinal);
     }
 
     [Theory]
