@@ -58,8 +58,25 @@ public static class AddressParser
         var domain = s[(at + 1)..];
         if (local.Length > MaxLocalPart || domain.Length is 0 or > MaxDomain) return false;
         if (!(domain[0] == (byte)'[' ? IsAddressLiteral(domain) : IsDomain(domain, allowUtf8))) return false;
-        address = new MailAddress(Encoding.UTF8.GetString(local), Encoding.UTF8.GetString(domain));
+        address = new MailAddress(Canonical(local, allowUtf8), Encoding.UTF8.GetString(domain));
         return true;
+    }
+
+    /// <summary>
+    /// A quoted local part that needs no quotes is the same mailbox as its Dot-string ("demo" is
+    /// demo, RFC 5321 s4.1.2), so it is kept in that form, as Postfix does; any other keeps its quotes.
+    /// </summary>
+    private static string Canonical(ReadOnlySpan<byte> local, bool allowUtf8)
+    {
+        if (local[0] != (byte)'"') return Encoding.UTF8.GetString(local);
+        Span<byte> plain = stackalloc byte[local.Length];
+        var n = 0;
+        for (var i = 1; i < local.Length - 1; i++)
+        {
+            if (local[i] == (byte)'\\') i++;
+            plain[n++] = local[i];
+        }
+        return Encoding.UTF8.GetString(IsDotString(plain[..n], allowUtf8) ? plain[..n] : local);
     }
 
     /// <summary>

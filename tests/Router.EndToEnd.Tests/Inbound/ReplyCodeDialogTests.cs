@@ -154,6 +154,17 @@ public sealed class ReplyCodeDialogTests(InboundRouterFixture fixture)
     }
 
     [Fact]
+    public async Task A_quoted_local_part_that_needs_no_quotes_reaches_the_mailbox()
+    {
+        var token = TestMessages.NewToken();
+        await using var c = await _router.ConnectEhloAsync();
+        await TestMessages.SendAsync(c, TestMessages.Create(token), from: "a@remote.test", to: ["\"alice\"@example.test"]);
+
+        var file = Assert.Single(_router.FilesContaining(token));
+        Assert.StartsWith(Path.Combine(_router.Mailbox("alice@example.test").Path, "new"), file, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_Return_Path_written_by_the_client_is_dropped_for_the_one_of_the_delivery()
     {
         var token = TestMessages.NewToken();

@@ -19,6 +19,20 @@ public sealed class AddressParserTests
         return domain;
     }
 
+    [Theory]
+    [InlineData("\"demo\"@b.c", "demo")]
+    [InlineData("\"first.last\"@b.c", "first.last")]
+    [InlineData("\"d\\emo\"@b.c", "demo")]          // a quoted-pair of an ordinary character
+    [InlineData("\"john smith\"@b.c", "\"john smith\"")]
+    [InlineData("\"a..b\"@b.c", "\"a..b\"")]
+    [InlineData("\"\"@b.c", "\"\"")]
+    public void A_quoted_local_part_that_needs_no_quotes_is_the_dot_string(string mailbox, string local)
+    {
+        // RFC 5321 s4.1.2: "demo"@b.c is demo@b.c, so it reaches the same mailbox.
+        Assert.True(AddressParser.TryParseMailbox(Bytes.Ascii(mailbox), allowUtf8: false, out var address));
+        Assert.Equal(local, address!.LocalPart);
+    }
+
     [Fact]
     public void Domain_of_255_octets_is_accepted()
     {
