@@ -185,17 +185,23 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         await EmptiesAsync(queue);
     }
 
+    /// <summary>A queue with one accepted message, delivering with <paramref name="policy"/> to a server whose TLS handshake always fails.</summary>
+    private async Task<IActorRef> QueueBehindBrokenTlsAsync(string policy)
+    {
+        _server.BrokenStartTls = true;
+        _services.Delivery = TestDomainServices.DefaultDelivery with { StartTls = policy };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        queue.Tell(await MessageAsync("Q1"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        return queue;
+    }
+
     [Fact]
     public async Task Opportunistic_TLS_whose_handshake_fails_is_retried_in_plaintext()
     {
-        _server.BrokenStartTls = true;
-        _services.Delivery = TestDomainServices.DefaultDelivery with { StartTls = "opportunistic" };
-        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        var queue = StartQueue();
+        var queue = await QueueBehindBrokenTlsAsync("opportunistic");
 
-        queue.Tell(await MessageAsync("Q1"));
-
-        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
         await _server.Received(1).WaitAsync(Deadline);
         Assert.Equal(2, _server.Connections); // the broken handshake, then plaintext
         await EmptiesAsync(queue);
@@ -204,14 +210,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     [Fact]
     public async Task Required_TLS_whose_handshake_fails_is_deferred_not_sent_in_plaintext()
     {
-        _server.BrokenStartTls = true;
-        _services.Delivery = TestDomainServices.DefaultDelivery with { StartTls = "require" };
-        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        var queue = StartQueue();
+        var queue = await QueueBehindBrokenTlsAsync("require");
 
-        queue.Tell(await MessageAsync("Q1"));
-
-        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
         DomainDeliveryActor.QueueItemRecipient? bob = null;
         await AwaitAssertAsync(() => bob = Assert.Single(Queue(queue).Messages.Single().Recipients, r => r.State == "Deferred"), Deadline, TimeSpan.FromMilliseconds(100));
         Assert.Contains("TLS", bob!.LastReply, StringComparison.Ordinal);
