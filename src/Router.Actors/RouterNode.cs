@@ -270,6 +270,7 @@ public sealed class RouterNode : IAsyncDisposable
         var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
         {
             Security = _security = LoadSecurity(),
+            DeliveredNotices = new DeliveredNotices(notices),
         };
         handoff = services.Handoff;
         BodyBudget = services.BodyBudget;

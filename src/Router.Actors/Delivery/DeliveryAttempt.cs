@@ -9,7 +9,8 @@ namespace Router.Actors.Delivery;
 /// One delivery attempt of one queued message to its domain (RFC 5321 s5.1, s4.5.4.1): resolve
 /// the MX hosts, take a pooled connection or open one (each address of each host in turn, with
 /// opportunistic or required STARTTLS per RFC 3207/7435), send the pending recipients in
-/// transactions of at most N recipients, and turn every reply into a per-recipient result.
+/// transactions of at most N recipients, and turn every reply into a per-recipient result (a
+/// delivered one records whether the server offered DSN).
 /// Connection-level failures move on to the next host; when no host works, the recipients are
 /// deferred with the last error.
 /// </summary>
@@ -120,6 +121,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                     {
                         // A refusal of our own (SIZE over the peer's limit, SMTPUTF8 not offered) names no remote MTA.
                         var result = RecipientResult.From(chunk[k], sent.OutcomeFor(k), sent.LocalReply is null ? host.Name : null);
+                        // Who offered DSN took over NOTIFY; who did not leaves a NOTIFY=SUCCESS to us (RFC 3461 s5.2.2).
+                        if (result.Outcome == RecipientOutcome.Delivered) result = result with { PeerOfferedDsn = connection.Capabilities.Dsn };
                         if (result.Outcome != RecipientOutcome.Deferred)
                         {
                             results.Add(result);

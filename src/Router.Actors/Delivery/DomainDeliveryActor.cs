@@ -14,8 +14,9 @@ namespace Router.Actors.Delivery;
 /// per-destination queue plus its smtp clients). It persists a message's envelope before
 /// acknowledging it, delivers with at most N concurrent attempts over pooled connections,
 /// persists each recipient's outcome, retries deferred recipients on the persisted schedule,
-/// sends one delay notice after the warning time and a bounce for failed recipients or at the
-/// give-up time (RFC 3464), and snapshots so its journal stays short. State changes happen only
+/// sends one delay notice after the warning time, a bounce for failed recipients or at the
+/// give-up time, and a "relayed" notice for recipients that asked NOTIFY=SUCCESS and went to a
+/// server without DSN (RFC 3464, RFC 3461 s5.2.2), and snapshots so its journal stays short. State changes happen only
 /// in <see cref="DomainQueue.Apply"/>; this class decides and performs the effects.
 /// An <see cref="Enqueue"/> may come more than once (<see cref="ShardedAsk"/>): a repeat is
 /// answered, never queued twice. On <see cref="HandOffStop"/> it starts nothing new and stops once
@@ -154,8 +155,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         var now = DateTimeOffset.UtcNow;
         foreach (var entry in _queue.Entries)
         {
-            if (entry.OwedBounces().Length > 0) SendNotice(entry, DsnKind.Failure, entry.OwedBounces());
-            else if (entry.NextAttempt <= now) _ready.Enqueue(entry.Message.QueueId);
+            if (SendOwedNotice(entry)) continue;
+            if (entry.NextAttempt <= now) _ready.Enqueue(entry.Message.QueueId);
             else _waiting.Add(entry.Message.QueueId, entry.NextAttempt);
         }
         if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
@@ -213,11 +214,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             var id = _ready.Dequeue();
             var entry = _queue.Find(id);
             if (entry is null || _attempting.Contains(id) || _notifying.Contains(id)) continue;
-            if (entry.OwedBounces().Length > 0)
-            {
-                SendNotice(entry, DsnKind.Failure, entry.OwedBounces());
-                continue;
-            }
+            if (SendOwedNotice(entry)) continue;
             StartAttempt(entry, now);
         }
         var next = _waiting.NextDue;
@@ -337,12 +334,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 Kick();
                 return;
             }
-            var owed = current.OwedBounces();
-            if (owed.Length > 0)
-            {
-                SendNotice(current, DsnKind.Failure, owed, content);
-            }
-            else if (!current.DelayNotified && now - message.ArrivedAt >= _services.Delivery.WarnAfter && current.PendingRecipients.Any())
+            if (!SendOwedNotice(current, content) && !current.DelayNotified && now - message.ArrivedAt >= _services.Delivery.WarnAfter && current.PendingRecipients.Any())
             {
                 SendNotice(current, DsnKind.Delay, current.PendingRecipients.ToArray(), content);
             }
@@ -353,11 +345,30 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     // ---- delivery status notifications ----
 
+    /// <summary>
+    /// Sends the next notice the entry owes, bounces before "relayed" notices (one notice at a time
+    /// per message); false when it owes none. What is owed is queue state, so a crash before the
+    /// hand-over sends it after recovery.
+    /// </summary>
+    private bool SendOwedNotice(QueueEntry entry, byte[]? content = null)
+    {
+        if (entry.OwedBounces() is { Length: > 0 } failed) SendNotice(entry, DsnKind.Failure, failed, content);
+        else if (entry.OwedSuccessNotices() is { Length: > 0 } relayed) SendNotice(entry, DsnKind.Relayed, relayed, content);
+        else return false;
+        return true;
+    }
+
     private void SendNotice(QueueEntry entry, DsnKind kind, int[] recipients, byte[]? content = null)
     {
         if (_handingOff) return; // the next owner sends it after its recovery
         var message = entry.Message;
-        var wanted = recipients.Where(i => QueueEntry.WantsNotice(message, i, kind == DsnKind.Failure ? DsnNotify.Failure : DsnNotify.Delay)).ToArray();
+        var notify = kind switch
+        {
+            DsnKind.Failure => DsnNotify.Failure,
+            DsnKind.Delay => DsnNotify.Delay,
+            _ => DsnNotify.Success,
+        };
+        var wanted = recipients.Where(i => QueueEntry.WantsNotice(message, i, notify)).ToArray();
         if (wanted.Length == 0)
         {
             // Null sender, or NOTIFY excludes it: settle without sending anything (RFC 3461 s4.1).
@@ -373,7 +384,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             var reply = state?.ToReply();
             var address = message.Recipients[i].Address;
             var at = address.LastIndexOf('@');
-            var status = state is { Expired: true } ? "5.4.7" : reply?.Enhanced ?? (kind == DsnKind.Failure ? "5.0.0" : "4.0.0");
+            var status = state is { Expired: true } ? "5.4.7" : reply?.Enhanced ?? DsnBuilder.StatusFor(kind, null);
             return new DsnRecipient(new MailAddress(address[..at], address[(at + 1)..]), status)
             {
                 OriginalRecipient = message.Recipients[i].OriginalRecipient,
@@ -413,27 +424,42 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     private void OnNoticeDone(NoticeDone done)
     {
-        _notifying.Remove(done.QueueId);
         var entry = _queue.Find(done.QueueId);
-        if (entry is null) return;
+        if (entry is null)
+        {
+            _notifying.Remove(done.QueueId);
+            return;
+        }
         if (!done.Sent.Ok)
         {
+            _notifying.Remove(done.QueueId);
             _log.Warning("{0}: could not hand over the {1} notice; trying again in a minute", done.QueueId, done.Kind);
             _waiting.Add(done.QueueId, DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1));
             Kick();
             return;
         }
         // Postfix's words, so that "did the sender get a bounce?" has its answer in the log.
-        var notice = done.Kind == DsnKind.Failure ? "non-delivery" : "delay";
+        var notice = done.Kind switch
+        {
+            DsnKind.Failure => "non-delivery",
+            DsnKind.Delay => "delay",
+            _ => "delivery status",
+        };
         if (done.Sent.NoticeId is { } noticeId) _log.Info("{0}: sender {1} notification: {2}", done.QueueId, notice, noticeId);
         else if (done.Sent.Refusal is { } refusal) _log.Warning("{0}: sender {1} notification to <{2}> dropped: {3}", done.QueueId, notice, entry.Message.Sender, refusal);
-        QueueEvent e = done.Kind == DsnKind.Failure
-            ? new QueueEvent.Bounced(done.QueueId, done.Recipients)
-            : new QueueEvent.DelayNotified(done.QueueId);
+        QueueEvent e = done.Kind switch
+        {
+            DsnKind.Failure => new QueueEvent.Bounced(done.QueueId, done.Recipients),
+            DsnKind.Relayed => new QueueEvent.SuccessNotified(done.QueueId, done.Recipients),
+            _ => new QueueEvent.DelayNotified(done.QueueId),
+        };
+        // Still "notifying" until the event is applied: a Kick meanwhile must not send the notice again.
         PersistEvent(e, persisted =>
         {
+            _notifying.Remove(persisted.QueueId);
             var current = _queue.Find(persisted.QueueId);
-            if (current is not null && current.PendingRecipients.Any()) _waiting.Add(persisted.QueueId, current.NextAttempt);
+            // A message may owe another notice (a bounce and a "relayed" notice): the next one now.
+            if (current is not null && !SendOwedNotice(current) && current.PendingRecipients.Any()) _waiting.Add(persisted.QueueId, current.NextAttempt);
             Kick();
         });
     }

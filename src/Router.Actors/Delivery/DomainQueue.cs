@@ -5,7 +5,9 @@ namespace Router.Actors.Delivery;
 /// <summary>
 /// The state of one destination domain's queue, changed only by applying <see cref="QueueEvent"/>s
 /// (so recovery replays exactly what happened). Decisions that need no I/O live here too: which
-/// messages are due, who still needs a bounce, whether a message is finished. Pure.
+/// messages are due, who still needs a bounce or a "relayed" notice, whether a message is
+/// finished. An owed notice keeps its message queued (and its body stored) until the notice is
+/// handed over, so a crash in between sends it after recovery. Pure.
 /// </summary>
 public sealed class DomainQueue
 {
@@ -27,6 +29,7 @@ public sealed class DomainQueue
                     Message = enq.Message,
                     States = new RecipientResult?[enq.Message.Recipients.Length],
                     BounceDone = new bool[enq.Message.Recipients.Length],
+                    SuccessNoticeDone = new bool[enq.Message.Recipients.Length],
                     NextAttempt = enq.Message.ArrivedAt,
                 };
                 break;
@@ -47,6 +50,10 @@ public sealed class DomainQueue
                 break;
             case QueueEvent.Bounced bounced when _entries.TryGetValue(bounced.QueueId, out var entry):
                 foreach (var i in bounced.Recipients) entry.BounceDone[i] = true;
+                RemoveIfFinished(entry);
+                break;
+            case QueueEvent.SuccessNotified notified when _entries.TryGetValue(notified.QueueId, out var entry):
+                foreach (var i in notified.Recipients) entry.SuccessNoticeDone[i] = true;
                 RemoveIfFinished(entry);
                 break;
             case QueueEvent.Removed removed:
@@ -88,6 +95,19 @@ public sealed class QueueEntry
     /// <summary>Per recipient: a bounce was sent for it, or none is owed.</summary>
     public required bool[] BounceDone { get; init; }
 
+    /// <summary>
+    /// Per recipient: a "relayed" notice was handed over for it. Empty in snapshots written before
+    /// it was kept (the JSON reader then passes null; <see cref="Copy"/> makes it full size, and
+    /// nothing was owed then).
+    /// </summary>
+    public bool[] SuccessNoticeDone
+    {
+        get => _successNoticeDone;
+        init => _successNoticeDone = value ?? [];
+    }
+
+    private readonly bool[] _successNoticeDone = [];
+
     public int Attempts { get; set; }
 
     public DateTimeOffset NextAttempt { get; set; }
@@ -109,6 +129,17 @@ public sealed class QueueEntry
         .Where(i => States[i] is { Outcome: RecipientOutcome.Failed } && !BounceDone[i])
         .ToArray();
 
+    /// <summary>
+    /// Delivered recipients whose sender asked NOTIFY=SUCCESS and still has to be told that the
+    /// message was relayed to a server that does not offer DSN (RFC 3461 s5.2.2; a server that
+    /// offers it got NOTIFY and is responsible now). Never for a null sender.
+    /// </summary>
+    public int[] OwedSuccessNotices() => Enumerable.Range(0, States.Length)
+        .Where(i => States[i] is { Outcome: RecipientOutcome.Delivered, PeerOfferedDsn: false }
+            && !SuccessNoticeDone[i]
+            && WantsNotice(Message, i, DsnNotify.Success))
+        .ToArray();
+
     public static bool WantsNotice(QueuedMessage message, int i, DsnNotify kind)
     {
         if (message.Sender is null) return false;
@@ -116,8 +147,8 @@ public sealed class QueueEntry
         return notify == DsnNotify.None ? kind != DsnNotify.Success : (notify & kind) != 0;
     }
 
-    /// <summary>Nothing left to try and no bounce owed.</summary>
-    public bool IsFinished => !PendingRecipients.Any() && OwedBounces().Length == 0;
+    /// <summary>Nothing left to try and no bounce or "relayed" notice owed.</summary>
+    public bool IsFinished => !PendingRecipients.Any() && OwedBounces().Length == 0 && OwedSuccessNotices().Length == 0;
 
     /// <summary>A copy that later changes to this entry do not reach (the message and the results are immutable records).</summary>
     public QueueEntry Copy() => new()
@@ -125,6 +156,7 @@ public sealed class QueueEntry
         Message = Message,
         States = (RecipientResult?[])States.Clone(),
         BounceDone = (bool[])BounceDone.Clone(),
+        SuccessNoticeDone = SuccessNoticeDone.Length == States.Length ? (bool[])SuccessNoticeDone.Clone() : new bool[States.Length],
         Attempts = Attempts,
         NextAttempt = NextAttempt,
         DelayNotified = DelayNotified,

@@ -18,6 +18,9 @@ public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy,
 {
     private static long _transactionIds;
 
+    /// <summary>This host's name: the Reporting-MTA of the notices.</summary>
+    public string Hostname => settings.Hostname;
+
     public async Task<Sent> SendAsync(DsnRequest request)
     {
         var decision = policy.Decide(request.Sender, mayRelay: true);

@@ -33,8 +33,12 @@ public enum RecipientOutcome
 /// The result of one attempt for one recipient (by index), with the reply that settled it.
 /// <paramref name="Expired"/>: failed because the give-up time passed; the reply is then the last
 /// one received (a DSN reports it as the Diagnostic-Code, with Status 5.4.7).
+/// <paramref name="PeerOfferedDsn"/>: for a delivered recipient, whether the server that took it
+/// offered DSN (RFC 3461): if not, a sender who asked NOTIFY=SUCCESS is owed a "relayed" notice
+/// (s5.2.2). Null for other outcomes, and in results written by a version that did not record it
+/// (no notice is owed for those).
 /// </summary>
-public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Code, string? Enhanced, string Text, string? RemoteMta, bool Expired = false)
+public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Code, string? Enhanced, string Text, string? RemoteMta, bool Expired = false, bool? PeerOfferedDsn = null)
 {
     public SmtpReply ToReply() => new(Code, Enhanced, Text);
 
@@ -67,6 +71,9 @@ public abstract record QueueEvent(string QueueId)
 
     /// <summary>A bounce for these failed recipients was handed to its owner (or none was due).</summary>
     public sealed record Bounced(string QueueId, int[] Recipients) : QueueEvent(QueueId);
+
+    /// <summary>A "relayed" notice (RFC 3464 Action: relayed) for these delivered recipients was handed to its owner.</summary>
+    public sealed record SuccessNotified(string QueueId, int[] Recipients) : QueueEvent(QueueId);
 
     /// <summary>Every recipient is settled: the message leaves the queue.</summary>
     public sealed record Removed(string QueueId) : QueueEvent(QueueId);

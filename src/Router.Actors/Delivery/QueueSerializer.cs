@@ -14,8 +14,8 @@ namespace Router.Actors.Delivery;
 /// event: about a tenth of the router's CPU on the relay path. The manifest names the type, so
 /// the JSON carries no type names. Rows written earlier by another serializer keep that
 /// serializer's id in the journal and are still read by it. A field added later is optional,
-/// so rows written before it still load (Attempted.AttemptedAt and QueueEntry.LastAttemptAt
-/// then read as null).
+/// so rows written before it still load (Attempted.AttemptedAt, QueueEntry.LastAttemptAt and
+/// RecipientResult.PeerOfferedDsn then read as null, QueueEntry.SuccessNoticeDone as empty).
 /// </summary>
 public sealed class QueueSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -24,6 +24,7 @@ public sealed class QueueSerializer(ExtendedActorSystem system) : SerializerWith
     private const string DelayNotifiedManifest = "D";
     private const string BouncedManifest = "B";
     private const string RemovedManifest = "R";
+    private const string SuccessNotifiedManifest = "N";
     private const string SnapshotManifest = "S";
 
     /// <summary>Registers the serializer for the queue's persisted types (fall back to it in every actor system that runs domain queues).</summary>
@@ -47,6 +48,7 @@ public sealed class QueueSerializer(ExtendedActorSystem system) : SerializerWith
         QueueEvent.DelayNotified => DelayNotifiedManifest,
         QueueEvent.Bounced => BouncedManifest,
         QueueEvent.Removed => RemovedManifest,
+        QueueEvent.SuccessNotified => SuccessNotifiedManifest,
         DomainQueueSnapshot => SnapshotManifest,
         _ => throw new ArgumentException($"{nameof(QueueSerializer)} cannot serialize {o.GetType()}"),
     };
@@ -58,6 +60,7 @@ public sealed class QueueSerializer(ExtendedActorSystem system) : SerializerWith
         QueueEvent.DelayNotified e => JsonSerializer.SerializeToUtf8Bytes(e, QueueJson.Default.DelayNotified),
         QueueEvent.Bounced e => JsonSerializer.SerializeToUtf8Bytes(e, QueueJson.Default.Bounced),
         QueueEvent.Removed e => JsonSerializer.SerializeToUtf8Bytes(e, QueueJson.Default.Removed),
+        QueueEvent.SuccessNotified e => JsonSerializer.SerializeToUtf8Bytes(e, QueueJson.Default.SuccessNotified),
         DomainQueueSnapshot s => JsonSerializer.SerializeToUtf8Bytes(s, QueueJson.Default.DomainQueueSnapshot),
         _ => throw new ArgumentException($"{nameof(QueueSerializer)} cannot serialize {obj.GetType()}"),
     };
@@ -69,6 +72,7 @@ public sealed class QueueSerializer(ExtendedActorSystem system) : SerializerWith
         DelayNotifiedManifest => Read(bytes, QueueJson.Default.DelayNotified),
         BouncedManifest => Read(bytes, QueueJson.Default.Bounced),
         RemovedManifest => Read(bytes, QueueJson.Default.Removed),
+        SuccessNotifiedManifest => Read(bytes, QueueJson.Default.SuccessNotified),
         SnapshotManifest => Read(bytes, QueueJson.Default.DomainQueueSnapshot),
         _ => throw new SerializationException($"{nameof(QueueSerializer)}: unknown manifest '{manifest}'"),
     };
@@ -83,5 +87,6 @@ public sealed class QueueSerializer(ExtendedActorSystem system) : SerializerWith
 [JsonSerializable(typeof(QueueEvent.DelayNotified), TypeInfoPropertyName = "DelayNotified")]
 [JsonSerializable(typeof(QueueEvent.Bounced), TypeInfoPropertyName = "Bounced")]
 [JsonSerializable(typeof(QueueEvent.Removed), TypeInfoPropertyName = "Removed")]
+[JsonSerializable(typeof(QueueEvent.SuccessNotified), TypeInfoPropertyName = "SuccessNotified")]
 [JsonSerializable(typeof(DomainQueueSnapshot))]
 internal sealed partial class QueueJson : JsonSerializerContext;

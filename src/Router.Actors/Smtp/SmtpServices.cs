@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Router.Actors.Configuration;
+using Router.Actors.Delivery;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
 using Router.Protocol;
@@ -25,6 +26,9 @@ public sealed record SmtpServices(
 
     /// <summary>What the bodies being received may hold in memory, all sessions of the node together.</summary>
     public BodyMemoryBudget BodyBudget { get; init; } = new(Settings.MaxBodyMemory);
+
+    /// <summary>"delivered" notices (NOTIFY=SUCCESS at a local mailbox); none unless the node sets it.</summary>
+    public DeliveredNotices? DeliveredNotices { get; init; }
 
     /// <summary>TLS, AUTH, submission sender policy and DKIM; disabled unless the node sets it.</summary>
     public SmtpSecurity Security { get; init; } = SmtpSecurity.Disabled;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Router.Actors.Admin;
+using Router.Actors.Delivery;
 using Akka.Event;
 using Router.Actors.Mailbox;
 using Router.Actors.Routing;
@@ -369,6 +370,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (!decision.Accepted) return Error(decision.Reply);
         transaction.Recipients.Add(rcpt);
         transaction.Destinations.UnionWith(decision.Destinations);
+        if (DeliveredNotices.Wanted(transaction.Mail, rcpt, decision.Destinations)) transaction.NotifyDelivered.Add(rcpt);
         _state = SessionState.HasRecipients;
         return Reply(decision.Reply);
     }
@@ -502,7 +504,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
         var plan = _services.Handoff.Plan(transaction.Id, id, transaction.Mail, transaction.Destinations, recipients, trace, body);
         foreach (var (owner, message) in plan.Messages) owner.Tell(message);
-        _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout);
+        _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout)
+        {
+            Notice = DeliveredNotices.Prepare(id, transaction.Mail, transaction.NotifyDelivered, trace, body.Span),
+        };
         Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), plan.AckTimeout);
         _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client=[{4}]", id, transaction.Mail.ReversePath, body.Length, recipients.Count, _connection.RemoteAddress);
         return Next.Wait;
@@ -519,6 +524,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         }
         if (--pending.Outstanding > 0) return;
         FinishMessage(pending.Failed ? Replies.LocalError : new SmtpReply(250, "2.0.0", $"Ok: queued as {pending.QueueId}"), releaseBody: true);
+        // After the 250 and off the session, best effort (see DeliveredNotices): the message never waits for its notice.
+        if (!pending.Failed && pending.Notice is { } notice && _services.DeliveredNotices is { } notices) _ = Task.Run(() => notices.SendAsync(notice, _log));
     }
 
     private void OnAckTimeout(AckTimeout timeout)
@@ -854,6 +861,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public TimeSpan AckTimeout { get; } = ackTimeout;
         public int Outstanding { get; set; } = outstanding;
         public bool Failed { get; set; }
+        public DeliveredNotices.Pending? Notice { get; init; }
     }
 
     /// <summary>The envelope and body of the message being received.</summary>
@@ -863,6 +871,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public long Id { get; } = id;
         public List<RcptCommand> Recipients { get; } = [];
         public HashSet<Destination> Destinations { get; } = [];
+
+        /// <summary>Recipients owed a "delivered" notice once the message is durable (NOTIFY=SUCCESS, local mailboxes only).</summary>
+        public List<RcptCommand> NotifyDelivered { get; } = [];
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }

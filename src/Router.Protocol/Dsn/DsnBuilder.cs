@@ -8,7 +8,8 @@ namespace Router.Protocol.Dsn;
 /// <summary>
 /// Builds delivery status notifications (RFC 3464) as multipart/report (RFC 6522): a readable
 /// text part, the machine-readable message/delivery-status, and the original headers (or, with
-/// RET=FULL, the original message). When any address or original header is UTF-8 the report uses
+/// RET=FULL, the original message; success notices always return the headers only, as Postfix
+/// returns no body with them). When any address or original header is UTF-8 the report uses
 /// the RFC 6533 "global" types and must be sent with SMTPUTF8. Auto-Submitted per RFC 3834.
 /// The caller sends the result with a null envelope sender, MAIL FROM:&lt;&gt;.
 /// </summary>
@@ -16,6 +17,7 @@ public static partial class DsnBuilder
 {
     public const string FailureSubject = "Undelivered Mail Returned to Sender";
     public const string DelaySubject = "Delayed Mail (still being retried)";
+    public const string SuccessSubject = "Successful Mail Delivery Report";
 
     private const int FoldWidth = 78;
     private const int MaxFieldLength = 2000;
@@ -31,7 +33,12 @@ public static partial class DsnBuilder
         var message = new MimeMessage();
         message.From.Add(new MailboxAddress("Mail Delivery System", "MAILER-DAEMON@" + host));
         message.To.Add(new MailboxAddress("", Clean(request.Sender.ToString(), ascii: false)));
-        message.Subject = request.Kind == DsnKind.Failure ? FailureSubject : DelaySubject;
+        message.Subject = request.Kind switch
+        {
+            DsnKind.Failure => FailureSubject,
+            DsnKind.Delay => DelaySubject,
+            _ => SuccessSubject,
+        };
         message.Date = request.Date ?? DateTimeOffset.UtcNow;
         message.MessageId = request.MessageId is { } id ? Clean(id.Trim('<', '>'), ascii: true) : $"{Guid.NewGuid():N}@{host}";
         message.Headers.Add("Auto-Submitted", "auto-replied");
@@ -81,12 +88,17 @@ public static partial class DsnBuilder
     /// <summary>
     /// The Status field for <paramref name="kind"/> (RFC 3463 s3.1, RFC 3464 s2.3.4): the class must
     /// match the action, so a failure after the last of many 4.x.x replies (the message expired)
-    /// reports 5.x.x with the same subject and detail; a malformed code becomes x.0.0. A report
-    /// with a slightly wrong code still beats no report.
+    /// reports 5.x.x with the same subject and detail, a success 2.x.x; a malformed code becomes
+    /// x.0.0. A report with a slightly wrong code still beats no report.
     /// </summary>
     public static string StatusFor(DsnKind kind, string? status)
     {
-        var cls = kind == DsnKind.Failure ? '5' : '4';
+        var cls = kind switch
+        {
+            DsnKind.Failure => '5',
+            DsnKind.Delay => '4',
+            _ => '2',
+        };
         if (status is null || !StatusCode().IsMatch(status)) return cls + ".0.0";
         return status[0] == cls ? status : cls + status[1..];
     }
@@ -95,12 +107,24 @@ public static partial class DsnBuilder
     {
         var text = new StringBuilder();
         text.Append("This is the mail delivery system at ").Append(host).Append(".\r\n\r\n");
-        text.Append(request.Kind == DsnKind.Failure
-            ? "Your message could not be delivered to the recipients below. The error that\r\n" +
-              "stopped each delivery is shown; no further attempts will be made.\r\n"
-            : "Your message has not yet been delivered to the recipients below. The last\r\n" +
-              "error is shown; delivery is still being retried, so you do not need to\r\n" +
-              "send the message again.\r\n");
+        text.Append(request.Kind switch
+        {
+            DsnKind.Failure =>
+                "Your message could not be delivered to the recipients below. The error that\r\n" +
+                "stopped each delivery is shown; no further attempts will be made.\r\n",
+            DsnKind.Delay =>
+                "Your message has not yet been delivered to the recipients below. The last\r\n" +
+                "error is shown; delivery is still being retried, so you do not need to\r\n" +
+                "send the message again.\r\n",
+            DsnKind.Relayed =>
+                "Your message was successfully relayed to the recipients below, to a server\r\n" +
+                "that does not offer delivery status notifications: you will receive no\r\n" +
+                "notice of its final delivery, but you may still receive notices of\r\n" +
+                "delivery errors from other systems.\r\n",
+            _ =>
+                "Your message was successfully delivered to the mailboxes of the recipients\r\n" +
+                "below. You will receive no further notifications about them.\r\n",
+        });
         text.Append(ReturnsFullMessage(request) ? "Your message is attached.\r\n\r\n" : "The headers of your message are attached.\r\n\r\n");
 
         foreach (var r in request.Recipients)
@@ -110,12 +134,18 @@ public static partial class DsnBuilder
             {
                 // Why delivery stopped (e.g. the delivery time expired) comes before the server's last words.
                 if (r.Reason is { } reason) text.Append(Clean(reason, ascii: false)).Append("; last reply: ");
+                if (IsSuccess(request.Kind)) text.Append(request.Kind == DsnKind.Relayed ? "relayed to " : "delivered by ");
                 text.Append(r.RemoteMta is { } mta ? "host " + Clean(mta, ascii: false) : "the remote server")
-                    .Append(" said: ").Append(Clean(reply.ToString(), ascii: false));
+                    .Append(IsSuccess(request.Kind) ? ", which said: " : " said: ").Append(Clean(reply.ToString(), ascii: false));
             }
             else
             {
-                text.Append(Clean(r.Reason ?? $"delivery failed with status {StatusFor(request.Kind, r.Status)}", ascii: false));
+                text.Append(Clean(r.Reason ?? request.Kind switch
+                {
+                    DsnKind.Delivered => "delivered to mailbox",
+                    DsnKind.Relayed => "relayed",
+                    _ => $"delivery failed with status {StatusFor(request.Kind, r.Status)}",
+                }, ascii: false));
             }
             if (request.Kind == DsnKind.Delay && r.WillRetryUntil is { } until)
                 text.Append(" (will be retried until ").Append(DateUtils.FormatDate(until)).Append(')');
@@ -144,7 +174,13 @@ public static partial class DsnBuilder
             if (r.OriginalRecipient is { } orcpt) Field(sb, "Original-Recipient", AddressField(Clean(orcpt, ascii)));
             // RFC 6533 s3: a UTF-8 address is of type "utf-8", written raw in message/global-delivery-status.
             Field(sb, "Final-Recipient", (r.Address.IsUtf8 ? "utf-8; " : "rfc822; ") + Clean(r.Address.ToString(), ascii));
-            Field(sb, "Action", request.Kind == DsnKind.Failure ? "failed" : "delayed");
+            Field(sb, "Action", request.Kind switch
+            {
+                DsnKind.Failure => "failed",
+                DsnKind.Delay => "delayed",
+                DsnKind.Relayed => "relayed",
+                _ => "delivered",
+            });
             Field(sb, "Status", StatusFor(request.Kind, r.Status));
             if (r.RemoteMta is { } mta) Field(sb, "Remote-MTA", "dns; " + Clean(mta, ascii));
             if (r.RemoteReply is { } reply) Field(sb, "Diagnostic-Code", "smtp; " + Clean(reply.ToString(), ascii));
@@ -178,12 +214,15 @@ public static partial class DsnBuilder
             Content = new MimeContent(new MemoryStream(bytes.ToArray())),
             // message/* parts may not be encoded (RFC 2046 s5.2.1): mark 8-bit content as such.
             ContentTransferEncoding = Ascii(bytes) ? ContentEncoding.SevenBit : ContentEncoding.EightBit,
-            ContentDescription = full ? "Undelivered Message" : "Undelivered Message Headers",
+            ContentDescription = IsSuccess(request.Kind) ? "Message Headers" : full ? "Undelivered Message" : "Undelivered Message Headers",
         };
     }
 
+    /// <summary>RET=FULL within the size limit; never for a success notice (Postfix sends no content with one).</summary>
     private static bool ReturnsFullMessage(DsnRequest request) =>
-        request.ReturnFullMessage && request.OriginalMessage.Length <= request.MaxReturnedMessageSize;
+        request.ReturnFullMessage && !IsSuccess(request.Kind) && request.OriginalMessage.Length <= request.MaxReturnedMessageSize;
+
+    private static bool IsSuccess(DsnKind kind) => kind is DsnKind.Relayed or DsnKind.Delivered;
 
     /// <summary>"type;address" as given in ORCPT becomes "type; address"; a bare address is rfc822.</summary>
     private static string AddressField(string value)

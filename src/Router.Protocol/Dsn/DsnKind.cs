@@ -2,7 +2,8 @@ namespace Router.Protocol.Dsn;
 
 /// <summary>
 /// Which delivery status notification to send (RFC 3464 s2.3.3 Action): a bounce for
-/// recipients that failed for good, or a warning for recipients still being retried.
+/// recipients that failed for good, a warning for recipients still being retried, or a success
+/// notice (RFC 3461 NOTIFY=SUCCESS) for recipients delivered here or relayed onwards.
 /// </summary>
 public enum DsnKind
 {
@@ -11,4 +12,13 @@ public enum DsnKind
 
     /// <summary>Action: delayed; the status is transient (4.x.x) and delivery goes on.</summary>
     Delay,
+
+    /// <summary>
+    /// Action: relayed (2.x.x): handed to a next hop that does not offer DSN, so no notice of the
+    /// final delivery can follow (RFC 3461 s5.2.2).
+    /// </summary>
+    Relayed,
+
+    /// <summary>Action: delivered (2.x.x): the message is in the recipient's mailbox.</summary>
+    Delivered,
 }

@@ -63,6 +63,13 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
             recipients.Select(r => new QueuedRecipient(r, DsnNotify.None, null)).ToArray()));
     }
 
+    /// <summary>Stores the body and returns the Enqueue of a message to bob@remote.test with <paramref name="notify"/>.</summary>
+    private async Task<DomainDeliveryActor.Enqueue> NotifyingMessageAsync(string id, DsnNotify notify, string? sender = "alice@example.test")
+    {
+        var enqueue = await MessageAsync(id, sender);
+        return enqueue with { Message = enqueue.Message with { Recipients = [new QueuedRecipient("bob@remote.test", notify, "rfc822;bob@remote.test")] } };
+    }
+
     private DomainDeliveryActor.QueueListing Queue(IActorRef queue)
     {
         queue.Tell(new DomainDeliveryActor.GetQueue(Domain));
@@ -339,6 +346,93 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
 
         await EmptiesAsync(queue);
         Assert.Equal(["bob@remote.test"], Assert.Single(_server.Messages).To);
+    }
+
+    [Fact]
+    public async Task NOTIFY_SUCCESS_relayed_to_a_server_without_DSN_gets_the_sender_a_relayed_notice()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await NotifyingMessageAsync("Q1", DsnNotify.Success | DsnNotify.Failure));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+
+        var notice = _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        Assert.Equal("alice@example.test", notice.Mailbox);
+        Assert.Null(notice.ReturnPath);
+        var text = Encoding.UTF8.GetString(notice.Body.Span);
+        Assert.Contains("Subject: Successful Mail Delivery Report", text, StringComparison.Ordinal);
+        Assert.Contains("Original-Recipient: rfc822; bob@remote.test", text, StringComparison.Ordinal);
+        Assert.Contains("Final-Recipient: rfc822; bob@remote.test", text, StringComparison.Ordinal);
+        Assert.Contains("Action: relayed", text, StringComparison.Ordinal);
+        Assert.Contains("Status: 2.0.0", text, StringComparison.Ordinal);
+        Assert.Contains("Remote-MTA: dns; mx.sink.test", text, StringComparison.Ordinal);
+        Assert.Contains("Diagnostic-Code: smtp; 250 2.0.0 Ok: queued", text, StringComparison.Ordinal);
+        Assert.Contains("Subject: Q1", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("hello", text, StringComparison.Ordinal);
+        // The message stays queued, its notice owed, until the notice is handed over.
+        Assert.Equal("Q1", Assert.Single(Queue(queue).Messages).QueueId);
+        _mailboxes.Reply(new OwnerReply.Durable(notice.TransactionId, "mailbox"));
+
+        await EmptiesAsync(queue);
+        Assert.Single(_server.Messages);
+    }
+
+    [Fact]
+    public async Task NOTIFY_SUCCESS_relayed_to_a_server_offering_DSN_is_left_to_it()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        _server.OffersDsn = true;
+        var queue = StartQueue();
+
+        queue.Tell(await NotifyingMessageAsync("Q1", DsnNotify.Success));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+
+        // Nobody answers a notice here: had one been owed, the message would stay queued.
+        await EmptiesAsync(queue);
+        Assert.False(_mailboxes.HasMessages);
+        Assert.EndsWith(" NOTIFY=SUCCESS ORCPT=rfc822;bob@remote.test", Assert.Single(_server.RcptLines), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(DsnNotify.Failure | DsnNotify.Delay, "alice@example.test")]
+    [InlineData(DsnNotify.Never, "alice@example.test")]
+    [InlineData(DsnNotify.None, "alice@example.test")]
+    [InlineData(DsnNotify.Success, null)]
+    public async Task No_relayed_notice_without_NOTIFY_SUCCESS_or_for_a_null_sender(DsnNotify notify, string? sender)
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await NotifyingMessageAsync("Q1", notify, sender));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+
+        await EmptiesAsync(queue);
+        Assert.False(_mailboxes.HasMessages);
+        Assert.Single(_server.Messages);
+    }
+
+    [Fact]
+    public async Task An_owed_relayed_notice_is_sent_by_the_next_incarnation_after_a_crash()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        queue.Tell(await NotifyingMessageAsync("Q1", DsnNotify.Success));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        // The notice is on its way but not handed over when the queue stops.
+        _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        Watch(queue);
+        queue.Tell(PoisonPill.Instance);
+        ExpectTerminated(queue, Deadline);
+
+        var recovered = StartQueue();
+
+        var notice = _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        Assert.Contains("Action: relayed", Encoding.UTF8.GetString(notice.Body.Span), StringComparison.Ordinal);
+        _mailboxes.Reply(new OwnerReply.Durable(notice.TransactionId, "mailbox"));
+        await EmptiesAsync(recovered);
+        // Delivered once: the recovery owed a notice, not another delivery.
+        Assert.Single(_server.Messages);
     }
 
     [Fact]

@@ -20,6 +20,9 @@ public sealed class DomainQueueTests
 
     private static RecipientResult Delivered(int i) => new(i, RecipientOutcome.Delivered, 250, "2.0.0", "Ok", "mx.remote.test");
 
+    /// <summary>Delivered to a server that offered DSN (<paramref name="dsn"/>) or not.</summary>
+    private static RecipientResult Relayed(int i, bool dsn) => Delivered(i) with { PeerOfferedDsn = dsn };
+
     private static RecipientResult Deferred(int i) => new(i, RecipientOutcome.Deferred, 451, "4.3.0", "Try later", "mx.remote.test");
 
     private static RecipientResult Failed(int i) => new(i, RecipientOutcome.Failed, 550, "5.1.1", "No such user", "mx.remote.test");
@@ -134,6 +137,62 @@ public sealed class DomainQueueTests
 
         var entry = Assert.IsType<QueueEntry>(queue.Find("Q1"));
         Assert.Equal([2], entry.OwedBounces());
+    }
+
+    [Fact]
+    public void NOTIFY_SUCCESS_delivered_to_a_server_without_DSN_is_owed_a_relayed_notice_until_it_is_sent()
+    {
+        var queue = With(
+            new QueueEvent.Enqueued(Message("Q1", "alice@example.test", Rcpt("a@remote.test", DsnNotify.Success | DsnNotify.Failure), Rcpt("b@remote.test", DsnNotify.Success))),
+            new QueueEvent.Attempted("Q1", [Relayed(0, dsn: false), Deferred(1)], T0.AddMinutes(1)));
+
+        var entry = Assert.IsType<QueueEntry>(queue.Find("Q1"));
+        Assert.Equal([0], entry.OwedSuccessNotices());
+        queue.Apply(new QueueEvent.SuccessNotified("Q1", [0]));
+        Assert.Empty(queue.Find("Q1")!.OwedSuccessNotices());
+
+        // The last recipient delivered: the message stays until its notice is handed over.
+        queue.Apply(new QueueEvent.Attempted("Q1", [Relayed(1, dsn: false)], T0.AddMinutes(2)));
+        entry = Assert.IsType<QueueEntry>(queue.Find("Q1"));
+        Assert.Empty(entry.PendingRecipients);
+        Assert.Equal([1], entry.OwedSuccessNotices());
+        Assert.False(entry.IsFinished);
+
+        queue.Apply(new QueueEvent.SuccessNotified("Q1", [1]));
+        Assert.Null(queue.Find("Q1"));
+    }
+
+    [Fact]
+    public void No_relayed_notice_is_owed_after_a_DSN_server_without_SUCCESS_to_a_null_sender_or_for_an_old_result()
+    {
+        var queue = With(
+            new QueueEvent.Enqueued(Message("Q1", "alice@example.test",
+                Rcpt("a@remote.test", DsnNotify.Success), Rcpt("b@remote.test", DsnNotify.Failure), Rcpt("c@remote.test", DsnNotify.Never),
+                Rcpt("d@remote.test"), Rcpt("e@remote.test", DsnNotify.Success))),
+            new QueueEvent.Enqueued(Message("Q2", null, Rcpt("a@remote.test", DsnNotify.Success), Rcpt("b@remote.test"))),
+            // e: a result written by a version that did not record what the server offered.
+            new QueueEvent.Attempted("Q1", [Relayed(0, dsn: true), Relayed(1, dsn: false), Relayed(2, dsn: false), Relayed(3, dsn: false), Delivered(4)], T0.AddMinutes(1)),
+            new QueueEvent.Attempted("Q2", [Relayed(0, dsn: false), Deferred(1)], T0.AddMinutes(1)));
+
+        Assert.Null(queue.Find("Q1"));
+        Assert.Empty(queue.Find("Q2")!.OwedSuccessNotices());
+    }
+
+    [Fact]
+    public void An_owed_relayed_notice_survives_a_snapshot_and_the_replay_after_it()
+    {
+        var queue = With(
+            new QueueEvent.Enqueued(Message("Q1", "alice@example.test", Rcpt("a@remote.test", DsnNotify.Success), Rcpt("b@remote.test", DsnNotify.Success))),
+            new QueueEvent.Attempted("Q1", [Relayed(0, dsn: false), Failed(1)], T0.AddMinutes(1)),
+            new QueueEvent.Bounced("Q1", [1]));
+
+        var restored = DomainQueue.FromSnapshot(queue.ToSnapshot());
+
+        var entry = Assert.IsType<QueueEntry>(restored.Find("Q1"));
+        Assert.Equal([0], entry.OwedSuccessNotices());
+        Assert.Empty(entry.OwedBounces());
+        restored.Apply(new QueueEvent.SuccessNotified("Q1", [0]));
+        Assert.Null(restored.Find("Q1"));
     }
 
     [Fact]

@@ -58,6 +58,30 @@ public sealed class QueueSerializerTests() : TestKit(QueueSerializer.Config, "qu
         Assert.Equal(new QueueEvent.Removed("Q7"), RoundTrip<QueueEvent>(new QueueEvent.Removed("Q7")));
         var bounced = Assert.IsType<QueueEvent.Bounced>(RoundTrip<QueueEvent>(new QueueEvent.Bounced("Q7", [1])));
         Assert.Equal([1], bounced.Recipients);
+        var notified = Assert.IsType<QueueEvent.SuccessNotified>(RoundTrip<QueueEvent>(new QueueEvent.SuccessNotified("Q7", [0])));
+        Assert.Equal([0], notified.Recipients);
+    }
+
+    [Fact]
+    public void An_owed_relayed_notice_round_trips_in_the_event_and_the_snapshot()
+    {
+        // Delivered to a server without DSN, NOTIFY=SUCCESS: the sender is owed a "relayed" notice.
+        var message = Message with { Recipients = [new QueuedRecipient("bob@remote.test", DsnNotify.Success, null), new QueuedRecipient("carol@remote.test", DsnNotify.Success, null)] };
+        RecipientResult[] results =
+        [
+            new(0, RecipientOutcome.Delivered, 250, "2.0.0", "Ok", "mx.remote.test", PeerOfferedDsn: false),
+            new(1, RecipientOutcome.Delivered, 250, "2.0.0", "Ok", "mx.remote.test", PeerOfferedDsn: false),
+        ];
+        var attempted = Assert.IsType<QueueEvent.Attempted>(RoundTrip<QueueEvent>(new QueueEvent.Attempted("Q7", results, Arrived.AddMinutes(5))));
+        Assert.Equal(results, attempted.Results);
+
+        var queue = new DomainQueue();
+        queue.Apply(new QueueEvent.Enqueued(message));
+        queue.Apply(attempted);
+        queue.Apply(new QueueEvent.SuccessNotified("Q7", [1]));
+        var entry = Assert.Single(DomainQueue.FromSnapshot(RoundTrip(queue.ToSnapshot())).Entries);
+        Assert.Equal([0], entry.OwedSuccessNotices());
+        Assert.Equal([false, true], entry.SuccessNoticeDone);
     }
 
     [Fact]
@@ -89,6 +113,30 @@ public sealed class QueueSerializerTests() : TestKit(QueueSerializer.Config, "qu
         var entry = Assert.Single(Assert.IsType<DomainQueueSnapshot>(serializer.FromBinary(oldSnapshot, "S")).Entries);
         Assert.Equal(1, entry.Attempts);
         Assert.Null(entry.LastAttemptAt);
+    }
+
+    [Fact]
+    public void Results_and_snapshots_written_before_success_notices_still_load_and_owe_none()
+    {
+        // As an earlier version wrote them: no PeerOfferedDsn in a delivered result, no SuccessNoticeDone in the entry.
+        var serializer = Assert.IsType<QueueSerializer>(Sys.Serialization.FindSerializerForType(typeof(QueueEvent)));
+        var oldEvent = Encoding.UTF8.GetBytes(
+            """{"QueueId":"Q7","Results":[{"Index":0,"Outcome":"Delivered","Code":250,"Enhanced":"2.0.0","Text":"Ok","RemoteMta":"mx.remote.test","Expired":false}],"NextAttempt":"2026-11-29T12:05:00+00:00"}""");
+        var attempted = Assert.IsType<QueueEvent.Attempted>(serializer.FromBinary(oldEvent, "A"));
+        Assert.Null(attempted.Results[0].PeerOfferedDsn);
+
+        var oldSnapshot = Encoding.UTF8.GetBytes(
+            """{"Entries":[{"Message":{"QueueId":"Q7","Domain":"remote.test","Sender":"alice@example.test","ReturnFull":false,"SmtpUtf8":false,"EightBitMime":false,"ArrivedAt":"2026-11-29T12:00:00+00:00","Size":10,"Recipients":[{"Address":"bob@remote.test","Notify":"Success"},{"Address":"carol@remote.test","Notify":"Success"}]},"States":[null,null],"BounceDone":[false,false],"Attempts":1,"NextAttempt":"2026-11-29T12:05:00+00:00","DelayNotified":false}]}""");
+        var queue = DomainQueue.FromSnapshot(Assert.IsType<DomainQueueSnapshot>(serializer.FromBinary(oldSnapshot, "S")));
+        var entry = Assert.Single(queue.Entries);
+        Assert.Empty(entry.OwedSuccessNotices());
+        Assert.Equal([false, false], entry.SuccessNoticeDone);
+
+        // Recipients still pending in such an entry are owed a notice when this version delivers them.
+        queue.Apply(new QueueEvent.Attempted("Q7", [new(0, RecipientOutcome.Delivered, 250, "2.0.0", "Ok", "mx.remote.test", PeerOfferedDsn: false), new(1, RecipientOutcome.Deferred, 451, "4.2.0", "later", "mx.remote.test")], Arrived.AddMinutes(6)));
+        Assert.Equal([0], queue.Find("Q7")!.OwedSuccessNotices());
+        queue.Apply(new QueueEvent.SuccessNotified("Q7", [0]));
+        Assert.Empty(queue.Find("Q7")!.OwedSuccessNotices());
     }
 
     [Fact]

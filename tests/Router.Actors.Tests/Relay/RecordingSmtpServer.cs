@@ -17,6 +17,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentQueue<(string From, string[] To, string Data)> _messages = new();
     private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
+    private readonly ConcurrentQueue<string> _rcptLines = new();
     private readonly Task _accepting;
     private int _connections;
 
@@ -38,6 +39,12 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
 
     /// <summary>Offers 8BITMIME (RFC 6152); on by default.</summary>
     public bool Offers8BitMime { get; set; } = true;
+
+    /// <summary>Offers DSN (RFC 3461); off by default.</summary>
+    public bool OffersDsn { get; set; }
+
+    /// <summary>The RCPT command lines received, as sent (with their parameters).</summary>
+    public IReadOnlyCollection<string> RcptLines => _rcptLines;
 
     /// <summary>Offers STARTTLS, answers it with 220, then sends plaintext and hangs up: a TLS handshake that always fails.</summary>
     public bool BrokenStartTls { get; set; }
@@ -100,7 +107,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                 switch (verb)
                 {
                     case "EHLO":
-                        await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n" + (BrokenStartTls ? "250-STARTTLS\r\n" : "") + (Offers8BitMime ? "250 8BITMIME" : "250 HELP"));
+                        await writer.WriteLineAsync("250-sink.test\r\n250-PIPELINING\r\n" + (BrokenStartTls ? "250-STARTTLS\r\n" : "") + (OffersDsn ? "250-DSN\r\n" : "") + (Offers8BitMime ? "250 8BITMIME" : "250 HELP"));
                         break;
                     case "STAR":
                         await writer.WriteLineAsync("220 2.0.0 Ready to start TLS");
@@ -114,6 +121,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                         await writer.WriteLineAsync(MailReply);
                         break;
                     case "RCPT":
+                        _rcptLines.Enqueue(line);
                         var reply = from is null ? "503 5.5.1 MAIL first" : RcptReply(Path(line));
                         if (reply.StartsWith('2')) to.Add(Path(line));
                         await writer.WriteLineAsync(reply);

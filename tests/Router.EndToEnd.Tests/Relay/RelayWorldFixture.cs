@@ -40,6 +40,8 @@ public sealed class RelayWorldFixture : IAsyncLifetime
         ["trusted"] = 14,
         // 17: Expiring's second MTA listener (on the MX port), the MX host of loop.relay.test
         ["echo"] = 18,
+        // offers no DSN (the load generator's sink never does): NOTIFY=SUCCESS stops at the router
+        ["success"] = 19,
     };
 
     /// <summary>Where <see cref="Expiring"/> also takes mail, on the MX port: an MX host that is the router itself.</summary>
@@ -122,6 +124,7 @@ public sealed class RelayWorldFixture : IAsyncLifetime
             .. SimpleDomain("null-sender"),
             .. SimpleDomain("trusted"),
             .. SimpleDomain("echo"),
+            .. SimpleDomain("success"),
 
             // The best MX is Expiring itself; then an MX host where nothing listens, with Expiring as its backup.
             DnsmasqFixture.Mx("loop.relay.test", "mx.loop.relay.test", 10),

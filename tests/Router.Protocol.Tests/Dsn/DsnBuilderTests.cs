@@ -52,6 +52,27 @@ public sealed class DsnBuilderTests
         Original, Arrival)
     { Date = Now };
 
+    private static DsnRequest Success(DsnKind kind) => new(
+        kind, "mx.router.test", new MailAddress("alice", "example.org"),
+        [
+            kind == DsnKind.Relayed
+                ? new DsnRecipient(new MailAddress("dave", "old.example"), "2.0.0")
+                {
+                    OriginalRecipient = "rfc822;dave@alias.example",
+                    RemoteMta = "mx.old.example",
+                    RemoteReply = new SmtpReply(250, "2.0.0", "Ok: queued as 4XyZ"),
+                    LastAttemptDate = LastAttempt,
+                }
+                : new DsnRecipient(new MailAddress("erin", "router.test"), "2.0.0"),
+        ],
+        Original, Arrival)
+    {
+        OriginalEnvelopeId = "ENV-43",
+        // A success notice returns the headers only, whatever RET asked for (as Postfix).
+        ReturnFullMessage = true,
+        Date = Now,
+    };
+
     /// <summary>Build, serialize and parse back: every check reads what a receiver would read.</summary>
     private static (MimeMessage Message, byte[] Bytes) RoundTrip(DsnRequest request)
     {
@@ -299,6 +320,48 @@ public sealed class DsnBuilderTests
     }
 
     [Fact]
+    public void A_relayed_notice_names_the_next_hop_and_its_reply()
+    {
+        var (dsn, bytes) = RoundTrip(Success(DsnKind.Relayed));
+
+        Assert.Equal("Successful Mail Delivery Report", dsn.Subject);
+        Assert.Equal("ENV-43", Groups(dsn)[0]["Original-Envelope-Id"]);
+        var dave = Groups(dsn)[1];
+        Assert.Equal("rfc822; dave@alias.example", dave["Original-Recipient"]);
+        Assert.Equal("rfc822; dave@old.example", dave["Final-Recipient"]);
+        Assert.Equal("relayed", dave["Action"]);
+        Assert.Equal("2.0.0", dave["Status"]);
+        Assert.Equal("dns; mx.old.example", dave["Remote-MTA"]);
+        Assert.Equal("smtp; 250 2.0.0 Ok: queued as 4XyZ", dave["Diagnostic-Code"]);
+        Assert.Null(dave["Will-Retry-Until"]);
+        var text = Assert.IsType<TextPart>(Report(dsn)[0]).Text;
+        Assert.Contains("successfully relayed", text);
+        Assert.Contains("<dave@old.example>: relayed to host mx.old.example, which said: 250 2.0.0 Ok: queued as 4XyZ", text);
+        Assert.Equal("Quarterly numbers", Assert.IsType<TextRfc822Headers>(Report(dsn)[2]).Message!.Subject);
+        Assert.DoesNotContain("SECRET-BODY-LINE", Encoding.UTF8.GetString(bytes));
+    }
+
+    [Fact]
+    public void A_delivered_notice_says_delivered_to_mailbox_and_returns_headers_only()
+    {
+        var (dsn, bytes) = RoundTrip(Success(DsnKind.Delivered));
+
+        Assert.Equal("Successful Mail Delivery Report", dsn.Subject);
+        var erin = Groups(dsn)[1];
+        Assert.Equal("rfc822; erin@router.test", erin["Final-Recipient"]);
+        Assert.Equal("delivered", erin["Action"]);
+        Assert.Equal("2.0.0", erin["Status"]);
+        Assert.Null(erin["Remote-MTA"]);
+        Assert.Null(erin["Diagnostic-Code"]);
+        var text = Assert.IsType<TextPart>(Report(dsn)[0]).Text;
+        Assert.Contains("successfully delivered", text);
+        Assert.Contains("<erin@router.test>: delivered to mailbox", text);
+        Assert.Contains("headers of your message are attached", text);
+        Assert.Equal("text/rfc822-headers", Report(dsn)[2].ContentType.MimeType);
+        Assert.DoesNotContain("SECRET-BODY-LINE", Encoding.UTF8.GetString(bytes));
+    }
+
+    [Fact]
     public void A_bounce_after_temporary_errors_reports_a_permanent_status()
     {
         // The message expired after 4.4.1 replies: Action failed needs class 5, same subject and detail.
@@ -312,6 +375,9 @@ public sealed class DsnBuilderTests
     [InlineData(DsnKind.Failure, "5.1.1", "5.1.1")]
     [InlineData(DsnKind.Failure, "4.4.7", "5.4.7")]
     [InlineData(DsnKind.Delay, "5.2.2", "4.2.2")]
+    [InlineData(DsnKind.Relayed, "2.6.0", "2.6.0")]
+    [InlineData(DsnKind.Delivered, null, "2.0.0")]
+    [InlineData(DsnKind.Relayed, "5.1.1", "2.1.1")]
     [InlineData(DsnKind.Failure, "5.1", "5.0.0")]
     [InlineData(DsnKind.Delay, null, "4.0.0")]
     [InlineData(DsnKind.Failure, "5.1.1\r\nX: y", "5.0.0")]

@@ -1,0 +1,60 @@
+using Router.Actors.Delivery;
+using Router.Actors.Routing;
+using Router.Protocol;
+
+namespace Router.Actors.Tests.Delivery;
+
+/// <summary>
+/// Who is owed a "delivered" notice at the 250 (RFC 3461 NOTIFY=SUCCESS): a recipient whose every
+/// destination is a local mailbox, never one with NOTIFY=NEVER or without SUCCESS, never a null sender.
+/// </summary>
+public sealed class DeliveredNoticesTests
+{
+    private static readonly MailCommand FromAlice = new(new MailAddress("alice", "example.test"), null, BodyType.SevenBit, false, false, null);
+    private static readonly MailCommand FromNobody = FromAlice with { ReversePath = null };
+    private static readonly Destination Bob = new Destination.Mailbox("bob@example.test");
+    private static readonly Destination Carol = new Destination.Mailbox("carol@example.test");
+    private static readonly Destination Remote = new Destination.Remote("dave@remote.test", "remote.test");
+
+    private static RcptCommand Rcpt(DsnNotify notify) => new(new MailAddress("bob", "example.test"), notify, null);
+
+    [Fact]
+    public void NOTIFY_SUCCESS_to_local_mailboxes_is_owed_a_delivered_notice()
+    {
+        Assert.True(DeliveredNotices.Wanted(FromAlice, Rcpt(DsnNotify.Success), [Bob]));
+        Assert.True(DeliveredNotices.Wanted(FromAlice, Rcpt(DsnNotify.Success | DsnNotify.Failure), [Bob, Carol]));
+    }
+
+    [Theory]
+    [InlineData(DsnNotify.None)]
+    [InlineData(DsnNotify.Never)]
+    [InlineData(DsnNotify.Failure | DsnNotify.Delay)]
+    public void No_delivered_notice_without_NOTIFY_SUCCESS(DsnNotify notify)
+    {
+        Assert.False(DeliveredNotices.Wanted(FromAlice, Rcpt(notify), [Bob]));
+    }
+
+    [Fact]
+    public void No_delivered_notice_for_a_null_sender()
+    {
+        Assert.False(DeliveredNotices.Wanted(FromNobody, Rcpt(DsnNotify.Success), [Bob]));
+    }
+
+    [Fact]
+    public void A_recipient_that_reaches_a_remote_address_is_left_to_the_relay()
+    {
+        Assert.False(DeliveredNotices.Wanted(FromAlice, Rcpt(DsnNotify.Success), [Remote]));
+        Assert.False(DeliveredNotices.Wanted(FromAlice, Rcpt(DsnNotify.Success), [Bob, Remote]));
+    }
+
+    [Fact]
+    public void The_notice_returns_the_trace_and_the_headers_without_the_body()
+    {
+        var pending = DeliveredNotices.Prepare("Q1", FromAlice, [Rcpt(DsnNotify.Success)], "Received: by test\r\n"u8, "Subject: hi\r\n\r\nSECRET\r\n"u8);
+
+        Assert.NotNull(pending);
+        Assert.Equal("Received: by test\r\nSubject: hi\r\n", System.Text.Encoding.ASCII.GetString(pending.OriginalHeaders));
+        Assert.Null(DeliveredNotices.Prepare("Q1", FromAlice, [], "Received: by test\r\n"u8, "Subject: hi\r\n\r\n"u8));
+        Assert.Null(DeliveredNotices.Prepare("Q1", FromNobody, [Rcpt(DsnNotify.Success)], "Received: by test\r\n"u8, "Subject: hi\r\n\r\n"u8));
+    }
+}
