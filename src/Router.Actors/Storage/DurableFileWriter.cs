@@ -158,13 +158,12 @@ public sealed class DurableFileWriter : IDisposable
         }
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _files, linked.Count);
+        // A shared folder's links are durable already: their tmp/ names go before the
+        // acknowledgement, so an acknowledged file never leaves one behind (nothing recovers them).
+        if (_shared) RemoveTempNames(linked);
         foreach (var request in linked) request.Done.TrySetResult();
+        if (_shared) linked.Clear();
         RemoveTempNames(previous);
-        if (_shared)
-        {
-            RemoveTempNames(linked);
-            linked.Clear();
-        }
     }
 
     /// <summary>Makes <paramref name="written"/> durable in tmp/ and the links of <paramref name="linked"/> durable in new/.</summary>
