@@ -137,6 +137,20 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         await EmptiesAsync(queue);
     }
 
+    /// <summary>A queue with one accepted message for bob and carol, whose domain has the test's server as its best MX (10) and <paramref name="backup"/> next (20).</summary>
+    private async Task<IActorRef> QueueForBestAndBackupAsync(RecordingSmtpServer backup)
+    {
+        _services.Resolver.Resolution = new MxResolution.Resolved(
+        [
+            new MxHost("mx1.remote.test", [IPAddress.Loopback], _server.Port, 10),
+            new MxHost("mx2.remote.test", [IPAddress.Loopback], backup.Port, 20),
+        ]);
+        var queue = StartQueue();
+        queue.Tell(await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "carol@remote.test"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        return queue;
+    }
+
     [Theory]
     [InlineData("mail")]
     [InlineData("data")]
@@ -145,16 +159,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         await using var backup = new RecordingSmtpServer();
         if (stage == "mail") _server.MailReply = "451 4.3.2 shutting down";
         else _server.DataReply = "451 4.3.0 try again later";
-        _services.Resolver.Resolution = new MxResolution.Resolved(
-        [
-            new MxHost("mx1.remote.test", [IPAddress.Loopback], _server.Port, 10),
-            new MxHost("mx2.remote.test", [IPAddress.Loopback], backup.Port, 20),
-        ]);
-        var queue = StartQueue();
+        var queue = await QueueForBestAndBackupAsync(backup);
 
-        queue.Tell(await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "carol@remote.test"));
-
-        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
         await backup.Received(1).WaitAsync(Deadline);
         Assert.Equal(["bob@remote.test", "carol@remote.test"], Assert.Single(backup.Messages).To);
         Assert.Empty(_server.Messages);
@@ -167,16 +173,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         await using var backup = new RecordingSmtpServer();
         _server.RcptReply = to => to.StartsWith("carol", StringComparison.Ordinal) ? "450 4.2.1 mailbox busy" : "250 2.1.5 Ok";
         backup.RcptReply = _ => "450 4.2.1 busy here too";
-        _services.Resolver.Resolution = new MxResolution.Resolved(
-        [
-            new MxHost("mx1.remote.test", [IPAddress.Loopback], _server.Port, 10),
-            new MxHost("mx2.remote.test", [IPAddress.Loopback], backup.Port, 20),
-        ]);
-        var queue = StartQueue();
+        var queue = await QueueForBestAndBackupAsync(backup);
 
-        queue.Tell(await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "carol@remote.test"));
-
-        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
         await _server.Received(1).WaitAsync(Deadline);
         Assert.Equal(["bob@remote.test"], Assert.Single(_server.Messages).To);
         // carol went on to mx2 in the same attempt; its refusal is the latest reply she met.
