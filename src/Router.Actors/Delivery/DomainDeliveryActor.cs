@@ -47,6 +47,14 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private int _eventsSinceSnapshot;
     private DateTimeOffset _nextStartAllowed = DateTimeOffset.MinValue;
 
+    /// <summary>
+    /// Until when the destination counts as down (Postfix's "delivery temporarily suspended"):
+    /// an attempt that reached no server at all defers the other due messages without trying
+    /// them, so a dead destination with a backlog costs one round of attempts per retry step, not
+    /// a connection attempt (and its timeout) per message.
+    /// </summary>
+    private DateTimeOffset _suspendedUntil = DateTimeOffset.MinValue;
+
     public DomainDeliveryActor(string domain, DomainServices services)
     {
         _domain = domain;
@@ -215,6 +223,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             var entry = _queue.Find(id);
             if (entry is null || _attempting.Contains(id) || _notifying.Contains(id)) continue;
             if (SendOwedNotice(entry)) continue;
+            if (now < _suspendedUntil && !IsOverdue(entry, now))
+            {
+                _waiting.Add(id, _suspendedUntil);
+                continue;
+            }
             StartAttempt(entry, now);
         }
         var next = _waiting.NextDue;
@@ -228,7 +241,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         var message = entry.Message;
         var pending = entry.PendingRecipients.ToArray();
         if (pending.Length == 0) return;
-        if (now - message.ArrivedAt >= _services.Delivery.GiveUpAfter && entry.Attempts > 0)
+        if (IsOverdue(entry, now))
         {
             // Expiry applies whatever state the message is in: no further attempt.
             var expired = pending.Select(i => Expired(i, entry.States[i])).ToArray();
@@ -241,6 +254,28 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         var attempt = _attempt;
         var ct = _stopping.Token;
         RunAttemptAsync(store, attempt, message, pending, ct).PipeTo(Self);
+    }
+
+    /// <summary>Past the give-up time after at least one attempt: it expires rather than being tried again.</summary>
+    private bool IsOverdue(QueueEntry entry, DateTimeOffset now) =>
+        now - entry.Message.ArrivedAt >= _services.Delivery.GiveUpAfter && entry.Attempts > 0;
+
+    /// <summary>
+    /// An attempt in which no server answered for any recipient (DNS failed, no host could be
+    /// reached, every greeting was refused, connections dropped) suspends the destination for the
+    /// first retry step; one in which a server answered ends a suspension.
+    /// </summary>
+    private void NoteDestination(RecipientResult[] results, DateTimeOffset now)
+    {
+        if (results.Any(r => r.RemoteMta is not null))
+        {
+            _suspendedUntil = DateTimeOffset.MinValue;
+            return;
+        }
+        // Expired or permanently refused (no such domain, null MX): no news about the destination.
+        if (results.Any(r => r.Outcome != RecipientOutcome.Deferred) || now < _suspendedUntil) return;
+        _suspendedUntil = _schedule.Next(now, 1, Random.Shared);
+        _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, results[0].FullReply());
     }
 
     private static async Task<AttemptDone> RunAttemptAsync(Storage.IMessageStore store, DeliveryAttempt attempt, QueuedMessage message, int[] pending, CancellationToken ct)
@@ -294,6 +329,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             results = results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray();
         }
+        NoteDestination(results, now);
         Record(entry, results, now, attempted: true, done.Content);
         foreach (var r in results)
         {
@@ -468,6 +504,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     private void OnRetryNow(RetryNow retry)
     {
+        // The operator asks for an attempt now: that overrides a suspension (postqueue -f).
+        _suspendedUntil = DateTimeOffset.MinValue;
         var moved = _waiting.Take(retry.QueueId);
         foreach (var id in moved) _ready.Enqueue(id);
         var queued = retry.QueueId is null ? _queue.Count : _queue.Find(retry.QueueId) is null ? 0 : 1;

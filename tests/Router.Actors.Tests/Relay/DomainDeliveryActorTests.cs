@@ -224,6 +224,54 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_destination_that_answers_nobody_is_suspended_for_the_first_retry_step()
+    {
+        // Postfix's "delivery temporarily suspended": one failed round, not one connection per message.
+        _server.Greeting = "421 4.3.2 not now";
+        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [TimeSpan.FromSeconds(2)] };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        for (var i = 1; i <= 5; i++)
+        {
+            queue.Tell(await MessageAsync("Q" + i));
+            ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        }
+
+        await AwaitAssertAsync(() => Assert.Contains(Queue(queue).Messages, m => m.Attempts == 1), Deadline, TimeSpan.FromMilliseconds(50));
+        // An absence: the other four are not tried while the destination is suspended (without the
+        // suspension each would open a connection at once, one after another).
+        await Task.Delay(TimeSpan.FromMilliseconds(800));
+        Assert.Equal(1, _server.Connections);
+        Assert.Equal(4, Queue(queue).Messages.Count(m => m.Attempts == 0));
+
+        // After the step the destination is tried again; once it answers, everything goes.
+        _server.Greeting = "220 sink.test ESMTP";
+        await _server.Received(5).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
+    public async Task Retry_now_lifts_a_suspension()
+    {
+        _server.Greeting = "421 4.3.2 not now";
+        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [TimeSpan.FromMinutes(10)] };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        queue.Tell(await MessageAsync("Q1"));
+        queue.Tell(await MessageAsync("Q2"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await AwaitAssertAsync(() => Assert.Contains(Queue(queue).Messages, m => m.Attempts == 1), Deadline, TimeSpan.FromMilliseconds(50));
+
+        _server.Greeting = "220 sink.test ESMTP";
+        queue.Tell(new DomainDeliveryActor.RetryNow(Domain, null));
+
+        ExpectMsg<DomainDeliveryActor.Retried>(Deadline);
+        await _server.Received(2).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
     public async Task Failed_journal_write_acknowledges_nothing_and_delivers_nothing()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
@@ -290,8 +338,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     [Fact]
     public async Task Long_queue_is_snapshotted_after_as_many_events_as_it_holds_and_recovers_whole()
     {
-        // 80 messages, each persisted twice (queued, then deferred: DNS fails, the retry is an hour
-        // away): 160 events. A snapshot every 10 events would write 16 snapshots of up to 80 entries;
+        // 80 messages, each persisted twice (queued, then deferred: the server answers 450, the
+        // retry is an hour away): 160 events. A snapshot every 10 events would write 16 snapshots of up to 80 entries;
         // one only after as many events as the queue holds writes at most 5 (after 10, 20, 40, 80
         // and 160 events, were every other event a new message).
         var saves = 0;
@@ -301,6 +349,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
             return false;
         });
         _services.Delivery = TestDomainServices.DefaultDelivery with { SnapshotEvery = 10, RetrySchedule = [TimeSpan.FromHours(1)] };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        _server.RcptReply = _ => "450 4.2.1 busy";
         var queue = StartQueue();
         var ids = Enumerable.Range(1, 80).Select(i => $"Q{i}").ToArray();
 

@@ -37,6 +37,9 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
     /// <summary>The MAIL reply ("250 2.1.0 Ok" by default); anything else refuses the transaction.</summary>
     public string MailReply { get; set; } = "250 2.1.0 Ok";
 
+    /// <summary>The greeting ("220 sink.test ESMTP" by default); one that is not 220 is followed by hanging up.</summary>
+    public string Greeting { get; set; } = "220 sink.test ESMTP";
+
     /// <summary>Offers 8BITMIME (RFC 6152); on by default.</summary>
     public bool Offers8BitMime { get; set; } = true;
 
@@ -98,7 +101,9 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
             var stream = client.GetStream();
             using var reader = new StreamReader(stream, Encoding.Latin1);
             await using var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
-            await writer.WriteLineAsync("220 sink.test ESMTP");
+            var greeting = Greeting;
+            await writer.WriteLineAsync(greeting);
+            if (!greeting.StartsWith("220", StringComparison.Ordinal)) return;
             string? from = null;
             var to = new List<string>();
             while (await reader.ReadLineAsync(_stop.Token) is { } line)
