@@ -53,8 +53,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         var remaining = recipients;
         foreach (var host in hosts)
         {
-            var loops = false;
-            (remaining, loops) = await TryHostAsync(host, message, remaining, content, results, latest, ct).ConfigureAwait(false);
+            (remaining, var loops) = await TryHostAsync(host, message, remaining, content, results, latest, ct).ConfigureAwait(false);
             if (remaining.Length == 0) break;
             if (loops)
             {
