@@ -42,8 +42,13 @@ public sealed record DeliverySettings
             ? []
             : r.GetConfig(path).AsEnumerable().ToDictionary(e => e.Key.Trim('"').ToLowerInvariant(), e => e.Value.GetString());
 
-        var tls = r.GetString("delivery.starttls", d.StartTls);
-        if (tls is not ("off" or "opportunistic" or "require")) throw new ConfigurationException("router.delivery.starttls must be off, opportunistic or require");
+        // A policy that is none of the three would be a mode of its own (plaintext where STARTTLS
+        // is missing, any certificate): a misspelt "required" must not weaken "require".
+        static string TlsPolicyValue(string value, string setting) => value.Trim().ToLowerInvariant() is var v && v is "off" or "opportunistic" or "require"
+            ? v
+            : throw new ConfigurationException($"{setting} must be off, opportunistic or require, not \"{value}\"");
+        var tls = TlsPolicyValue(r.GetString("delivery.starttls", d.StartTls), "router.delivery.starttls");
+        var tlsPolicy = Map("delivery.tls-policy").ToDictionary(e => e.Key, e => TlsPolicyValue(e.Value, $"router.delivery.tls-policy \"{e.Key}\""));
         var schedule = r.HasPath("queue.retry-schedule")
             ? r.GetStringList("queue.retry-schedule").Select(RetryWait).ToArray()
             : d.RetrySchedule;
@@ -78,7 +83,7 @@ public sealed record DeliverySettings
             CommandTimeout = r.Duration("delivery.command-timeout", d.CommandTimeout),
             DataTimeout = r.Duration("delivery.data-timeout", d.DataTimeout),
             StartTls = tls,
-            TlsPolicy = Map("delivery.tls-policy"),
+            TlsPolicy = tlsPolicy,
             RetrySchedule = schedule,
             RetryJitter = Math.Clamp(r.Number("queue.retry-jitter", d.RetryJitter), 0, 0.5),
             WarnAfter = r.Duration("queue.warn-after", d.WarnAfter),

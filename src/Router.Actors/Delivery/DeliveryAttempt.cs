@@ -199,7 +199,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
             var error = e.Reply is { IsPositive: false } reply && e.Kind == SmtpClientErrorKind.GreetingRejected
                 ? new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}")
-                : new SmtpReply(451, "4.4.1", $"{host.Name} [{address}]: {e.Message}");
+                // RFC 3463 X.7.5: a certificate that does not pass, or a refused STARTTLS, is a security failure, not "no answer".
+                : new SmtpReply(451, e.Kind == SmtpClientErrorKind.TlsFailed ? "4.7.5" : "4.4.1", $"{host.Name} [{address}]: {e.Message}");
             return (null, error, e.Kind == SmtpClientErrorKind.TlsFailed);
         }
     }

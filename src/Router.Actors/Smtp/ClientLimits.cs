@@ -42,7 +42,7 @@ public sealed class ClientLimits
         var now = _clock.GetUtcNow();
         lock (_gate)
         {
-            if (_open >= _settings.MaxConnections) return Replies.TooManyConnections;
+            if (_settings.MaxConnections > 0 && _open >= _settings.MaxConnections) return Replies.TooManyConnections;
             var client = Get(Normalize(address));
             if (!exempt)
             {

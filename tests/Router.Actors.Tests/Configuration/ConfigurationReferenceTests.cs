@@ -117,6 +117,30 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Contains("router.queue.retry-schedule: \"soon\"", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("router.delivery.tls-policy { \"typo.test\" = required }", "router.delivery.tls-policy \"typo.test\"")]
+    [InlineData("router.delivery.tls-policy { \"secure.test\" = secure }", "router.delivery.tls-policy \"secure.test\"")]
+    [InlineData("router.delivery.starttls = encrypt", "router.delivery.starttls")]
+    public void A_TLS_policy_that_is_none_of_the_three_is_named(string hocon, string setting)
+    {
+        // A misspelt per-domain "required" once meant plaintext and any certificate under a global "require".
+        var config = ConfigurationFactory.ParseString(hocon).WithFallback(Shipped);
+        var error = Assert.Throws<ConfigurationException>(() => DeliverySettings.FromConfig(config));
+        Assert.Contains(setting + " must be off, opportunistic or require", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TLS_policies_are_read_in_any_case()
+    {
+        var config = ConfigurationFactory.ParseString("router.delivery { starttls = Require, tls-policy { \"Legacy.test\" = OFF } }").WithFallback(Shipped);
+
+        var delivery = DeliverySettings.FromConfig(config);
+
+        Assert.Equal("require", delivery.StartTls);
+        Assert.Equal("off", delivery.TlsPolicyFor("legacy.test"));
+        Assert.Equal("require", delivery.TlsPolicyFor("other.test"));
+    }
+
     /// <summary>A number, a duration or size (a number and a unit), or on/off.</summary>
     [GeneratedRegex(@"^(\d+(\.\d+)?[a-zA-Z]*|on|off|true|false)$")]
     private static partial Regex TypedValue();

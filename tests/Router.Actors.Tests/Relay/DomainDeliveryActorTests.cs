@@ -220,6 +220,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         DomainDeliveryActor.QueueItemRecipient? bob = null;
         await AwaitAssertAsync(() => bob = Assert.Single(Queue(queue).Messages.Single().Recipients, r => r.State == "Deferred"), Deadline, TimeSpan.FromMilliseconds(100));
         Assert.Contains("TLS", bob!.LastReply, StringComparison.Ordinal);
+        Assert.StartsWith("451 4.7.5 ", bob.LastReply, StringComparison.Ordinal); // RFC 3463: a security failure, not "no answer".
         Assert.Empty(_server.Messages);
     }
 

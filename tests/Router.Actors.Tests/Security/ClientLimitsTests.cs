@@ -25,6 +25,14 @@ public sealed class ClientLimitsTests
     }
 
     [Fact]
+    public void A_total_of_0_is_no_limit_as_for_the_others()
+    {
+        var limits = Limits(s => s with { MaxConnections = 0, MaxConnectionsPerClient = 0, ConnectionRatePerMinute = 0 });
+        for (var i = 0; i < 100; i++) Assert.Null(limits.TryOpen(Client, exempt: false));
+        Assert.Null(limits.TryOpen(IPAddress.Parse("127.0.0.1"), exempt: true));
+    }
+
+    [Fact]
     public void IPv4_mapped_IPv6_counts_as_the_same_client()
     {
         var limits = Limits(s => s with { MaxConnectionsPerClient = 1 });
