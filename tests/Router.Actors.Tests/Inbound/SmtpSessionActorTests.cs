@@ -128,16 +128,20 @@ public sealed class SmtpSessionActorTests : TestKit
         probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
+    /// <summary>The idle timeout of the slow-client tests: under their 4 s transfers, far above their 250 ms gaps.</summary>
+    private static readonly TimeSpan SlowIdleTimeout = TimeSpan.FromSeconds(3);
+
     [Fact]
     public async Task Slow_but_steady_DATA_body_is_not_cut_off_by_the_idle_timeout()
     {
         var probe = CreateTestProbe();
-        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: SlowIdleTimeout);
         await client.StartDataAsync();
 
-        // 3 s of body in all, three times the idle timeout, but never more than 250 ms between receives.
+        // 4 s of body in all, more than the idle timeout, but never more than 250 ms between receives
+        // (a loaded machine may stretch a gap several times over: the timeout leaves room for that).
         await client.SendAsync("Subject: slow\r\n\r\n");
-        for (var i = 0; i < 12; i++)
+        for (var i = 0; i < 16; i++)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(250));
             await client.SendAsync($"line {i}\r\n");
@@ -153,18 +157,18 @@ public sealed class SmtpSessionActorTests : TestKit
     public async Task Slow_but_steady_BDAT_chunk_is_not_cut_off_by_the_idle_timeout()
     {
         var probe = CreateTestProbe();
-        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: TimeSpan.FromSeconds(1));
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), idleTimeout: SlowIdleTimeout);
         var piece = new string('x', 78) + "\r\n";
         await client.SendEnvelopeAsync();
-        await client.SendAsync($"BDAT {12 * piece.Length} LAST\r\n");
-        for (var i = 0; i < 12; i++)
+        await client.SendAsync($"BDAT {16 * piece.Length} LAST\r\n");
+        for (var i = 0; i < 16; i++)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(250));
             await client.SendAsync(piece);
         }
 
         var deliver = probe.ExpectMsg<MailboxActor.Deliver>(TimeSpan.FromSeconds(10));
-        Assert.Equal(12 * piece.Length, deliver.Body.Length);
+        Assert.Equal(16 * piece.Length, deliver.Body.Length);
         probe.Reply(new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox));
         Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
     }
