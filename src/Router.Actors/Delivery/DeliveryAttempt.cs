@@ -82,10 +82,10 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         // SMTPUTF8 only when something needs it (RFC 6531 s3.4): UTF-8 in a header or an address.
         // A client may flag an all-ASCII message; a peer without SMTPUTF8 can still take that one.
         var smtpUtf8 = message.SmtpUtf8 && !System.Text.Ascii.IsValid(HeaderSection.Of(content));
-        (int[], bool) Failed(SmtpReply error)
+        (int[], bool) Failed(SmtpReply error, bool loops = false)
         {
             foreach (var i in unsent) latest[i] = RecipientResult.From(i, error, null);
-            return ([.. deferred, .. unsent], error.Enhanced == LoopDetected);
+            return ([.. deferred, .. unsent], loops);
         }
 
         // A pooled connection may have been closed by the peer meanwhile: then try once afresh.
@@ -95,8 +95,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             SmtpClientConnection? connection = pooled;
             if (connection is null)
             {
-                var (opened, error) = await OpenAsync(host, policy, ct).ConfigureAwait(false);
-                if (opened is null) return Failed(error!);
+                var (opened, error, loops) = await OpenAsync(host, policy, ct).ConfigureAwait(false);
+                if (opened is null) return Failed(error!, loops);
                 connection = opened;
             }
             try
@@ -113,15 +113,17 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                         Size = body.Length,
                         EnvelopeId = message.EnvelopeId,
                         ReturnFull = message.ReturnFull,
-                        RecipientDsn = chunk.Select(i => new RecipientDsn(message.Recipients[i].Notify, message.Recipients[i].OriginalRecipient)).ToArray(),
+                        RecipientDsn = connection.Capabilities.Dsn
+                            ? chunk.Select(i => new RecipientDsn(message.Recipients[i].Notify, message.Recipients[i].OriginalRecipient)).ToArray()
+                            : null,
                     };
                     var sent = await connection.SendAsync(envelope, body, ct).ConfigureAwait(false);
                     for (var k = 0; k < chunk.Length; k++)
                     {
-                        // A refusal of our own (SIZE over the peer's limit, SMTPUTF8 not offered) names no remote MTA.
-                        var result = RecipientResult.From(chunk[k], sent.OutcomeFor(k), sent.LocalReply is null ? host.Name : null);
-                        // Who offered DSN took over NOTIFY; who did not leaves a NOTIFY=SUCCESS to us (RFC 3461 s5.2.2).
-                        if (result.Outcome == RecipientOutcome.Delivered) result = result with { PeerOfferedDsn = connection.Capabilities.Dsn };
+                        // A refusal of our own (SIZE over the peer's limit, SMTPUTF8 not offered) names no
+                        // remote MTA. Who offered DSN took over NOTIFY; who did not leaves a
+                        // NOTIFY=SUCCESS to us (RFC 3461 s5.2.2).
+                        var result = RecipientResult.From(chunk[k], sent.OutcomeFor(k), sent.LocalReply is null ? host.Name : null, connection.Capabilities.Dsn);
                         if (result.Outcome != RecipientOutcome.Deferred)
                         {
                             results.Add(result);
@@ -148,24 +150,33 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"));
     }
 
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error)> OpenAsync(MxHost host, string tlsPolicy, CancellationToken ct)
+    /// <summary>A connection to one of the host's addresses, or the last error; Loops: the host is this router.</summary>
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool Loops)> OpenAsync(MxHost host, string tlsPolicy, CancellationToken ct)
     {
         SmtpReply error = new(451, "4.4.1", $"{host.Name}: no address could be reached");
         foreach (var address in host.Addresses)
         {
-            var (connection, failure, tlsBroke) = await OpenAtAsync(host, address, tlsPolicy, ct).ConfigureAwait(false);
+            var (connection, failure, trouble) = await OpenAtAsync(host, address, tlsPolicy, ct).ConfigureAwait(false);
             // RFC 7435: opportunistic TLS whose handshake fails is retried in plaintext (as Postfix
             // does) instead of deferring the mail for as long as the peer's TLS stays broken.
-            if (tlsBroke && tlsPolicy == "opportunistic") (connection, failure, _) = await OpenAtAsync(host, address, "off", ct).ConfigureAwait(false);
-            if (connection is not null) return (connection, null);
-            if (failure!.Enhanced == LoopDetected) return (null, failure);
-            error = failure;
+            if (trouble == Trouble.TlsBroke && tlsPolicy == "opportunistic") (connection, failure, trouble) = await OpenAtAsync(host, address, "off", ct).ConfigureAwait(false);
+            if (connection is not null) return (connection, null, false);
+            if (trouble == Trouble.Loops) return (null, failure, true);
+            error = failure!;
         }
-        return (null, error);
+        return (null, error, false);
     }
 
-    /// <summary>Connects to one address of a host: greeting, EHLO and STARTTLS as the policy says. TlsBroke: the TLS handshake failed.</summary>
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool TlsBroke)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, CancellationToken ct)
+    /// <summary>What went wrong beyond the error reply: the TLS handshake, or the host is this router.</summary>
+    private enum Trouble
+    {
+        None,
+        TlsBroke,
+        Loops,
+    }
+
+    /// <summary>Connects to one address of a host: greeting, EHLO and STARTTLS as the policy says.</summary>
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, Trouble Trouble)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, CancellationToken ct)
     {
         SmtpClientConnection? connection = null;
         try
@@ -177,7 +188,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             if (GreetsAsUs(ehlo))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
-                return (null, new SmtpReply(451, LoopDetected, $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"), false);
+                // RFC 3463 X.4.6: routing loop detected.
+                return (null, new SmtpReply(451, "4.4.6", $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"), Trouble.Loops);
             }
             if (tlsPolicy != "off" && connection.Capabilities.StartTls)
             {
@@ -190,9 +202,9 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             else if (tlsPolicy == "require")
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
-                return (null, new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires"), false);
+                return (null, new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires"), Trouble.None);
             }
-            return (connection, null, false);
+            return (connection, null, Trouble.None);
         }
         catch (SmtpClientException e)
         {
@@ -201,12 +213,9 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 ? new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}")
                 // RFC 3463 X.7.5: a certificate that does not pass, or a refused STARTTLS, is a security failure, not "no answer".
                 : new SmtpReply(451, e.Kind == SmtpClientErrorKind.TlsFailed ? "4.7.5" : "4.4.1", $"{host.Name} [{address}]: {e.Message}");
-            return (null, error, e.Kind == SmtpClientErrorKind.TlsFailed);
+            return (null, error, e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None);
         }
     }
-
-    /// <summary>RFC 3463 X.4.6, routing loop detected.</summary>
-    private const string LoopDetected = "4.4.6";
 
     private static SmtpReply LoopsBack(string domain) => new(554, "5.4.6", $"mail for {domain} loops back to myself");
 

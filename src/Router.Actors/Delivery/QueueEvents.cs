@@ -45,13 +45,15 @@ public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Co
     /// <summary>The whole reply as the server gave it, enhanced code included ("450 4.2.1 mailbox busy"), as mailq shows it. A method: the journal stores the parts.</summary>
     public string FullReply() => Enhanced is null ? $"{Code} {Text}" : $"{Code} {Enhanced} {Text}";
 
-    public static RecipientResult From(int index, SmtpReply reply, string? remoteMta) => new(
+    /// <param name="peerOfferedDsn">Whether the server offered DSN; kept for a delivered recipient only.</param>
+    public static RecipientResult From(int index, SmtpReply reply, string? remoteMta, bool? peerOfferedDsn = null) => new(
         index,
         reply.IsPositive ? RecipientOutcome.Delivered : reply.IsTransient ? RecipientOutcome.Deferred : RecipientOutcome.Failed,
         reply.Code,
         reply.Enhanced,
         reply.Text,
-        remoteMta);
+        remoteMta,
+        PeerOfferedDsn: reply.IsPositive ? peerOfferedDsn : null);
 }
 
 /// <summary>The events of a domain's queue: the only facts persisted in the journal.</summary>

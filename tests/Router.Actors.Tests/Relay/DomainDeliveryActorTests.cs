@@ -252,6 +252,24 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_server_refusing_its_greeting_with_4_4_6_is_deferred_not_taken_for_ourselves()
+    {
+        // Only a server answering EHLO with our own hostname is this router; a remote 4.4.6 ("routing
+        // loop detected" on its side) is a temporary refusal like any other.
+        _server.Greeting = "421 4.4.6 too many hops here";
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1"));
+
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        DomainDeliveryActor.QueueItemRecipient? bob = null;
+        await AwaitAssertAsync(() => bob = Assert.Single(Queue(queue).Messages.Single().Recipients, r => r.State == "Deferred"), Deadline, TimeSpan.FromMilliseconds(50));
+        Assert.StartsWith("421 4.4.6 ", bob!.LastReply, StringComparison.Ordinal);
+        _mailboxes.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public async Task Retry_now_lifts_a_suspension()
     {
         _server.Greeting = "421 4.3.2 not now";
