@@ -30,5 +30,16 @@ public enum DsnNotify
     Delay = 8,
 }
 
+/// <summary>RFC 3461 s4.1: which notices a recipient's NOTIFY asks for.</summary>
+public static class DsnNotifyRules
+{
+    /// <summary>
+    /// True when <paramref name="notify"/> asks for a notice of <paramref name="kind"/> (Success,
+    /// Failure or Delay). Without NOTIFY the MTA decides: failures and delays, not successes.
+    /// </summary>
+    public static bool Asks(this DsnNotify notify, DsnNotify kind) =>
+        notify == DsnNotify.None ? kind != DsnNotify.Success : (notify & kind) != 0;
+}
+
 /// <summary>A parsed RCPT TO command: the forward path and its DSN parameters (RFC 3461 s4).</summary>
 public sealed record RcptCommand(MailAddress Recipient, DsnNotify Notify, string? OriginalRecipient);

@@ -26,8 +26,7 @@ public sealed class DeliveredNotices(DsnDispatcher dispatcher)
     /// </summary>
     public static bool Wanted(MailCommand mail, RcptCommand rcpt, IReadOnlyCollection<Destination> destinations) =>
         mail.ReversePath is not null
-        && (rcpt.Notify & DsnNotify.Success) != 0
-        && (rcpt.Notify & DsnNotify.Never) == 0
+        && rcpt.Notify.Asks(DsnNotify.Success)
         && destinations.Count > 0
         && destinations.All(d => d is Destination.Mailbox);
 
@@ -36,9 +35,9 @@ public sealed class DeliveredNotices(DsnDispatcher dispatcher)
     /// the envelope and the header section (with the Received header the message got). Null
     /// when no recipient wants one.
     /// </summary>
-    public static Pending? Prepare(string queueId, MailCommand mail, IReadOnlyList<RcptCommand> recipients, ReadOnlySpan<byte> trace, ReadOnlySpan<byte> message)
+    public static Pending? Prepare(string queueId, MailCommand mail, IReadOnlyList<RcptCommand>? recipients, ReadOnlySpan<byte> trace, ReadOnlySpan<byte> message)
     {
-        if (recipients.Count == 0 || mail.ReversePath is not { } sender) return null;
+        if (recipients is not { Count: > 0 } || mail.ReversePath is not { } sender) return null;
         var headers = HeaderSection.Of(message);
         var original = new byte[trace.Length + headers.Length];
         trace.CopyTo(original);

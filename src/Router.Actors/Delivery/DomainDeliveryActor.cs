@@ -398,13 +398,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         if (_handingOff) return; // the next owner sends it after its recovery
         var message = entry.Message;
-        var notify = kind switch
-        {
-            DsnKind.Failure => DsnNotify.Failure,
-            DsnKind.Delay => DsnNotify.Delay,
-            _ => DsnNotify.Success,
-        };
-        var wanted = recipients.Where(i => QueueEntry.WantsNotice(message, i, notify)).ToArray();
+        var wanted = recipients.Where(i => QueueEntry.WantsNotice(message, i, kind.Condition())).ToArray();
         if (wanted.Length == 0)
         {
             // Null sender, or NOTIFY excludes it: settle without sending anything (RFC 3461 s4.1).

@@ -125,30 +125,45 @@ public sealed class QueueEntry
     public IEnumerable<int> PendingRecipients => Enumerable.Range(0, States.Length).Where(IsPending);
 
     /// <summary>Failed recipients whose sender still has to be told (RFC 3461 NOTIFY, never for a null sender).</summary>
-    public int[] OwedBounces() => Enumerable.Range(0, States.Length)
-        .Where(i => States[i] is { Outcome: RecipientOutcome.Failed } && !BounceDone[i])
-        .ToArray();
+    public int[] OwedBounces() => Indices(static (e, i) => e.OwesBounce(i));
 
     /// <summary>
     /// Delivered recipients whose sender asked NOTIFY=SUCCESS and still has to be told that the
     /// message was relayed to a server that does not offer DSN (RFC 3461 s5.2.2; a server that
     /// offers it got NOTIFY and is responsible now). Never for a null sender.
     /// </summary>
-    public int[] OwedSuccessNotices() => Enumerable.Range(0, States.Length)
-        .Where(i => States[i] is { Outcome: RecipientOutcome.Delivered, PeerOfferedDsn: false }
-            && !SuccessNoticeDone[i]
-            && WantsNotice(Message, i, DsnNotify.Success))
-        .ToArray();
+    public int[] OwedSuccessNotices() => Indices(static (e, i) => e.OwesSuccessNotice(i));
 
-    public static bool WantsNotice(QueuedMessage message, int i, DsnNotify kind)
+    public static bool WantsNotice(QueuedMessage message, int i, DsnNotify kind) =>
+        message.Sender is not null && message.Recipients[i].Notify.Asks(kind);
+
+    /// <summary>Nothing left to try and no bounce or "relayed" notice owed (asked for every event applied: no allocation).</summary>
+    public bool IsFinished
     {
-        if (message.Sender is null) return false;
-        var notify = message.Recipients[i].Notify;
-        return notify == DsnNotify.None ? kind != DsnNotify.Success : (notify & kind) != 0;
+        get
+        {
+            for (var i = 0; i < States.Length; i++)
+            {
+                if (IsPending(i) || OwesBounce(i) || OwesSuccessNotice(i)) return false;
+            }
+            return true;
+        }
     }
 
-    /// <summary>Nothing left to try and no bounce or "relayed" notice owed.</summary>
-    public bool IsFinished => !PendingRecipients.Any() && OwedBounces().Length == 0 && OwedSuccessNotices().Length == 0;
+    private bool OwesBounce(int i) => States[i] is { Outcome: RecipientOutcome.Failed } && !BounceDone[i];
+
+    private bool OwesSuccessNotice(int i) =>
+        States[i] is { Outcome: RecipientOutcome.Delivered, PeerOfferedDsn: false } && !SuccessNoticeDone[i] && WantsNotice(Message, i, DsnNotify.Success);
+
+    private int[] Indices(Func<QueueEntry, int, bool> owed)
+    {
+        List<int>? found = null;
+        for (var i = 0; i < States.Length; i++)
+        {
+            if (owed(this, i)) (found ??= []).Add(i);
+        }
+        return found is null ? [] : [.. found];
+    }
 
     /// <summary>A copy that later changes to this entry do not reach (the message and the results are immutable records).</summary>
     public QueueEntry Copy() => new()

@@ -370,7 +370,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (!decision.Accepted) return Error(decision.Reply);
         transaction.Recipients.Add(rcpt);
         transaction.Destinations.UnionWith(decision.Destinations);
-        if (DeliveredNotices.Wanted(transaction.Mail, rcpt, decision.Destinations)) transaction.NotifyDelivered.Add(rcpt);
+        if (DeliveredNotices.Wanted(transaction.Mail, rcpt, decision.Destinations)) (transaction.NotifyDelivered ??= []).Add(rcpt);
         _state = SessionState.HasRecipients;
         return Reply(decision.Reply);
     }
@@ -873,7 +873,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public HashSet<Destination> Destinations { get; } = [];
 
         /// <summary>Recipients owed a "delivered" notice once the message is durable (NOTIFY=SUCCESS, local mailboxes only).</summary>
-        public List<RcptCommand> NotifyDelivered { get; } = [];
+        public List<RcptCommand>? NotifyDelivered { get; set; }
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }

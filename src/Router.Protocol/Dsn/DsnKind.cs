@@ -22,3 +22,14 @@ public enum DsnKind
     /// <summary>Action: delivered (2.x.x): the message is in the recipient's mailbox.</summary>
     Delivered,
 }
+
+public static class DsnKinds
+{
+    /// <summary>The NOTIFY condition (RFC 3461 s4.1) under which a recipient gets this kind of notice.</summary>
+    public static DsnNotify Condition(this DsnKind kind) => kind switch
+    {
+        DsnKind.Failure => DsnNotify.Failure,
+        DsnKind.Delay => DsnNotify.Delay,
+        _ => DsnNotify.Success,
+    };
+}
