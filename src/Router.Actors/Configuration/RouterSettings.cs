@@ -121,7 +121,8 @@ public sealed record RouterSettings
         var r = config.GetConfig("router") ?? throw new ConfigurationException("missing router { } section");
         string PathOf(string key, string value) => Path.GetFullPath(Path.IsPathRooted(value) ? value : Path.Combine(baseDirFor(key), value));
 
-        var localDomains = r.GetStringList("local-domains").Select(d => d.Trim().ToLowerInvariant()).ToHashSet();
+        var localDomainList = r.GetStringList("local-domains").Select(d => d.Trim().ToLowerInvariant()).ToArray();
+        var localDomains = localDomainList.ToHashSet();
         var mailboxes = r.GetStringList("mailboxes").Select(m => m.Trim().ToLowerInvariant()).ToHashSet();
         var mailboxesFile = r.GetString("mailboxes-file", "");
         if (mailboxesFile.Length > 0)
@@ -147,7 +148,8 @@ public sealed record RouterSettings
         }
         var catchAll = Entries(r, "catch-all").ToDictionary(e => e.Key.ToLowerInvariant(), e => e.Value.GetString().ToLowerInvariant());
 
-        var postmaster = r.GetString("postmaster", "postmaster@" + localDomains.FirstOrDefault()).Trim().ToLowerInvariant();
+        var postmaster = r.GetString("postmaster", "").Trim().ToLowerInvariant();
+        if (postmaster.Length == 0) postmaster = "postmaster@" + (localDomainList.FirstOrDefault() ?? r.GetString("hostname"));
         var postmasterAt = postmaster.LastIndexOf('@');
         if (postmasterAt <= 0 || postmasterAt == postmaster.Length - 1)
             throw new ConfigurationException($"router.postmaster: '{postmaster}' is not an address (user@domain)");

@@ -57,6 +57,23 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task The_shipped_demo_routing_does_not_leak_into_an_operators_domains()
+    {
+        // HOCON merges objects: an alias in the shipped defaults would be in force here, and
+        // postmaster@ the operator's domain would go to the demo's example.test.
+        var (exit, stdout, stderr) = await CheckAsync("""
+            router {
+              local-domains = ["mydomain.test"]
+              mailboxes = ["alice@mydomain.test"]
+            }
+            """);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("router: configuration OK: 1 local domains, 1 mailboxes, 0 aliases, 0 catch-alls", stdout, StringComparison.Ordinal);
+        Assert.Contains("router: warning: router.postmaster postmaster@mydomain.test is neither a local mailbox nor an alias", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_key_of_another_certificate_fails_the_check_naming_router_tls()
     {
         var (certificate, _) = SecurityMaterial.WriteServerCertificate(_folder.FullName);
