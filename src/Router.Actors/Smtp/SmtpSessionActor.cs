@@ -8,6 +8,7 @@ using Akka.Event;
 using Router.Actors.Mailbox;
 using Router.Actors.Routing;
 using Router.Protocol;
+using Router.Protocol.Dsn;
 using Router.Protocol.Sasl;
 
 namespace Router.Actors.Smtp;
@@ -370,7 +371,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (!decision.Accepted) return Error(decision.Reply);
         transaction.Recipients.Add(rcpt);
         transaction.Destinations.UnionWith(decision.Destinations);
-        if (DeliveredNotices.Wanted(transaction.Mail, rcpt, decision.Destinations)) (transaction.NotifyDelivered ??= []).Add(rcpt);
+        if (DeliveredNotices.Owed(transaction.Mail, rcpt, decision.Destinations) is { } notice) (transaction.Notices ??= []).Add((notice, rcpt));
+        transaction.Forwarded = AliasTargets.AddForwarded(rcpt, decision.Destinations, transaction.Forwarded);
         _state = SessionState.HasRecipients;
         return Reply(decision.Reply);
     }
@@ -502,11 +504,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         body = Complete(transaction, id, body);
         var trace = TraceHeaders.Received(_heloName, _connection.RemoteAddress, _services.Settings.Hostname, protocol, id,
             recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
-        var plan = _services.Handoff.Plan(transaction.Id, id, transaction.Mail, transaction.Destinations, recipients, trace, body);
+        var plan = _services.Handoff.Plan(transaction.Id, id, transaction.Mail, transaction.Destinations,
+            transaction.Forwarded is { } forwarded ? [.. recipients, .. forwarded] : recipients, trace, body);
         foreach (var (owner, message) in plan.Messages) owner.Tell(message);
         _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout)
         {
-            Notice = DeliveredNotices.Prepare(id, transaction.Mail, transaction.NotifyDelivered, trace, body.Span),
+            Notice = DeliveredNotices.Prepare(id, transaction.Mail, transaction.Notices, trace, body.Span),
         };
         Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), plan.AckTimeout);
         _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client=[{4}]", id, transaction.Mail.ReversePath, body.Length, recipients.Count, _connection.RemoteAddress);
@@ -872,8 +875,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public List<RcptCommand> Recipients { get; } = [];
         public HashSet<Destination> Destinations { get; } = [];
 
-        /// <summary>Recipients owed a "delivered" notice once the message is durable (NOTIFY=SUCCESS, local mailboxes only).</summary>
-        public List<RcptCommand>? NotifyDelivered { get; set; }
+        /// <summary>Recipients owed a success notice once the message is durable (see <see cref="DeliveredNotices.Owed"/>).</summary>
+        public List<(DsnKind Kind, RcptCommand Rcpt)>? Notices { get; set; }
+
+        /// <summary>The DSN parameters of remote addresses that aliases expand to (see <see cref="AliasTargets"/>).</summary>
+        public List<RcptCommand>? Forwarded { get; set; }
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }

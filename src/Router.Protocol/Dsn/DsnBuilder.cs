@@ -116,6 +116,11 @@ public static partial class DsnBuilder
                 "Your message has not yet been delivered to the recipients below. The last\r\n" +
                 "error is shown; delivery is still being retried, so you do not need to\r\n" +
                 "send the message again.\r\n",
+            DsnKind.Expanded =>
+                "Your message was successfully delivered to the recipients below, which are\r\n" +
+                "aliases: it was forwarded from there to further addresses. You will receive no\r\n" +
+                "notice of success for those, but you may still receive notices of delivery\r\n" +
+                "errors.\r\n",
             DsnKind.Relayed =>
                 "Your message was successfully relayed to the recipients below, to a server\r\n" +
                 "that does not offer delivery status notifications: you will receive no\r\n" +
@@ -143,6 +148,7 @@ public static partial class DsnBuilder
                 text.Append(Clean(r.Reason ?? request.Kind switch
                 {
                     DsnKind.Delivered => "delivered to mailbox",
+                    DsnKind.Expanded => "alias expanded",
                     DsnKind.Relayed => "relayed",
                     _ => $"delivery failed with status {StatusFor(request.Kind, r.Status)}",
                 }, ascii: false));
@@ -165,13 +171,13 @@ public static partial class DsnBuilder
         var ascii = !global;
         var sb = new StringBuilder();
         Field(sb, "Reporting-MTA", "dns; " + host);
-        if (request.OriginalEnvelopeId is { } envid) Field(sb, "Original-Envelope-Id", Clean(envid, ascii));
+        if (request.OriginalEnvelopeId is { } envid) Field(sb, "Original-Envelope-Id", Clean(XText.Decode(envid), ascii));
         Field(sb, "Arrival-Date", DateUtils.FormatDate(request.ArrivalDate));
 
         foreach (var r in request.Recipients)
         {
             sb.Append("\r\n");
-            if (r.OriginalRecipient is { } orcpt) Field(sb, "Original-Recipient", AddressField(Clean(orcpt, ascii)));
+            if (r.OriginalRecipient is { } orcpt) Field(sb, "Original-Recipient", Clean(AddressField(orcpt), ascii));
             // RFC 6533 s3: a UTF-8 address is of type "utf-8", written raw in message/global-delivery-status.
             Field(sb, "Final-Recipient", (r.Address.IsUtf8 ? "utf-8; " : "rfc822; ") + Clean(r.Address.ToString(), ascii));
             Field(sb, "Action", request.Kind switch
@@ -179,6 +185,7 @@ public static partial class DsnBuilder
                 DsnKind.Failure => "failed",
                 DsnKind.Delay => "delayed",
                 DsnKind.Relayed => "relayed",
+                DsnKind.Expanded => "expanded",
                 _ => "delivered",
             });
             Field(sb, "Status", StatusFor(request.Kind, r.Status));
@@ -222,13 +229,19 @@ public static partial class DsnBuilder
     private static bool ReturnsFullMessage(DsnRequest request) =>
         request.ReturnFullMessage && !IsSuccess(request.Kind) && request.OriginalMessage.Length <= request.MaxReturnedMessageSize;
 
-    private static bool IsSuccess(DsnKind kind) => kind is DsnKind.Relayed or DsnKind.Delivered;
+    private static bool IsSuccess(DsnKind kind) => kind is DsnKind.Relayed or DsnKind.Delivered or DsnKind.Expanded;
 
-    /// <summary>"type;address" as given in ORCPT becomes "type; address"; a bare address is rfc822.</summary>
+    /// <summary>
+    /// "type;xtext" as given in ORCPT becomes "type; address", decoded (a "utf-8" address, RFC 6533,
+    /// is not xtext); a bare address is rfc822.
+    /// </summary>
     private static string AddressField(string value)
     {
         var semi = value.IndexOf(';', StringComparison.Ordinal);
-        return semi < 0 ? "rfc822; " + value : value[..semi].Trim() + "; " + value[(semi + 1)..].Trim();
+        if (semi < 0) return "rfc822; " + value;
+        var type = value[..semi].Trim();
+        var address = value[(semi + 1)..].Trim();
+        return type + "; " + (type.Equals("utf-8", StringComparison.OrdinalIgnoreCase) ? address : XText.Decode(address));
     }
 
     /// <summary>

@@ -21,6 +21,12 @@ public enum DsnKind
 
     /// <summary>Action: delivered (2.x.x): the message is in the recipient's mailbox.</summary>
     Delivered,
+
+    /// <summary>
+    /// Action: expanded (2.x.x): the recipient is an alias, delivered and forwarded to several
+    /// addresses, which get no success notices of their own (RFC 3464 s2.3.3, RFC 3461 s6.2.7.3).
+    /// </summary>
+    Expanded,
 }
 
 public static class DsnKinds

@@ -14,7 +14,7 @@ public sealed record RouterOptions
     public IReadOnlyList<string> Mailboxes { get; init; } =
         ["demo@example.test", "alice@example.test", "bob@example.test", "carol@example.test"];
 
-    /// <summary>Address -> targets. The postmaster alias is always set, so the defaults' alias never applies.</summary>
+    /// <summary>Address -> targets.</summary>
     public IReadOnlyDictionary<string, string[]> Aliases { get; init; } = new Dictionary<string, string[]>
     {
         ["postmaster@example.test"] = ["carol@example.test"],

@@ -161,7 +161,17 @@ public sealed class RelayWorldFixture : IAsyncLifetime
             router.queue { warn-after = {{WarnAfter.TotalSeconds}}s, give-up-after = {{GiveUpAfter.TotalSeconds}}s }
             """;
         // One after another: three JIT-heavy starts at once on a busy machine can each miss the start timeout.
-        Router = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = common });
+        Router = await RouterProcess.StartAsync(new RouterOptions
+        {
+            // Aliases for the success notices: one to a local mailbox and a remote address, one to a remote address.
+            ExtraHocon = common + """
+
+                router.aliases {
+                  "expand@example.test" = ["bob@example.test", "expanded@success.relay.test"]
+                  "forward@example.test" = ["forwarded@success.relay.test"]
+                }
+                """,
+        });
         Expiring = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = expiring, ExtraEndpoints = [$"{ExpiringItself}:{MxPort}"] });
         Untrusted = await RouterProcess.StartAsync(new RouterOptions { TrustedNetworks = ["10.0.0.0/8"], ExtraHocon = common });
     }

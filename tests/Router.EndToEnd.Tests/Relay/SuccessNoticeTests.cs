@@ -14,12 +14,12 @@ public sealed class SuccessNoticeTests(RelayWorldFixture world)
     private const string Sender = "alice@example.test";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
-    /// <summary>MAIL with ENVID, one RCPT with NOTIFY=SUCCESS and ORCPT, the message; returns the router's queue id.</summary>
-    private async Task<string> SendAsync(string token, string recipient)
+    /// <summary>MAIL with ENVID, one RCPT with NOTIFY=SUCCESS (and ORCPT unless told not to), the message; returns the router's queue id.</summary>
+    private async Task<string> SendAsync(string token, string recipient, bool orcpt = true)
     {
         await using var c = await world.Router.ConnectEhloAsync();
         await c.CommandAsync($"MAIL FROM:<{Sender}> ENVID={token}", "250");
-        await c.CommandAsync($"RCPT TO:<{recipient}> NOTIFY=SUCCESS ORCPT=rfc822;{recipient}", "250");
+        await c.CommandAsync($"RCPT TO:<{recipient}> NOTIFY=SUCCESS" + (orcpt ? $" ORCPT=rfc822;{recipient}" : ""), "250");
         await c.CommandAsync("DATA", "354");
         await c.SendAsync(TestMessages.Create(token, recipient));
         await c.SendAsync(".\r\n");
@@ -81,6 +81,43 @@ public sealed class SuccessNoticeTests(RelayWorldFixture world)
 
         // The message itself is in bob's Maildir.
         Assert.Single(world.Router.Mailbox("bob@example.test").NewFiles(), f => File.ReadAllText(f).Contains($"Subject: test {token}", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_alias_of_one_remote_address_passes_NOTIFY_on_and_the_notice_names_the_alias()
+    {
+        var token = TestMessages.NewToken();
+        await SendAsync(token, "forward@example.test", orcpt: false);
+
+        var dsn = await NoticeAsync(token);
+
+        var recipient = Assert.Single(dsn.PerRecipient);
+        Assert.Equal("relayed", recipient["Action"]);
+        Assert.Equal("rfc822;forwarded@success.relay.test", NoSpace(recipient["Final-Recipient"]));
+        Assert.Equal("rfc822;forward@example.test", NoSpace(recipient["Original-Recipient"]));
+        Assert.Single(world.Sink("success").MessagesWith(token));
+    }
+
+    [Fact]
+    public async Task An_alias_of_several_addresses_gets_one_expanded_notice_and_its_targets_none()
+    {
+        var token = TestMessages.NewToken();
+        var id = await SendAsync(token, "expand@example.test");
+
+        var dsn = await NoticeAsync(token);
+
+        var recipient = Assert.Single(dsn.PerRecipient);
+        Assert.Equal("expanded", recipient["Action"]);
+        Assert.Equal("2.0.0", recipient["Status"]);
+        Assert.Equal("rfc822;expand@example.test", NoSpace(recipient["Final-Recipient"]));
+        Assert.Contains("alias expanded", dsn.Explanation, StringComparison.Ordinal);
+        // Both targets have the message; the queue lets the relayed copy go only after any notice it
+        // owed was handed over, so once it has, no other notice came.
+        Assert.Single(world.Router.Mailbox("bob@example.test").NewFiles(), f => File.ReadAllText(f).Contains($"Subject: test {token}", StringComparison.Ordinal));
+        await Eventually.TrueAsync(() => world.Sink("success").MessagesWith(token).Length == 1, Deadline, () => "the remote target did not get the message");
+        await Eventually.TrueAsync(() => !DeferralTests.SpoolHolds(world.Router, "success.relay.test"), Deadline, () => "the spool still holds the relayed message");
+        await world.Router.WaitForOutputAsync($"{id}: to=<expanded@success.relay.test>", Deadline);
+        Assert.Single(DsnReport.FindAll(world.Router, Sender, token));
     }
 
     private static string NoSpace(string? value) => (value ?? "").Replace(" ", "", StringComparison.Ordinal);

@@ -342,6 +342,36 @@ public sealed class DsnBuilderTests
     }
 
     [Fact]
+    public void An_expanded_notice_names_the_alias()
+    {
+        var (dsn, _) = RoundTrip(Success(DsnKind.Expanded));
+
+        Assert.Equal("Successful Mail Delivery Report", dsn.Subject);
+        var erin = Groups(dsn)[1];
+        Assert.Equal("rfc822; erin@router.test", erin["Final-Recipient"]);
+        Assert.Equal("expanded", erin["Action"]);
+        Assert.Equal("2.0.0", erin["Status"]);
+        var text = Assert.IsType<TextPart>(Report(dsn)[0]).Text;
+        Assert.Contains("forwarded from there to further addresses", text);
+        Assert.Contains("<erin@router.test>: alias expanded", text);
+    }
+
+    [Fact]
+    public void ENVID_and_ORCPT_are_written_decoded_from_xtext()
+    {
+        var request = Success(DsnKind.Delivered) with
+        {
+            OriginalEnvelopeId = "ENV+2B43+3D",
+            Recipients = [new DsnRecipient(new MailAddress("erin", "router.test"), "2.0.0") { OriginalRecipient = "rfc822;erin+2Bnews@router.test" }],
+        };
+
+        var (dsn, _) = RoundTrip(request);
+
+        Assert.Equal("ENV+43=", Groups(dsn)[0]["Original-Envelope-Id"]);
+        Assert.Equal("rfc822; erin+news@router.test", Groups(dsn)[1]["Original-Recipient"]);
+    }
+
+    [Fact]
     public void A_delivered_notice_says_delivered_to_mailbox_and_returns_headers_only()
     {
         var (dsn, bytes) = RoundTrip(Success(DsnKind.Delivered));
