@@ -160,7 +160,7 @@ public sealed record RouterSettings
         if (bare is not ("reject" or "normalize")) throw new ConfigurationException("router.data.bare-line-endings must be \"reject\" or \"normalize\"");
 
         var maxMessageSize = r.Size("limits.max-message-size") ?? 25L * 1024 * 1024;
-        return new RouterSettings
+        var settings = new RouterSettings
         {
             Hostname = r.GetString("hostname"),
             DataDir = PathOf("data-dir", r.GetString("data-dir", "data")),
@@ -197,6 +197,8 @@ public sealed record RouterSettings
             ShutdownGrace = r.Duration("shutdown-grace", TimeSpan.FromSeconds(10)),
             ClusterJoinTimeout = r.Duration("cluster-join-timeout", TimeSpan.FromSeconds(60)),
         };
+        if (Routing.RoutingPolicy.UnreachableTarget(settings) is { } unreachable) throw new ConfigurationException(unreachable);
+        return settings;
     }
 
     /// <summary>router.limits.min-free-space: "auto" (1.5 messages of the largest size, as Postfix's smtpd) or a size; 0 = no check.</summary>

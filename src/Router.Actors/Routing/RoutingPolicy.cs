@@ -61,6 +61,29 @@ public sealed class RoutingPolicy
         && !tables.Mailboxes.Contains(key)
         && !tables.Aliases.ContainsKey(key);
 
+    /// <summary>
+    /// The first alias or catch-all target of <paramref name="tables"/> that reaches no mailbox
+    /// (a local address without one, an alias loop, no domain), described for the operator; null
+    /// when every target reaches one. The tables are refused with such a target: a message for the
+    /// alias would otherwise be accepted and that copy lost without a trace.
+    /// </summary>
+    public static string? UnreachableTarget(RouterSettings tables)
+    {
+        var scratch = new List<Destination>();
+        foreach (var (alias, targets) in tables.Aliases)
+        {
+            foreach (var target in targets)
+            {
+                if (!Expand(tables, target.ToLowerInvariant(), scratch, 1)) return $"router.aliases: {alias} -> {target} reaches no mailbox (no such local mailbox, alias or catch-all, or an alias loop)";
+            }
+        }
+        foreach (var (domain, target) in tables.CatchAll)
+        {
+            if (!Expand(tables, target, scratch, 1)) return $"router.catch-all: {domain} -> {target} reaches no mailbox";
+        }
+        return null;
+    }
+
     private static bool Expand(RouterSettings tables, string key, List<Destination> into, int depth)
     {
         if (depth > MaxAliasDepth) return false;

@@ -109,6 +109,32 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Contains("router.postmaster", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("aliases { \"team@example.test\" = [\"demo@example.test\", \"nosuch@example.test\"] }", "router.aliases: team@example.test -> nosuch@example.test reaches no mailbox")]
+    [InlineData("aliases { \"a@example.test\" = [\"b@example.test\"], \"b@example.test\" = [\"a@example.test\"] }", "reaches no mailbox")]
+    [InlineData("aliases { \"team@example.test\" = [\"demo\"] }", "router.aliases: team@example.test -> demo reaches no mailbox")]
+    [InlineData("catch-all { \"example.test\" = \"nosuch@example.test\" }", "router.catch-all: example.test -> nosuch@example.test reaches no mailbox")]
+    public void An_alias_or_catch_all_target_that_reaches_no_mailbox_is_a_configuration_error(string tables, string expected)
+    {
+        // Accepted, a message for the alias would lose that copy without a trace (no bounce, no log).
+        var error = Assert.Throws<ConfigurationException>(() => SettingsWith($"router {{ {tables} }}"));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Alias_targets_may_be_remote_or_reach_a_mailbox_through_an_extension_alias_or_catch_all()
+    {
+        var settings = SettingsWith("""
+            router {
+              local-domains = ["example.test", "other.test"]
+              mailboxes = ["demo@example.test"]
+              catch-all { "other.test" = "demo@example.test" }
+              aliases { "team@example.test" = ["demo+news@example.test", "anyone@other.test", "x@remote.test", "list@example.test"], "list@example.test" = ["demo@example.test"] }
+            }
+            """);
+        Assert.Equal(2, settings.Aliases.Count);
+    }
+
     [Fact]
     public void A_retry_schedule_entry_that_is_not_a_duration_is_named()
     {
