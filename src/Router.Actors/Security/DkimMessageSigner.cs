@@ -1,5 +1,6 @@
 using MimeKit;
 using MimeKit.Cryptography;
+using Router.Protocol;
 
 namespace Router.Actors.Security;
 
@@ -7,7 +8,7 @@ namespace Router.Actors.Security;
 /// DKIM signing (RFC 6376) of mail leaving through the relay, for the sender domains that have a
 /// key: relaxed/relaxed canonicalization, rsa-sha256, the From domain's key first (the one DMARC
 /// aligns with), else the envelope sender's. Only the DKIM-Signature field is produced; the
-/// message bytes themselves are never rewritten.
+/// message bytes themselves are rewritten only when they hold 8-bit content (see <see cref="Outgoing"/>).
 /// </summary>
 public sealed class DkimMessageSigner
 {
@@ -49,6 +50,22 @@ public sealed class DkimMessageSigner
     public bool IsEmpty => _signers.Count == 0;
 
     /// <summary>
+    /// The message as it leaves: with its DKIM-Signature field on top when a key applies (see
+    /// <see cref="Sign"/>), else unchanged. 8-bit content is first converted to 7 bit (RFC 6376
+    /// s5.3): a next hop without 8BITMIME gets a 7-bit form (RFC 6152 s3), and a signature over
+    /// the 8-bit body would not survive that conversion.
+    /// </summary>
+    public ReadOnlyMemory<byte> Outgoing(ReadOnlyMemory<byte> message, string? envelopeDomain)
+    {
+        var sevenBit = SevenBitDowngrade.Apply(message);
+        if (Sign(sevenBit, envelopeDomain) is not { } field) return message;
+        var signed = new byte[field.Length + sevenBit.Length];
+        field.CopyTo(signed, 0);
+        sevenBit.Span.CopyTo(signed.AsSpan(field.Length));
+        return signed;
+    }
+
+    /// <summary>
     /// The "DKIM-Signature: ..." field (CRLF-terminated) to put before the message, or null when
     /// neither the From domain nor <paramref name="envelopeDomain"/> has a key (or the message
     /// cannot be parsed).
@@ -72,7 +89,8 @@ public sealed class DkimMessageSigner
         {
             return null;
         }
-        var present = SignedHeaders.Where(h => parsed.Headers.Contains(h)).ToArray();
+        // MimeKit keeps the Content-* fields with the body, and signs them from there.
+        var present = SignedHeaders.Where(h => parsed.Headers.Contains(h) || parsed.Body?.Headers.Contains(h) == true).ToArray();
         if (!present.Contains("From")) return null; // RFC 6376 s5.4: From must be signed
         lock (signer)
         {

@@ -760,8 +760,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         var message = added.Length == 0 ? body : Concat(added, body);
         var signer = _services.Security.Dkim;
         if (signer is null || !MayRelay || !transaction.Destinations.Any(d => d is Destination.Remote)) return message;
-        var signature = signer.Sign(message, transaction.Mail.ReversePath?.Domain.ToLowerInvariant());
-        return signature is null ? message : Concat(signature, message);
+        return signer.Outgoing(message, transaction.Mail.ReversePath?.Domain.ToLowerInvariant());
     }
 
     private static ReadOnlyMemory<byte> Concat(byte[] head, ReadOnlyMemory<byte> rest)

@@ -53,6 +53,44 @@ public sealed class DkimMessageSignerTests : IDisposable
     }
 
     [Fact]
+    public async Task The_MIME_fields_are_signed_from_the_body_headers()
+    {
+        var signed = MimeMessage.Load(new MemoryStream(_signer.Outgoing(Encoding.ASCII.GetBytes(Message), envelopeDomain: null).ToArray()));
+        var header = signed.Headers[signed.Headers.IndexOf(HeaderId.DkimSignature)];
+
+        Assert.Matches("h=[^;]*content-type", header.Value.ToLowerInvariant());
+        Assert.True(await new DkimVerifier(new Locator(_key)).VerifyAsync(signed, header));
+        var retyped = MimeMessage.Load(new MemoryStream(_signer.Outgoing(Encoding.ASCII.GetBytes(Message), envelopeDomain: null).ToArray()));
+        retyped.Body!.ContentType.Charset = "iso-8859-1";
+        Assert.False(await new DkimVerifier(new Locator(_key)).VerifyAsync(retyped, retyped.Headers[retyped.Headers.IndexOf(HeaderId.DkimSignature)]));
+    }
+
+    [Fact]
+    public async Task An_8bit_message_is_signed_in_its_7bit_form_so_the_signature_survives_a_next_hop_without_8BITMIME()
+    {
+        var eightBit = Message.Replace("Hello  Bob,", "Grüße, Bob – à bientôt", StringComparison.Ordinal);
+        eightBit = eightBit.Replace("Content-Type: text/plain; charset=utf-8\r\n", "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n", StringComparison.Ordinal);
+
+        var leaving = _signer.Outgoing(Encoding.UTF8.GetBytes(eightBit), envelopeDomain: null);
+
+        Assert.True(leaving.Span.IndexOfAnyInRange((byte)0x80, (byte)0xFF) < 0, "the signed message still has 8-bit content");
+        // What a next hop without 8BITMIME gets (the delivery converts again: nothing left to do).
+        var relayed = Router.Protocol.SevenBitDowngrade.Apply(leaving);
+        Assert.True(relayed.Span.SequenceEqual(leaving.Span));
+        var parsed = MimeMessage.Load(new MemoryStream(relayed.ToArray()));
+        Assert.True(await new DkimVerifier(new Locator(_key)).VerifyAsync(parsed, parsed.Headers[parsed.Headers.IndexOf(HeaderId.DkimSignature)]));
+        Assert.Contains("Grüße, Bob", parsed.TextBody, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_message_no_key_applies_to_leaves_unchanged_even_with_8bit_content()
+    {
+        var foreign = Encoding.UTF8.GetBytes(Message.Replace("alice@example.test", "alice@other.test", StringComparison.Ordinal).Replace("Hello", "Grüße", StringComparison.Ordinal));
+
+        Assert.True(_signer.Outgoing(foreign, envelopeDomain: "other.test").Span.SequenceEqual(foreign));
+    }
+
+    [Fact]
     public void Only_configured_domains_are_signed()
     {
         var foreign = Message.Replace("alice@example.test", "alice@other.test", StringComparison.Ordinal);
