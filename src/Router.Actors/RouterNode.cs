@@ -385,7 +385,11 @@ public sealed class RouterNode : IAsyncDisposable
     {
         var spool = new SpoolLog(Settings.DataDir, Settings.MaxCommitBatch);
         System.Log.Info("spool: {0} queued references recovered{1}", spool.Recovered.References,
-            spool.Recovered.DroppedBytes > 0 ? $"; {spool.Recovered.DroppedBytes} bytes of unacknowledged writes dropped" : "");
+            spool.Recovered.DroppedBytes > 0 ? $"; {spool.Recovered.DroppedBytes} bytes at segment ends that form no whole record (a write cut short by a crash) dropped" : "");
+        foreach (var (segment, offset, length) in spool.Damaged)
+        {
+            System.Log.Warning("spool: {0}: {1} damaged bytes at offset {2} skipped; the messages stored there are lost and will be returned to their senders", segment, length, offset);
+        }
         return spool;
     }
 

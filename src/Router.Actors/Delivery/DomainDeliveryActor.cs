@@ -27,6 +27,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// <summary>How often an attempt looks again for a body whose write has not completed yet.</summary>
     private static readonly TimeSpan BodyPollInterval = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>What a recipient of a message whose body was lost from the store gets (and its sender in the bounce).</summary>
+    private static readonly SmtpReply BodyLost = new(554, "5.3.0", "The message was lost from the mail queue (its stored content is missing or damaged); please send it again");
+
     private readonly string _domain;
     private readonly DomainServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -317,11 +320,14 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 Kick();
                 return;
             }
-            // Still no body after the deadline: the message was never acknowledged (its spooling
-            // failed after the envelope was persisted, and the session answered 451), so
-            // dropping it loses nothing.
-            _log.Error("{0}: body missing from the store; removing the envelope for {1}", done.QueueId, _domain);
-            PersistEvent(new QueueEvent.Removed(done.QueueId), _ => Kick());
+            // Still no body after the deadline. The relay stores a body before it enqueues the
+            // envelope, so it was lost after the 250 (a damaged spool, see SpoolLog.Damaged): the
+            // recipients fail and the sender is told (RFC 5321 s6.1), with no content to return,
+            // rather than the message vanishing.
+            _log.Error("{0}: body missing from the store; the message is lost for {1} and returned to its sender", done.QueueId, _domain);
+            var lost = entry.PendingRecipients.Select(i => RecipientResult.From(i, BodyLost, null)).ToArray();
+            Record(entry, lost, now, attempted: false, content: []);
+            foreach (var r in lost) LogOutcome(entry.Message, r, null);
             return;
         }
         var results = done.Results;

@@ -18,9 +18,9 @@ namespace Router.Actors.Storage;
 /// (made durable with the next batch). A segment whose references are all dropped is deleted; a
 /// sealed one whose live content fell below a quarter of its size is compacted: its live records
 /// are copied to the end of the log and it is deleted, so a few long-deferred messages do not pin
-/// whole segments. On start the segments are read in order to rebuild the index; reading stops at
-/// the first record that is cut short or fails its CRC, which can only be a write that was never
-/// acknowledged. A reference that outlives a crash (a release not yet durable) is found and dropped
+/// whole segments. On start the segments are read in order to rebuild the index; a record that
+/// is cut short or fails its CRC at the end of a segment is a write that was never acknowledged,
+/// one in the middle is damage, skipped up to the next intact record (<see cref="Damaged"/>). A reference that outlives a crash (a release not yet durable) is found and dropped
 /// by its owner's orphan sweep (<see cref="ListAsync"/>).
 /// </para>
 /// </summary>
@@ -79,6 +79,13 @@ public sealed class SpoolLog : IMessageStore, IDisposable
 
     /// <summary>What the start found: live references, and bytes at segment ends that were dropped as never acknowledged.</summary>
     public (int References, long DroppedBytes) Recovered { get; private set; }
+
+    /// <summary>
+    /// Damaged ranges the start skipped in the middle of segments (a file damaged on disk or by
+    /// hand: records behind each were intact): the messages stored there are lost, and their
+    /// queue entries, finding no body, return them to their senders.
+    /// </summary>
+    public IReadOnlyList<(string Segment, long Offset, long Length)> Damaged { get; private set; } = [];
 
     /// <summary>Batches written (each one fdatasync) and segments deleted: lets tests see group commit and reclamation at work.</summary>
     public long Batches => Interlocked.Read(ref _batches);
@@ -413,12 +420,14 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private List<Segment> Recover()
     {
         var segments = new List<Segment>();
+        var damage = new List<(string, long, long)>();
         long dropped = 0;
         foreach (var path in SegmentPaths(_dir))
         {
             var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
             var segment = new Segment(long.Parse(Path.GetFileNameWithoutExtension(path)), path, handle) { Sealed = true };
             segments.Add(segment);
+            var damaged = new List<(long Offset, long Length)>();
             var end = Scan(handle, (record, contentOffset, contentLength) =>
             {
                 foreach (var owner in record.Owners)
@@ -426,34 +435,80 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                     if (record.IsRelease) Detach(owner, record.QueueId);
                     else Reference(new Entry(segment, record.QueueId, owner, contentOffset, contentLength, record.StoredAt));
                 }
-            });
+            }, damaged);
             segment.Length = end;
             dropped += RandomAccess.GetLength(handle) - end;
+            damage.AddRange(damaged.Select(d => (path, d.Offset, d.Length)));
         }
         Recovered = (_referenceCount, dropped);
+        Damaged = damage;
         return segments;
     }
 
-    /// <summary>Calls <paramref name="onRecord"/> for each intact record in order; returns where the intact part ends.</summary>
-    private static long Scan(SafeFileHandle handle, Action<Record, long, int> onRecord)
+    /// <summary>
+    /// Calls <paramref name="onRecord"/> for each intact record in order and returns where the last
+    /// one ends. A record that is cut short or fails its CRC is skipped up to the next intact
+    /// record, and the skipped range added to <paramref name="damaged"/>: one damaged record must
+    /// not take the acknowledged records behind it along. What follows the last intact record is
+    /// the write a crash cut short.
+    /// </summary>
+    private static long Scan(SafeFileHandle handle, Action<Record, long, int> onRecord, List<(long Offset, long Length)>? damaged = null)
     {
         var fileLength = RandomAccess.GetLength(handle);
-        var fixedHeader = new byte[FixedHeader];
-        long position = 0;
+        long position = 0, end = 0;
         while (position + FixedHeader <= fileLength)
         {
-            if (RandomAccess.Read(handle, fixedHeader, position) < FixedHeader) break;
-            var magic = BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader);
-            var length = BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader.AsSpan(4));
-            if (magic is not (StoreMagic or ReleaseMagic) || length < FixedHeader || position + length > fileLength) break;
-            var rest = GC.AllocateUninitializedArray<byte>((int)length - 12);
-            if (RandomAccess.Read(handle, rest, position + 12) < rest.Length) break;
-            if (Crc32.HashToUInt32(rest) != BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader.AsSpan(8))) break;
-            if (!TryParse(rest, magic == ReleaseMagic, out var record, out var headerLength)) break;
-            onRecord(record, position + 12 + headerLength, rest.Length - headerLength);
+            if (!TryRead(handle, position, fileLength, out var record, out var headerLength, out var length, out var contentLength))
+            {
+                var next = NextIntact(handle, position + 1, fileLength);
+                if (next < 0) break;
+                damaged?.Add((position, next - position));
+                position = next;
+                continue;
+            }
+            onRecord(record, position + 12 + headerLength, contentLength);
             position += length;
+            end = position;
         }
-        return position;
+        return end;
+    }
+
+    /// <summary>The record at <paramref name="position"/>, if it is whole, passes its CRC and parses.</summary>
+    private static bool TryRead(SafeFileHandle handle, long position, long fileLength, out Record record, out int headerLength, out long length, out int contentLength)
+    {
+        record = default;
+        headerLength = contentLength = 0;
+        length = 0;
+        Span<byte> fixedHeader = stackalloc byte[FixedHeader];
+        if (RandomAccess.Read(handle, fixedHeader, position) < FixedHeader) return false;
+        var magic = BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader);
+        length = BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader[4..]);
+        if (magic is not (StoreMagic or ReleaseMagic) || length < FixedHeader || position + length > fileLength) return false;
+        var rest = GC.AllocateUninitializedArray<byte>((int)length - 12);
+        if (RandomAccess.Read(handle, rest, position + 12) < rest.Length) return false;
+        if (Crc32.HashToUInt32(rest) != BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader[8..])) return false;
+        if (!TryParse(rest, magic == ReleaseMagic, out record, out headerLength)) return false;
+        contentLength = rest.Length - headerLength;
+        return true;
+    }
+
+    /// <summary>Where the next intact record starts at or after <paramref name="from"/>, or -1 (read in blocks, looking for a record's magic).</summary>
+    private static long NextIntact(SafeFileHandle handle, long from, long fileLength)
+    {
+        var block = new byte[1 << 20];
+        for (var start = from; start + FixedHeader <= fileLength; start += block.Length - 3)
+        {
+            var read = RandomAccess.Read(handle, block, start);
+            var span = block.AsSpan(0, read);
+            for (var i = span.IndexOf("RSP"u8); i >= 0 && i + 3 < read; )
+            {
+                if (span[i + 3] is (byte)'1' or (byte)'R' && TryRead(handle, start + i, fileLength, out _, out _, out _, out _)) return start + i;
+                var next = span[(i + 1)..].IndexOf("RSP"u8);
+                i = next < 0 ? -1 : i + 1 + next;
+            }
+            if (read < block.Length) break;
+        }
+        return -1;
     }
 
     /// <summary>Parses what follows magic, length and CRC: stored-at, queue id, owners.</summary>

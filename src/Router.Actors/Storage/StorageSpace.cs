@@ -6,13 +6,14 @@ namespace Router.Actors.Storage;
 /// message and retries later, rather than sending all of it for a write that would fail. The file
 /// systems are asked (statvfs) at most once a second and never on a session's path: a check that is
 /// due starts one on the thread pool and answers from the last one, so a file system that hangs (a
-/// shared Maildir on NFS) holds up one pool thread, not every MAIL. Unknown counts as enough.
+/// shared Maildir on NFS) holds up one pool thread, not every MAIL; the first is made when the
+/// router starts, so the first MAIL is answered from a real figure. Unknown counts as enough.
 /// </summary>
 public sealed class StorageSpace(IReadOnlyList<string> folders, long minimumFree)
 {
     private const long RecheckMs = 1000;
-    private long _available = long.MaxValue;
-    private long _nextCheck;
+    private long _available = minimumFree > 0 ? Measure(folders) : long.MaxValue;
+    private long _nextCheck = Environment.TickCount64 + RecheckMs;
     private int _checking;
 
     public long MinimumFree => minimumFree;
@@ -31,24 +32,30 @@ public sealed class StorageSpace(IReadOnlyList<string> folders, long minimumFree
     {
         try
         {
-            var least = long.MaxValue;
-            foreach (var folder in folders)
-            {
-                try
-                {
-                    least = Math.Min(least, new DriveInfo(folder).AvailableFreeSpace);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-                {
-                    // A folder that cannot be asked does not block mail: its writes report their own errors.
-                }
-            }
-            Volatile.Write(ref _available, least);
+            Volatile.Write(ref _available, Measure(folders));
         }
         finally
         {
             Volatile.Write(ref _nextCheck, Environment.TickCount64 + RecheckMs);
             Volatile.Write(ref _checking, 0);
         }
+    }
+
+    /// <summary>The least space available in <paramref name="folders"/> (statvfs).</summary>
+    private static long Measure(IReadOnlyList<string> folders)
+    {
+        var least = long.MaxValue;
+        foreach (var folder in folders)
+        {
+            try
+            {
+                least = Math.Min(least, new DriveInfo(folder).AvailableFreeSpace);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // A folder that cannot be asked does not block mail: its writes report their own errors.
+            }
+        }
+        return least;
     }
 }

@@ -112,6 +112,29 @@ public sealed class SpoolLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_restart_skips_a_damaged_record_in_the_middle_and_keeps_the_records_behind_it()
+    {
+        using (var spool = new SpoolLog(_root, maxBatch: 64))
+        {
+            foreach (var id in new[] { "Q1", "Q2", "Q3" }) await spool.StoreAsync(id, ["a.test"], Trace, Body(id));
+        }
+        var segment = Path.Combine(SpoolDir, "0000000001.seg");
+        var bytes = await File.ReadAllBytesAsync(segment);
+        var at = bytes.AsSpan().IndexOf("Subject: Q2"u8);
+        bytes[at + 3] ^= 0x20;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        using var reopened = new SpoolLog(_root, maxBatch: 64);
+        Assert.Equal(Message("Q1"), await Load(reopened, "Q1", "a.test"));
+        Assert.Null(await Load(reopened, "Q2", "a.test"));
+        Assert.Equal(Message("Q3"), await Load(reopened, "Q3", "a.test"));
+        var (path, offset, length) = Assert.Single(reopened.Damaged);
+        Assert.Equal(segment, path);
+        Assert.InRange(at, offset, offset + length - 1);
+        Assert.Equal((2, 0L), reopened.Recovered);
+    }
+
+    [Fact]
     public async Task Dead_segments_are_deleted_and_a_mostly_dead_one_is_compacted()
     {
         // Four 256-byte records per 1,000-byte segment: Q00-Q03 share the first one.

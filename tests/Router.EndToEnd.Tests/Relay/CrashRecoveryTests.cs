@@ -96,6 +96,41 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.True(before < Messages, "the kill came after every message was delivered: it interrupted nothing");
     }
 
+    [Fact]
+    public async Task A_damaged_spool_record_loses_only_its_own_message_which_is_returned_to_its_sender()
+    {
+        await StartRouterAsync("max-connections-per-destination = 4");
+        var tokens = await QueueWhileTheServerIsDownAsync();
+        _router.Kill();
+
+        // One flipped byte inside one message's record, in the middle of the segment.
+        var segment = Directory.GetFiles(Path.Combine(_router.DataDir, "spool"), "*.seg").Order().First();
+        var bytes = await File.ReadAllBytesAsync(segment);
+        var (damaged, at) = tokens.Select(t => (Token: t, At: bytes.AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes("Subject: test " + t))))
+            .Where(x => x.At > bytes.Length / 4 && x.At < bytes.Length * 3 / 4)
+            .First();
+        bytes[at] ^= 0x20;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        await _router.RestartAsync();
+        _sink = await TestSinks.StartAsync(_sinkAt);
+        await _router.WaitForOutputAsync("damaged bytes at offset", TimeSpan.FromSeconds(10));
+
+        // Every other message arrives: the damage no longer takes the records behind it along.
+        var others = tokens.Where(t => t != damaged).ToArray();
+        await Eventually.TrueAsync(() => others.All(t => _sink.MessagesWith(t).Length > 0), TimeSpan.FromSeconds(60),
+            () => $"{others.Count(t => _sink.MessagesWith(t).Length == 0)} intact messages never arrived; router output:\n{_router.Output}");
+        // The damaged one is returned to its sender (RFC 5321 s6.1), not dropped without a word.
+        var bounce = await Eventually.ValueAsync(
+            () => DsnReport.FindAll(_router, "alice@example.test", damaged).SingleOrDefault(),
+            TimeSpan.FromSeconds(60),
+            () => $"a bounce for {damaged}; router output:\n{_router.Output}");
+        var recipient = Assert.Single(bounce.PerRecipient);
+        Assert.Equal("failed", recipient["Action"]);
+        Assert.Equal("5.3.0", recipient["Status"]);
+        Assert.Empty(_sink.MessagesWith(damaged));
+    }
+
     /// <summary>Sends the messages while nothing listens at the route's address; each is acknowledged with 250 and spooled.</summary>
     private async Task<string[]> QueueWhileTheServerIsDownAsync()
     {
