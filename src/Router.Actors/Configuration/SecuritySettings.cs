@@ -34,7 +34,7 @@ public sealed record SecuritySettings
     /// per further failure, at most ten of them.
     /// </summary>
     public TimeSpan DelayAfterFailures(int failures) =>
-        failures < AuthFailureDelayAfter ? TimeSpan.Zero : AuthFailureDelay * Math.Min(10, failures - AuthFailureDelayAfter + 1);
+        failures <= AuthFailureDelayAfter ? TimeSpan.Zero : AuthFailureDelay * Math.Min(10, failures - AuthFailureDelayAfter);
 
     public string UsersFileIn(string dataDir) => UsersFile ?? Path.Combine(dataDir, "users");
 

@@ -7,7 +7,7 @@ namespace Router.Actors.Smtp;
 /// <summary>
 /// Per-client counters shared by every listener, like Postfix's anvil(8): connections open in
 /// total and per client address, connections and messages per client in the last minute, and
-/// failed AUTH attempts per client in the failure window. Clients in the trusted networks are
+/// failed AUTH attempts per client and user name in the failure window. Clients in the trusted networks are
 /// exempt from the per-client limits (as Postfix exempts $mynetworks), not from the total.
 /// A limit of 0 is no limit. Thread-safe: sessions and listeners call it from any thread.
 /// </summary>
@@ -77,7 +77,13 @@ public sealed class ClientLimits
         }
     }
 
-    /// <summary>Failed AUTH attempts of this client within the failure window.</summary>
+    /// <summary>
+    /// An address with this many times router.auth.max-failures failed AUTH attempts, whatever the
+    /// user names, is cut off (password spraying); a single user name is locked at max-failures.
+    /// </summary>
+    public const int AddressFailureFactor = 5;
+
+    /// <summary>Failed AUTH attempts from this address within the failure window, all user names together.</summary>
     public int AuthFailures(IPAddress address)
     {
         var now = _clock.GetUtcNow();
@@ -89,15 +95,38 @@ public sealed class ClientLimits
         }
     }
 
-    /// <summary>Records a failed AUTH; returns the client's failures within the window, this one included.</summary>
-    public int RecordAuthFailure(IPAddress address)
+    /// <summary>Failed AUTH attempts for <paramref name="user"/> from this address within the failure window.</summary>
+    public int AuthFailures(IPAddress address, string user)
     {
         var now = _clock.GetUtcNow();
         lock (_gate)
         {
-            var failures = Get(Normalize(address)).AuthFailures;
+            if (!_clients.TryGetValue(Normalize(address), out var client) || !client.UserAuthFailures.TryGetValue(user, out var failures)) return 0;
+            failures.Trim(now, _settings.Security.AuthFailureWindow);
+            return failures.Count;
+        }
+    }
+
+    /// <summary>Records a failed AUTH for <paramref name="user"/>; returns that user's failures from this address within the window, this one included.</summary>
+    public int RecordAuthFailure(IPAddress address, string user)
+    {
+        var now = _clock.GetUtcNow();
+        lock (_gate)
+        {
+            var client = Get(Normalize(address));
+            client.AuthFailures.TryAdd(now, _settings.Security.AuthFailureWindow, limit: 0);
+            if (!client.UserAuthFailures.TryGetValue(user, out var failures)) client.UserAuthFailures[user] = failures = new EventWindow();
             failures.TryAdd(now, _settings.Security.AuthFailureWindow, limit: 0);
             return failures.Count;
+        }
+    }
+
+    /// <summary>A successful AUTH forgets that user's failures from this address (the address's total stays).</summary>
+    public void ClearAuthFailures(IPAddress address, string user)
+    {
+        lock (_gate)
+        {
+            if (_clients.TryGetValue(Normalize(address), out var client)) client.UserAuthFailures.Remove(user);
         }
     }
 
@@ -115,6 +144,11 @@ public sealed class ClientLimits
             client.Connections.Trim(now, Minute);
             client.Messages.Trim(now, Minute);
             client.AuthFailures.Trim(now, _settings.Security.AuthFailureWindow);
+            foreach (var (user, failures) in client.UserAuthFailures.ToArray())
+            {
+                failures.Trim(now, _settings.Security.AuthFailureWindow);
+                if (failures.Count == 0) client.UserAuthFailures.Remove(user);
+            }
             if (client.Open == 0 && client.Connections.Count == 0 && client.Messages.Count == 0 && client.AuthFailures.Count == 0) _clients.Remove(address);
         }
     }
@@ -127,6 +161,9 @@ public sealed class ClientLimits
         public EventWindow Connections { get; } = new();
         public EventWindow Messages { get; } = new();
         public EventWindow AuthFailures { get; } = new();
+
+        /// <summary>Per user name as the client gave it (case-insensitive).</summary>
+        public Dictionary<string, EventWindow> UserAuthFailures { get; } = new(StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>The times of recent events, oldest first; a sliding window over them.</summary>

@@ -628,7 +628,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (!_tls) return Error(Replies.EncryptionRequired);
         if (_services.Security.Users is null) return Error(Replies.NotImplemented);
         if (_user is not null) return Error(Replies.AlreadyAuthenticated);
-        if (_services.Limits.AuthFailures(_connection.RemoteAddress) >= _services.Security.Settings.AuthMaxFailures)
+        if (_services.Limits.AuthFailures(_connection.RemoteAddress) >= _services.Security.Settings.AuthMaxFailures * ClientLimits.AddressFailureFactor)
         {
             _connection.Write(Replies.TooManyAuthFailures);
             return Next.Close;
@@ -701,9 +701,16 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _awaitingAuth = true;
         StartRead(async ct =>
         {
+            // A user name locked from this address is refused without a check, so guessing stops
+            // there; other users behind the same address (one office, one NAT) are not locked out.
+            if (limits.AuthFailures(client, credentials.User) >= settings.AuthMaxFailures) return new AuthChecked(null, settings.AuthMaxFailures);
             var ok = await Task.Run(() => users.Verify(credentials.User, credentials.Password), ct).ConfigureAwait(false);
-            if (ok) return new AuthChecked(credentials.User, 0);
-            var failures = limits.RecordAuthFailure(client);
+            if (ok)
+            {
+                limits.ClearAuthFailures(client, credentials.User);
+                return new AuthChecked(credentials.User, 0);
+            }
+            var failures = limits.RecordAuthFailure(client, credentials.User);
             var delay = settings.DelayAfterFailures(failures);
             if (delay > TimeSpan.Zero) await Task.Delay(delay, ct).ConfigureAwait(false);
             return new AuthChecked(null, failures);

@@ -80,24 +80,33 @@ public sealed class ClientLimitsTests
     }
 
     [Fact]
-    public void Auth_failures_count_within_the_window()
+    public void Auth_failures_count_per_user_and_per_address_within_the_window()
     {
         var limits = Limits(s => s with { Security = new SecuritySettings { AuthFailureWindow = TimeSpan.FromMinutes(10) } });
-        Assert.Equal(1, limits.RecordAuthFailure(Client));
+        Assert.Equal(1, limits.RecordAuthFailure(Client, "alice"));
         _time.Advance(TimeSpan.FromMinutes(6));
-        Assert.Equal(2, limits.RecordAuthFailure(Client));
+        Assert.Equal(2, limits.RecordAuthFailure(Client, "Alice"));
+        Assert.Equal(1, limits.RecordAuthFailure(Client, "bob"));
+        Assert.Equal(3, limits.AuthFailures(Client));
         _time.Advance(TimeSpan.FromMinutes(5));
-        Assert.Equal(1, limits.AuthFailures(Client));
-        Assert.Equal(0, limits.AuthFailures(IPAddress.Parse("192.0.2.9")));
+        Assert.Equal(1, limits.AuthFailures(Client, "alice"));
+        Assert.Equal(1, limits.AuthFailures(Client, "bob"));
+        Assert.Equal(2, limits.AuthFailures(Client));
+        Assert.Equal(0, limits.AuthFailures(IPAddress.Parse("192.0.2.9"), "alice"));
+
+        // A success forgets the user's failures, not the address's.
+        limits.ClearAuthFailures(Client, "ALICE");
+        Assert.Equal(0, limits.AuthFailures(Client, "alice"));
+        Assert.Equal(2, limits.AuthFailures(Client));
     }
 
     [Fact]
-    public void Failure_delay_grows_after_the_threshold_and_is_capped()
+    public void Failure_delay_starts_after_the_threshold_and_is_capped()
     {
         var settings = new SecuritySettings { AuthFailureDelayAfter = 3, AuthFailureDelay = TimeSpan.FromSeconds(1) };
-        Assert.Equal(TimeSpan.Zero, settings.DelayAfterFailures(2));
-        Assert.Equal(TimeSpan.FromSeconds(1), settings.DelayAfterFailures(3));
-        Assert.Equal(TimeSpan.FromSeconds(3), settings.DelayAfterFailures(5));
+        Assert.Equal(TimeSpan.Zero, settings.DelayAfterFailures(3));
+        Assert.Equal(TimeSpan.FromSeconds(1), settings.DelayAfterFailures(4));
+        Assert.Equal(TimeSpan.FromSeconds(2), settings.DelayAfterFailures(5));
         Assert.Equal(TimeSpan.FromSeconds(10), settings.DelayAfterFailures(100));
     }
 

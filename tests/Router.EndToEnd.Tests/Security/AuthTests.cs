@@ -113,10 +113,32 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
             Assert.Contains("421 4.7.0", rest, StringComparison.Ordinal);
         }
 
-        // The client stays locked out for the window, even with the right password.
-        await using var again = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, from);
-        await again.SendAsync("AUTH PLAIN " + Plain("alice@example.test", SecurityRouterFixture.AlicePassword) + "\r\n");
-        Assert.StartsWith("421 4.7.0", await again.ReadToCloseAsync(), StringComparison.Ordinal);
+        // That user stays locked out from that address for the window, even with the right password...
+        await using (var again = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, from))
+        {
+            await again.SendAsync("AUTH PLAIN " + Plain("alice@example.test", SecurityRouterFixture.AlicePassword) + "\r\n");
+            Assert.StartsWith("535 5.7.8", await again.ReadToCloseAsync(), StringComparison.Ordinal);
+        }
+
+        // ...but another user behind the same address (one office, one NAT) is not.
+        await using var colleague = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, from);
+        await colleague.CommandAsync("AUTH PLAIN " + Plain("bob", SecurityRouterFixture.BobPassword), "235 2.7.0");
+    }
+
+    [Fact]
+    public async Task Guessing_across_many_user_names_cuts_the_address_off()
+    {
+        var from = IPAddress.Parse("127.0.0.15");
+        var limit = SecurityRouterFixture.MaxAuthFailures * Router.Actors.Smtp.ClientLimits.AddressFailureFactor;
+        for (var i = 0; i < limit; i++)
+        {
+            await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, from);
+            await dialog.CommandAsync("AUTH PLAIN " + Plain($"user{i}@example.test", "guess"), "535 5.7.8");
+        }
+
+        await using var cut = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, from);
+        await cut.SendAsync("AUTH PLAIN " + Plain("bob", SecurityRouterFixture.BobPassword) + "\r\n");
+        Assert.StartsWith("421 4.7.0", await cut.ReadToCloseAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
