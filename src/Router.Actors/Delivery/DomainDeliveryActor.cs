@@ -521,7 +521,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var replyTo = Sender;
-        PersistEvent(new QueueEvent.Removed(delete.QueueId), _ => replyTo.Tell(new AdminDone(1)));
+        PersistEvent(new QueueEvent.Removed(delete.QueueId), _ =>
+        {
+            // Postfix's postsuper -d line: the message leaves the queue without a notice.
+            _log.Info("{0}: removed", delete.QueueId);
+            replyTo.Tell(new AdminDone(1));
+        });
     }
 
     // ---- bookkeeping ----

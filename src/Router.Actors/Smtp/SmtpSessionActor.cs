@@ -51,6 +51,27 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private IReadOnlyList<CommandLine> _heldLines = [];
     private bool _heldClosed;
 
+    // ---- the log (Postfix's maillog lines) ----
+
+    /// <summary>The client as Postfix names it, "unknown[ip]" (no reverse lookup is made), formatted once.</summary>
+    private readonly string _client;
+
+    /// <summary>The accept line's client: <see cref="_client"/>, then with "sasl_method=PLAIN sasl_username=alice" once the client authenticated.</summary>
+    private string _clientAndUser;
+    private readonly CommandCounts _commands = new();
+
+    /// <summary>Postfix's name for where the session is (CONNECT, EHLO, MAIL, RCPT, DATA, END-OF-MESSAGE...), for refusal and lost-connection lines.</summary>
+    private string _where = "CONNECT";
+
+    /// <summary>The MAIL command that the command being answered belongs to, if any.</summary>
+    private MailCommand? _mailFrom;
+
+    /// <summary>The RCPT address being answered (the last recipient at END-OF-MESSAGE).</summary>
+    private MailAddress? _rcptTo;
+
+    /// <summary>The queue id of the message being answered at END-OF-MESSAGE, once it has one.</summary>
+    private string? _queueId;
+
     public SmtpSessionActor(Socket socket, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta)
     {
         _services = services;
@@ -58,6 +79,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _connection = new SmtpConnection(socket);
         _trusted = services.Trusted.Contains(_connection.RemoteAddress);
         _postmaster = services.Settings.PostmasterAddress;
+        _client = $"unknown[{_connection.RemoteAddress}]";
+        _clientAndUser = _client;
 
         Receive<CommandBatch>(OnCommands);
         Receive<TlsStarted>(_ => OnTlsStarted());
@@ -99,6 +122,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         RouterMetrics.ConnectionAccepted();
+        _log.Info("connect from {0}", _client);
         if (_kind == SmtpEndpointKind.ImplicitTlsSubmission)
         {
             // RFC 8314 s3.3: the TLS handshake comes first; the greeting is the first thing sent under TLS.
@@ -123,6 +147,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         RouterMetrics.SessionClosed();
+        _log.Info("disconnect from {0} {1}", _client, _commands);
         _readCancel.Cancel();
         _transaction?.Dispose();
         _ = _connection.DisposeAsync().AsTask();
@@ -171,14 +196,18 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         {
             // The plain pipes are closed and TLS never started: nothing can be said any more.
             _log.Debug("session {0}: TLS handshake failed: {1}", _connection.RemoteAddress, failed.Error?.Message);
-            Context.Stop(Self);
+            LostConnection();
         }
         else if (_draining) Close(Replies.ShuttingDown);
-        else if (failed.Error is OperationCanceledException) Close(Replies.IdleTimeout);
+        else if (failed.Error is OperationCanceledException)
+        {
+            _log.Info("timeout after {0} from {1}", _where, _client);
+            Close(Replies.IdleTimeout);
+        }
         else
         {
             _log.Debug("session {0}: connection error: {1}", _connection.RemoteAddress, failed.Error?.Message);
-            Context.Stop(Self);
+            LostConnection();
         }
     }
 
@@ -216,7 +245,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         }
         if (closed)
         {
-            Context.Stop(Self);
+            LostConnection();
             return;
         }
         Continue(Next.Command);
@@ -248,10 +277,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     private Next Handle(CommandLine line)
     {
-        if (line.IsTooLong) return Error(Replies.LineTooLong);
         var bytes = line.Bytes.Span;
+        var argument = ReadOnlySpan<byte>.Empty;
+        var verb = line.IsTooLong || !line.Crlf ? SmtpVerb.Unknown : CommandParser.ParseVerb(bytes, out argument);
+        Begin(verb);
+        if (line.IsTooLong) return Error(Replies.LineTooLong);
         if (!line.Crlf) return Error(new SmtpReply(500, "5.5.2", "Commands must end with CRLF"));
-        var verb = CommandParser.ParseVerb(bytes, out var argument);
         if (CommandParser.HasControlCharacters(bytes))
         {
             // A known command with a bad argument (an EHLO name with a control character) is a
@@ -343,6 +374,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (IsSubmission && _user is null) return Error(Replies.AuthRequired);
         var mail = CommandParser.ParseMail(argument, utf8Offered: _esmtp, out var error);
         if (mail is null) return Error(error!);
+        _mailFrom = mail;
         if (mail.DeclaredSize > _services.Settings.MaxMessageSize) return Error(Replies.SizeExceeded);
         if (!_services.Space.HasRoomFor(mail.DeclaredSize ?? 0, out var free))
         {
@@ -367,10 +399,15 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (transaction.Recipients.Count >= _services.Settings.MaxRecipients) return Reply(Replies.TooManyRecipients);
         var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _postmaster, out var error);
         if (rcpt is null) return Error(error!);
+        _rcptTo = rcpt.Recipient;
         var decision = _services.Policy.Decide(rcpt.Recipient, MayRelay);
         if (!decision.Accepted) return Error(decision.Reply);
         transaction.Recipients.Add(rcpt);
-        transaction.Destinations.UnionWith(decision.Destinations);
+        foreach (var destination in decision.Destinations)
+        {
+            // A mailbox is written once, for the first recipient that reached it: its log line names that one.
+            if (transaction.Destinations.Add(destination) && destination is Destination.Mailbox mailbox) (transaction.Mailboxes ??= []).Add((mailbox.Key, rcpt.Recipient));
+        }
         if (DeliveredNotices.Owed(transaction.Mail, rcpt, decision.Destinations) is { } notice) (transaction.Notices ??= []).Add((notice, rcpt));
         transaction.Forwarded = AliasTargets.AddForwarded(rcpt, decision.Destinations, transaction.Forwarded);
         _state = SessionState.HasRecipients;
@@ -392,7 +429,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (!CommandParser.TryParseBdat(argument, out var size, out var last))
         {
             // Without a size we cannot find the end of the chunk: nothing sane can follow.
-            _connection.Write(new SmtpReply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
+            Answer(new SmtpReply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
             return Next.Close;
         }
         if (size == 0 && !last && TooMuchJunk()) return Next.Close;
@@ -400,7 +437,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (!transaction.Chunked) StartBody(transaction, chunked: true);
         if (size > 2 * _services.Settings.MaxMessageSize + 1_000_000)
         {
-            _connection.Write(Replies.SizeExceeded);
+            Answer(Replies.SizeExceeded);
             return Next.Close;
         }
         _state = SessionState.InChunks;
@@ -430,7 +467,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         if (!CommandParser.TryParseBdat(argument, out var size, out _) || size > 2 * _services.Settings.MaxMessageSize)
         {
-            _connection.Write(refusal);
+            Answer(refusal);
             return Next.Close;
         }
         return SkipChunk(size, refusal, endsTransaction: false);
@@ -456,7 +493,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         ReadDone();
         if (!read.Complete)
         {
-            Context.Stop(Self);
+            LostConnection();
             return;
         }
         if (_discard is { } discard)
@@ -473,6 +510,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return;
         }
         if (transaction.Chunked) transaction.Reader!.CompleteChunks(transaction.Body!);
+        _where = "END-OF-MESSAGE";
+        _rcptTo = transaction.Recipients[^1].Recipient;
         Continue(EndOfMessage(transaction));
     }
 
@@ -499,6 +538,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         }
 
         var id = QueueId.Next();
+        _queueId = id;
         var recipients = transaction.Recipients;
         var protocol = TraceHeaders.Protocol(_esmtp, _tls, _user is not null, transaction.Mail.SmtpUtf8);
         body = Complete(transaction, id, body);
@@ -510,9 +550,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout)
         {
             Notice = DeliveredNotices.Prepare(id, transaction.Mail, transaction.Notices, trace, body.Span),
+            Mailboxes = transaction.Mailboxes,
         };
         Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), plan.AckTimeout);
-        _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client=[{4}]", id, transaction.Mail.ReversePath, body.Length, recipients.Count, _connection.RemoteAddress);
+        _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client={4}", id, transaction.Mail.ReversePath, body.Length, recipients.Count, _clientAndUser);
         return Next.Wait;
     }
 
@@ -526,9 +567,34 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _log.Warning("{0}: owner {1} failed: {2}", pending.QueueId, failed.Owner, failed.Reason);
         }
         if (--pending.Outstanding > 0) return;
+        if (!pending.Failed) LogMailboxDeliveries(pending);
         FinishMessage(pending.Failed ? Replies.LocalError : new SmtpReply(250, "2.0.0", $"Ok: queued as {pending.QueueId}"), releaseBody: true);
         // After the 250 and off the session, best effort (see DeliveredNotices): the message never waits for its notice.
         if (!pending.Failed && pending.Notice is { } notice && _services.DeliveredNotices is { } notices) _ = Task.Run(() => notices.SendAsync(notice, _log));
+    }
+
+    /// <summary>
+    /// Postfix's delivery line for each local mailbox copy, once every owner confirmed it durable
+    /// (the 250 is decided): "ID: to=&lt;mailbox&gt; relay=maildir status=Sent (delivered to maildir)",
+    /// with "orig_to=&lt;rcpt&gt;" when the RCPT address was another (an alias, an extension, a catch-all).
+    /// </summary>
+    private void LogMailboxDeliveries(PendingAcks pending)
+    {
+        if (pending.Mailboxes is not { } mailboxes) return;
+        foreach (var (key, rcpt) in mailboxes)
+        {
+            if (IsAddress(key, rcpt)) _log.Info("{0}: to=<{1}> relay=maildir status=Sent (delivered to maildir)", pending.QueueId, key);
+            else _log.Info("{0}: to=<{1}> orig_to=<{2}> relay=maildir status=Sent (delivered to maildir)", pending.QueueId, key, rcpt);
+        }
+    }
+
+    /// <summary>Whether the mailbox <paramref name="key"/> (a lower-cased address) is <paramref name="address"/> itself, in any case.</summary>
+    private static bool IsAddress(string key, MailAddress address)
+    {
+        var local = address.LocalPart;
+        return key.Length == local.Length + 1 + address.Domain.Length
+            && key.AsSpan(0, local.Length).Equals(local, StringComparison.OrdinalIgnoreCase)
+            && key.AsSpan(local.Length + 1).Equals(address.Domain, StringComparison.OrdinalIgnoreCase);
     }
 
     private void OnAckTimeout(AckTimeout timeout)
@@ -572,7 +638,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             // Anything sent after STARTTLS before the handshake would be taken as if it came
             // under TLS (CVE-2011-0411 and kin): refuse it, as Postfix does, and hang up.
             _log.Info("session {0}: improper command pipelining after STARTTLS", _connection.RemoteAddress);
-            _connection.Write(Replies.ImproperTlsPipelining);
+            Answer(Replies.ImproperTlsPipelining);
             return Next.Close;
         }
         _connection.Write(Replies.ReadyForTls);
@@ -630,7 +696,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (_user is not null) return Error(Replies.AlreadyAuthenticated);
         if (_services.Limits.AuthFailures(_connection.RemoteAddress) >= _services.Security.Settings.AuthMaxFailures * ClientLimits.AddressFailureFactor)
         {
-            _connection.Write(Replies.TooManyAuthFailures);
+            Answer(Replies.TooManyAuthFailures);
             return Next.Close;
         }
         if (!SaslDecoder.TryParseAuth(argument, out var mechanism, out var initial)) return Error(Replies.SyntaxError);
@@ -688,11 +754,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             credentials = password is null ? null : new SaslCredentials(exchange.LoginUser!, password);
         }
         Array.Clear(decoded);
-        return credentials is null ? Error(Replies.AuthBadResponse) : CheckCredentials(credentials);
+        return credentials is null ? Error(Replies.AuthBadResponse) : CheckCredentials(exchange.Mechanism, credentials);
     }
 
     /// <summary>PBKDF2 costs tens of milliseconds: it runs off the actor, and its answer comes back as a message.</summary>
-    private Next CheckCredentials(SaslCredentials credentials)
+    private Next CheckCredentials(string mechanism, SaslCredentials credentials)
     {
         var users = _services.Security.Users!;
         var limits = _services.Limits;
@@ -703,17 +769,17 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         {
             // A user name locked from this address is refused without a check, so guessing stops
             // there; other users behind the same address (one office, one NAT) are not locked out.
-            if (limits.AuthFailures(client, credentials.User) >= settings.AuthMaxFailures) return new AuthChecked(null, settings.AuthMaxFailures);
+            if (limits.AuthFailures(client, credentials.User) >= settings.AuthMaxFailures) return new AuthChecked(mechanism, credentials.User, Accepted: false, settings.AuthMaxFailures);
             var ok = await Task.Run(() => users.Verify(credentials.User, credentials.Password), ct).ConfigureAwait(false);
             if (ok)
             {
                 limits.ClearAuthFailures(client, credentials.User);
-                return new AuthChecked(credentials.User, 0);
+                return new AuthChecked(mechanism, credentials.User, Accepted: true, 0);
             }
             var failures = limits.RecordAuthFailure(client, credentials.User);
             var delay = settings.DelayAfterFailures(failures);
             if (delay > TimeSpan.Zero) await Task.Delay(delay, ct).ConfigureAwait(false);
-            return new AuthChecked(null, failures);
+            return new AuthChecked(mechanism, credentials.User, Accepted: false, failures);
         });
         return Next.Wait;
     }
@@ -723,18 +789,21 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         ReadDone();
         _awaitingAuth = false;
         Next next;
-        if (result.User is not null)
+        if (result.Accepted)
         {
             _user = result.User;
+            _clientAndUser = $"{_client} sasl_method={result.Mechanism} sasl_username={_user}";
             _log.Info("session {0}: authenticated as {1}", _connection.RemoteAddress, _user);
             next = Reply(Replies.AuthSucceeded);
         }
         else
         {
-            _log.Info("session {0}: authentication failed ({1} failures in the window)", _connection.RemoteAddress, result.Failures);
+            // Postfix's wording, which fail2ban's filters know; the name the client gave, never its password.
+            _log.Warning("{0}: SASL {1} authentication failed: authentication failure ({2} in the window), sasl_username={3}",
+                _client, result.Mechanism, result.Failures, Printable(result.User));
             if (result.Failures >= _services.Security.Settings.AuthMaxFailures)
             {
-                _connection.Write(Replies.AuthFailed);
+                Answer(Replies.AuthFailed);
                 _connection.Write(Replies.TooManyAuthFailures);
                 next = Next.Close;
             }
@@ -789,7 +858,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         if (++_junkCommands <= MaxJunkCommands) return false;
         _log.Info("session {0}: more than {1} commands without mail", _connection.RemoteAddress, MaxJunkCommands);
-        _connection.Write(Replies.TooManyJunkCommands);
+        Answer(Replies.TooManyJunkCommands);
         return true;
     }
 
@@ -797,16 +866,83 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     private Next Reply(SmtpReply reply)
     {
-        _connection.Write(reply);
+        Answer(reply);
         return Next.Command;
     }
 
     private Next Error(SmtpReply reply)
     {
-        _connection.Write(reply);
+        Answer(reply);
         if (++_errors < _services.Settings.MaxErrors) return Next.Command;
+        _log.Info("too many errors after {0} from {1}", _where, _client);
         _connection.Write(Replies.TooManyErrors);
         return Next.Close;
+    }
+
+    /// <summary>
+    /// Every answer to a command goes out here. A refusal counts against the command (the
+    /// disconnect line) and, in a mail transaction, is logged as Postfix logs it:
+    /// "NOQUEUE: reject: RCPT from unknown[ip]: 554 5.7.1 Relay access denied; from=&lt;a&gt; to=&lt;b&gt; proto=ESMTP helo=&lt;h&gt;"
+    /// (the queue id instead of NOQUEUE when the message had one).
+    /// </summary>
+    private void Answer(SmtpReply reply)
+    {
+        _connection.Write(reply);
+        if (reply.IsPositive) return;
+        _commands.Refused();
+        if (_where is not ("MAIL" or "RCPT" or "DATA" or "BDAT" or "END-OF-MESSAGE")) return;
+        var from = _mailFrom is { } mail ? $" from=<{mail.ReversePath}>" : "";
+        var to = _rcptTo is { } rcpt ? $" to=<{rcpt}>" : "";
+        var envelope = $"{from}{to} proto={(_esmtp ? "ESMTP" : "SMTP")} helo=<{_heloName}>";
+        _log.Info("{0}: reject: {1} from {2}: {3};{4}", _queueId ?? "NOQUEUE", _where, _client, reply, envelope);
+    }
+
+    /// <summary>A command starts: counted for the disconnect line, it names where the session is and which transaction a refusal belongs to.</summary>
+    private void Begin(SmtpVerb verb)
+    {
+        _commands.Given(verb);
+        _where = verb switch
+        {
+            SmtpVerb.Helo => "HELO",
+            SmtpVerb.Ehlo => "EHLO",
+            SmtpVerb.Mail => "MAIL",
+            SmtpVerb.Rcpt => "RCPT",
+            SmtpVerb.Data => "DATA",
+            SmtpVerb.Bdat => "BDAT",
+            SmtpVerb.Rset => "RSET",
+            SmtpVerb.Noop => "NOOP",
+            SmtpVerb.Quit => "QUIT",
+            SmtpVerb.Help => "HELP",
+            SmtpVerb.Vrfy => "VRFY",
+            SmtpVerb.Expn => "EXPN",
+            SmtpVerb.Verb => "VERB",
+            SmtpVerb.StartTls => "STARTTLS",
+            SmtpVerb.Auth => "AUTH",
+            _ => "UNKNOWN",
+        };
+        _mailFrom = _transaction?.Mail;
+        _rcptTo = null;
+        _queueId = null;
+    }
+
+    /// <summary>The client went away without QUIT (Postfix: "lost connection after RCPT from unknown[ip]").</summary>
+    private void LostConnection()
+    {
+        _log.Info("lost connection after {0} from {1}", _where, _client);
+        Context.Stop(Self);
+    }
+
+    /// <summary>A name the client chose, with control characters replaced, so that it cannot forge log lines.</summary>
+    private static string Printable(string text)
+    {
+        foreach (var c in text)
+        {
+            if (char.IsControl(c)) return string.Create(text.Length, text, (span, s) =>
+            {
+                for (var i = 0; i < s.Length; i++) span[i] = char.IsControl(s[i]) ? '?' : s[i];
+            });
+        }
+        return text;
     }
 
     private void ResetTransaction()
@@ -846,8 +982,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public static readonly TlsStarted Instance = new();
     }
 
-    /// <summary>The outcome of a credential check: the user, or null with the client's failure count.</summary>
-    private sealed record AuthChecked(string? User, int Failures);
+    /// <summary>The outcome of a credential check: the mechanism and user name the client gave, and the client's failure count when refused.</summary>
+    private sealed record AuthChecked(string Mechanism, string User, bool Accepted, int Failures);
 
     /// <summary>An AUTH exchange waiting for the client's next response.</summary>
     private sealed class SaslExchange(string mechanism)
@@ -871,6 +1007,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public int Outstanding { get; set; } = outstanding;
         public bool Failed { get; set; }
         public DeliveredNotices.Pending? Notice { get; init; }
+
+        /// <summary>The local mailboxes written, each with the recipient that reached it first, for the delivery lines.</summary>
+        public List<(string Key, MailAddress Rcpt)>? Mailboxes { get; init; }
     }
 
     /// <summary>The envelope and body of the message being received.</summary>
@@ -886,6 +1025,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
         /// <summary>The DSN parameters of remote addresses that aliases expand to (see <see cref="AliasTargets"/>).</summary>
         public List<RcptCommand>? Forwarded { get; set; }
+
+        /// <summary>Each local mailbox the message goes to, with the recipient that reached it first (null while none).</summary>
+        public List<(string Key, MailAddress Rcpt)>? Mailboxes { get; set; }
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }

@@ -75,6 +75,7 @@ public sealed class QueueAdminTests
         Assert.Contains("messages scheduled for immediate delivery", await CliAsync(router, "queue", "retry", "--domain", Domain));
 
         Assert.Contains("1 queue entries deleted", await CliAsync(router, "queue", "delete", id));
+        await router.WaitForOutputAsync($"] {id}: removed", Deadline); // postsuper -d's line
         Assert.Contains("Mail queue is empty", await CliAsync(router, "queue", "list"));
         Assert.Equal(1, (await router.RunCliAsync("queue", "show", id)).Exit);
         await Eventually.UntilAsync(async () => (await AdminMetrics.ReadAsync(client))["router_spool_references"] == 0, Deadline, "the body to leave the spool");
