@@ -38,9 +38,12 @@ public sealed record DeliverySettings
     {
         var r = config.GetConfig("router");
         var d = new DeliverySettings();
-        Dictionary<string, string> Map(string path) => !r.HasPath(path)
-            ? []
-            : r.GetConfig(path).AsEnumerable().ToDictionary(e => e.Key.Trim('"').ToLowerInvariant(), e => e.Value.GetString());
+        Dictionary<string, string> Map(string path)
+        {
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (domain, value) in r.Map(path)) map[domain.ToLowerInvariant()] = value.Text($"router.{path} \"{domain}\"");
+            return map;
+        }
 
         // A policy that is none of the three would be a mode of its own (plaintext where STARTTLS
         // is missing, any certificate): a misspelt "required" must not weaken "require".

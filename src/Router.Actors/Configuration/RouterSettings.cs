@@ -141,12 +141,12 @@ public sealed record RouterSettings
         }
 
         var aliases = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        foreach (var (key, value) in Entries(r, "aliases"))
+        foreach (var (key, value) in r.Map("aliases"))
         {
-            var targets = value.IsArray() ? value.GetStringList() : [value.GetString()];
-            aliases[key.ToLowerInvariant()] = targets.Select(t => t.Trim()).ToArray();
+            aliases[key.ToLowerInvariant()] = value.Texts($"router.aliases \"{key}\"").Select(t => t.Trim()).ToArray();
         }
-        var catchAll = Entries(r, "catch-all").ToDictionary(e => e.Key.ToLowerInvariant(), e => e.Value.GetString().ToLowerInvariant());
+        var catchAll = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (domain, value) in r.Map("catch-all")) catchAll[domain.ToLowerInvariant()] = value.Text($"router.catch-all \"{domain}\"").ToLowerInvariant();
 
         var postmaster = r.GetString("postmaster", "").Trim().ToLowerInvariant();
         if (postmaster.Length == 0) postmaster = "postmaster@" + (localDomainList.FirstOrDefault() ?? r.GetString("hostname"));
@@ -228,10 +228,4 @@ public sealed record RouterSettings
         IPEndPoint.TryParse(text.Trim(), out var ep) && ep.Port > 0
             ? ep
             : throw new ConfigurationException($"'{text}' is not an endpoint of the form ip:port");
-
-    private static IEnumerable<KeyValuePair<string, Akka.Configuration.Hocon.HoconValue>> Entries(Config r, string path)
-    {
-        if (!r.HasPath(path)) return [];
-        return r.GetConfig(path).AsEnumerable().Select(e => new KeyValuePair<string, Akka.Configuration.Hocon.HoconValue>(e.Key.Trim('"'), e.Value));
-    }
 }

@@ -89,11 +89,33 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.limits.max-message-size = lots", "router: router.limits.max-message-size must be a size such as 25MiB, not \"lots\"")]
     [InlineData("router.queue.retry-schedule = [1m, soon]", "router: router.queue.retry-schedule: \"soon\" is not a duration")]
     [InlineData("router.dkim { \"example.test\" { selector = \"s1\", key = \"/nonexistent/dkim.pem\" } }", "router: router.dkim: cannot load a signing key")]
+    [InlineData("router.catch-all = \"demo@example.test\"", "router: router.catch-all must be an object")]
+    [InlineData("router.catch-all { \"example.test\" = [\"demo@example.test\"] }", "router: router.catch-all \"example.test\" must be a string, not a list")]
+    [InlineData("router.aliases { \"sales@example.test\" { to = \"demo@example.test\" } }", "router: router.aliases \"sales@example.test\" must be a string or a list of strings")]
+    [InlineData("router.relay.transport { \"remote.test\" = [\"127.0.0.1:25\"] }", "router: router.relay.transport \"remote.test\" must be a string, not a list")]
     public async Task A_wrong_setting_fails_the_check_with_one_line_naming_it(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
 
         Assert.Equal(2, exit);
         Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
     }
+
+    [Fact]
+    public async Task Unquoted_dotted_domains_are_the_domain_not_nested_settings()
+    {
+        // HOCON reads example.test = x as example { test = x }; a map keyed by domains takes it back.
+        var (exit, stdout, stderr) = await CheckAsync("""
+            router {
+              catch-all { example.test = "demo@example.test" }
+              relay.transport { remote.test = "127.0.0.1:3326" }
+              delivery.tls-policy { remote.test = require }
+            }
+            """);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("0 aliases, 1 catch-alls", stdout, StringComparison.Ordinal);
+    }
+
 }
