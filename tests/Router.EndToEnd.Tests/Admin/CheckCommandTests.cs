@@ -118,4 +118,20 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Contains("0 aliases, 1 catch-alls", stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unquoted_address_as_a_key_fails_with_the_file_line_and_a_hint()
+    {
+        var (exit, _, stderr) = await CheckAsync("""
+            router.aliases {
+              sales@example.test = "demo@example.test"
+            }
+            """);
+
+        Assert.Equal(2, exit);
+        var config = Path.Combine(_folder.FullName, "router.hocon");
+        Assert.StartsWith($"router: {config}, line 3: Unknown token", stderr, StringComparison.Ordinal);
+        Assert.Contains("keys with '@', such as addresses, must be quoted", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
 }
