@@ -93,6 +93,7 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.catch-all { \"example.test\" = [\"demo@example.test\"] }", "router: router.catch-all \"example.test\" must be a string, not a list")]
     [InlineData("router.aliases { \"sales@example.test\" { to = \"demo@example.test\" } }", "router: router.aliases \"sales@example.test\" must be a string or a list of strings")]
     [InlineData("router.relay.transport { \"remote.test\" = [\"127.0.0.1:25\"] }", "router: router.relay.transport \"remote.test\" must be a string, not a list")]
+    [InlineData("router { hostname = = }", "router: router.hostname is empty")]
     public async Task A_wrong_setting_fails_the_check_with_one_line_naming_it(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
