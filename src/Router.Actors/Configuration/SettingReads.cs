@@ -67,6 +67,19 @@ internal static class SettingReads
 
     private static string Kind(HoconValue value) => value.IsObject() ? "an object" : value.IsArray() ? "a list" : "an empty value";
 
+    /// <summary>Builds what the node builds from a setting at start; a value it refuses (FormatException) fails naming the setting.</summary>
+    public static T Build<T>(string setting, Func<T> build)
+    {
+        try
+        {
+            return build();
+        }
+        catch (FormatException e)
+        {
+            throw new ConfigurationException($"{setting}: {e.Message}");
+        }
+    }
+
     private static T Read<T>(Config r, string key, string what, Func<T> read)
     {
         try

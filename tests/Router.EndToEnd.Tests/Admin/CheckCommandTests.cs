@@ -103,6 +103,23 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Single(stderr.Trim().Split('\n'));
     }
 
+    /// <summary>Each of these passed the check once, and then stopped `router run` with exit code 2.</summary>
+    [Theory]
+    [InlineData("router.relay.trusted-networks = [\"10.0.0.0/33\"]", "router: router.relay.trusted-networks: '10.0.0.0/33' is not a CIDR block")]
+    [InlineData("router.queue.store = \"mysql\"", "router: router.queue.store must be \"sqlite\" or \"postgresql\", not \"mysql\"")]
+    [InlineData("router.queue.store = \"postgresql\"", "router: router.queue.connection-string is required with store = postgresql")]
+    [InlineData("router.dns.servers = [\"localhost\"]", "router: router.dns.servers: name server 'localhost' is not of the form ip:port")]
+    [InlineData("router.relay.transport { \"bad.test\" = \"nohostport:99999\" }", "router: router.relay.transport \"bad.test\": static route 'nohostport:99999': '99999' is not a port")]
+    [InlineData("akka.cluster.seed-nodes = [\"nonsense\"]", "router: akka.cluster.seed-nodes: ")]
+    public async Task A_setting_the_start_refuses_fails_the_check_without_connecting_or_creating_files(string hocon, string expected)
+    {
+        var (exit, _, stderr) = await CheckAsync(hocon);
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_folder.FullName, "data")), "check created the data folder");
+    }
+
     [Fact]
     public async Task Unquoted_dotted_domains_are_the_domain_not_nested_settings()
     {

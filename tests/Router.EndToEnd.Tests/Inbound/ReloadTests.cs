@@ -8,7 +8,8 @@ namespace Router.EndToEnd.Tests.Inbound;
 /// SIGHUP re-reads the configuration's routing tables and the TLS certificate without a restart
 /// (as `postfix reload` does): a mailbox added to the mailboxes file or an alias added to the
 /// configuration file takes mail at once, a renewed certificate is presented from the next
-/// handshake on; a file that does not load leaves what is in use as it was.
+/// handshake on; a file that does not load, or that the next start would refuse, leaves what is
+/// in use as it was.
 /// </summary>
 public sealed class ReloadTests
 {
@@ -82,6 +83,18 @@ public sealed class ReloadTests
         {
             folder.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Sighup_refuses_a_configuration_the_next_start_would_refuse_and_changes_nothing()
+    {
+        using var router = await RouterProcess.StartAsync();
+        await File.AppendAllTextAsync(router.ConfigPath, "\nrouter.aliases { \"sales@example.test\" = [\"alice@example.test\"] }\nrouter.queue.store = \"mysql\"\n");
+
+        await ReloadAsync(router, "router: reload failed; the routing tables and certificate in use stay: router.queue.store must be \"sqlite\" or \"postgresql\"");
+
+        Assert.DoesNotContain("router: reloaded", router.Output, StringComparison.Ordinal);
+        Assert.Equal(550, await RcptAsync(router, "sales@example.test"));
     }
 
     private static string Thumbprint(string certificatePem) => X509Certificate2.CreateFromPem(File.ReadAllText(certificatePem)).Thumbprint;
