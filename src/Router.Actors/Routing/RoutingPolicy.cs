@@ -23,6 +23,9 @@ public sealed class RoutingPolicy
     /// <summary>Takes the routing tables of <paramref name="settings"/> for the decisions from now on.</summary>
     public void Reload(RouterSettings settings) => _settings = settings;
 
+    /// <summary>router.postmaster of the tables in use: where RCPT TO:&lt;Postmaster&gt; goes.</summary>
+    public MailAddress Postmaster => _settings.PostmasterAddress;
+
     /// <summary>RFC 5321 s4.5.1: the postmaster must take mail; a warning to log when <paramref name="postmaster"/> (router.postmaster) reaches no mailbox.</summary>
     public string? PostmasterProblem(MailAddress postmaster) =>
         Decide(postmaster, mayRelay: true).Accepted

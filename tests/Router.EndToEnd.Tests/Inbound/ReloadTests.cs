@@ -97,6 +97,23 @@ public sealed class ReloadTests
         Assert.Equal(550, await RcptAsync(router, "sales@example.test"));
     }
 
+    [Fact]
+    public async Task Sighup_sends_rcpt_to_postmaster_to_the_new_router_postmaster()
+    {
+        using var router = await RouterProcess.StartAsync(new RouterOptions { Postmaster = "alice@example.test" });
+        await File.AppendAllTextAsync(router.ConfigPath, "\nrouter.postmaster = \"bob@example.test\"\n");
+        await ReloadAsync(router, "router: reloaded: ");
+
+        var token = TestMessages.NewToken();
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, to: "postmaster"), "a@remote.test", ["Postmaster"]);
+        }
+
+        Assert.Single(router.Mailbox("bob@example.test").NewMessagesContaining(token));
+        Assert.Empty(router.Mailbox("alice@example.test").NewMessagesContaining(token));
+    }
+
     private static string Thumbprint(string certificatePem) => X509Certificate2.CreateFromPem(File.ReadAllText(certificatePem)).Thumbprint;
 
     /// <summary>The thumbprint of the certificate a fresh STARTTLS handshake is given.</summary>
