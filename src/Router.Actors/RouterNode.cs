@@ -315,7 +315,8 @@ public sealed class RouterNode : IAsyncDisposable
     {
         var security = Settings.Security;
         var certificate = LoadCertificate(security);
-        var users = new UserStore(security.UsersFileIn(Settings.DataDir));
+        var users = new UserStore(security.UsersFileIn(Settings.DataDir), warning => System.Log.Warning("{0}", warning));
+        users.Load();
         if (dkim is not null) System.Log.Info("DKIM: signing for {0}", string.Join(", ", security.Dkim.Keys));
         return new SmtpSecurity(security, certificate, users, dkim);
     }
@@ -343,6 +344,7 @@ public sealed class RouterNode : IAsyncDisposable
         _security.ReloadCertificate(certificate);
         Routing.Reload(settings);
         foreach (var warning in configuration.Warnings) System.Log.Warning(warning);
+        _security.Users?.Load();
         return $"{settings.RoutingSummary}; TLS certificate {ServerCertificate.Describe(certificate)}";
     }
 

@@ -16,7 +16,7 @@ internal static class CheckCommand
 {
     public static Command Create(Option<FileInfo?> configOption)
     {
-        var check = new Command("check", "Check the configuration (settings, TLS certificate, DKIM keys, postmaster) without starting the router");
+        var check = new Command("check", "Check the configuration (settings, TLS certificate, DKIM keys, users file, postmaster) without starting the router");
         check.SetAction(result => Run(result.GetValue(configOption)?.FullName));
         return check;
     }
@@ -35,6 +35,7 @@ internal static class CheckCommand
             if (certificate.NotAfter < DateTime.Now) Console.Error.WriteLine($"router: warning: the TLS certificate {security.TlsCertificate} expired on {certificate.NotAfter:yyyy-MM-dd}");
         }
         foreach (var warning in configuration.Warnings) Console.Error.WriteLine($"router: warning: {warning}");
+        new UserStore(security.UsersFileIn(settings.DataDir), warning => Console.Error.WriteLine($"router: warning: {warning}")).Load();
         Console.WriteLine($"router: configuration OK: {settings.RoutingSummary}, {security.Dkim.Count} DKIM domains; {tls}");
         return 0;
     }

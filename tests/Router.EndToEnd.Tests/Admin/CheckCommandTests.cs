@@ -152,4 +152,19 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Single(stderr.Trim().Split('\n'));
     }
 
+    [Fact]
+    public async Task Lines_of_the_users_file_that_are_no_user_are_warned_of_by_number_never_quoted()
+    {
+        var data = _folder.CreateSubdirectory("data").FullName;
+        var users = Path.Combine(data, "users");
+        await File.WriteAllTextAsync(users, "# users\ndave:s3cret-Passw0rd\nerin:pbkdf2-sha256:1000:not-base64:xyz\n");
+
+        var (exit, stdout, stderr) = await CheckAsync("");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains($"router: warning: {users} line 2 is not name:pbkdf2-sha256:iterations:salt:hash", stderr, StringComparison.Ordinal);
+        Assert.Contains($"router: warning: {users} line 3 is not", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-base64", stderr, StringComparison.Ordinal);
+    }
 }

@@ -114,6 +114,29 @@ public sealed class ReloadTests
         Assert.Empty(router.Mailbox("alice@example.test").NewMessagesContaining(token));
     }
 
+    [Fact]
+    public async Task Lines_of_the_users_file_that_are_no_user_are_warned_of_at_start_and_on_sighup_never_quoted()
+    {
+        var folder = Directory.CreateTempSubdirectory("router-reload-");
+        try
+        {
+            var users = Path.Combine(folder.FullName, "users");
+            await File.WriteAllTextAsync(users, "dave:s3cret-Passw0rd\n");
+            using var router = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = $"router.auth.users-file = \"{users}\"" });
+            await router.WaitForOutputAsync($"{users} line 1 is not name:pbkdf2-sha256", Deadline);
+
+            await File.AppendAllTextAsync(users, "erin:0th3r-Passw0rd\n");
+            await ReloadAsync(router, $"{users} line 2 is not name:pbkdf2-sha256");
+
+            Assert.DoesNotContain("s3cret", router.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("0th3r", router.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     private static string Thumbprint(string certificatePem) => X509Certificate2.CreateFromPem(File.ReadAllText(certificatePem)).Thumbprint;
 
     /// <summary>The thumbprint of the certificate a fresh STARTTLS handshake is given.</summary>
