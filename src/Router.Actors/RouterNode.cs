@@ -79,36 +79,31 @@ public sealed class RouterNode : IAsyncDisposable
     /// The journal, snapshot store and remembered-entities store: SQLite under the data folder by
     /// default (WAL mode, one writer), or PostgreSQL for a cluster.
     /// </summary>
-    private static (Config Config, Setup? Setup) PersistenceConfig(Config config, RouterSettings settings)
+    private static (Config Config, Setup? Setup) PersistenceConfig(DeliverySettings delivery, RouterSettings settings)
     {
         Setup? setup = null;
-        var store = config.GetString("router.queue.store", "sqlite");
-        var connection = config.GetString("router.queue.connection-string", "");
+        var connection = delivery.ConnectionString;
         string provider;
         int parallelism;
-        switch (store)
+        if (delivery.Clustered)
         {
-            case "sqlite":
-                Directory.CreateDirectory(settings.DataDir);
-                if (connection.Length == 0) connection = $"Data Source={Path.Combine(settings.DataDir, "queue.db")}";
-                using (var db = new SqliteConnection(connection))
-                {
-                    db.Open();
-                    using var pragma = db.CreateCommand();
-                    pragma.CommandText = "PRAGMA journal_mode=WAL;";
-                    pragma.ExecuteNonQuery();
-                }
-                provider = "SQLite.MS";
-                parallelism = 1;
-                setup = SqliteSetup(connection);
-                break;
-            case "postgresql":
-                if (connection.Length == 0) throw new ConfigurationException("router.queue.connection-string is required with store = postgresql");
-                provider = "PostgreSQL.15";
-                parallelism = 8;
-                break;
-            default:
-                throw new ConfigurationException("router.queue.store must be \"sqlite\" or \"postgresql\"");
+            provider = "PostgreSQL.15";
+            parallelism = 8;
+        }
+        else
+        {
+            Directory.CreateDirectory(settings.DataDir);
+            if (connection.Length == 0) connection = $"Data Source={Path.Combine(settings.DataDir, "queue.db")}";
+            using (var db = new SqliteConnection(connection))
+            {
+                db.Open();
+                using var pragma = db.CreateCommand();
+                pragma.CommandText = "PRAGMA journal_mode=WAL;";
+                pragma.ExecuteNonQuery();
+            }
+            provider = "SQLite.MS";
+            parallelism = 1;
+            setup = SqliteSetup(connection);
         }
         var quoted = "\"" + connection.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
         return (ConfigurationFactory.ParseString($$"""
@@ -164,9 +159,11 @@ public sealed class RouterNode : IAsyncDisposable
         pragma.ExecuteNonQuery();
     }
 
+    /// <summary>Starts a node; the configuration is read and checked (<see cref="NodeConfiguration.Read"/>) before anything is created.</summary>
     public static async Task<RouterNode> StartAsync(Config config, RouterSettings settings, CancellationToken ct = default)
     {
-        var (persistence, setup) = PersistenceConfig(config, settings);
+        var configuration = NodeConfiguration.Read(config, settings);
+        var (persistence, setup) = PersistenceConfig(configuration.Delivery, settings);
         // The node joins its seed nodes itself, once it is ready to host shards (StartServicesAsync).
         var full = ConfigurationFactory.ParseString("akka.cluster.seed-nodes = []")
             .WithFallback(ShardingConfig(config, settings))
@@ -181,7 +178,7 @@ public sealed class RouterNode : IAsyncDisposable
         var node = new RouterNode(system, settings);
         try
         {
-            await node.StartServicesAsync(config, ct).ConfigureAwait(false);
+            await node.StartServicesAsync(configuration, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -191,8 +188,10 @@ public sealed class RouterNode : IAsyncDisposable
         return node;
     }
 
-    private async Task StartServicesAsync(Config config, CancellationToken ct)
+    private async Task StartServicesAsync(NodeConfiguration configuration, CancellationToken ct)
     {
+        foreach (var warning in configuration.Warnings) System.Log.Warning(warning);
+        var delivery = configuration.Delivery;
         var cluster = Cluster.Get(System);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
@@ -200,7 +199,7 @@ public sealed class RouterNode : IAsyncDisposable
         // One node: bodies in the spool log, local mailboxes get them in memory. Cluster: bodies in
         // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them, and one
         // Maildir folder that every node writes into.
-        var clustered = config.GetString("router.queue.store", "sqlite") == "postgresql";
+        var clustered = delivery.Clustered;
         Directory.CreateDirectory(Settings.MaildirRoot);
         _writer = new DurableFileWriter(Settings.MaildirRoot, Settings.UseSyncfs, Settings.MaxCommitBatch, shared: clustered);
         var writer = _writer;
@@ -209,7 +208,7 @@ public sealed class RouterNode : IAsyncDisposable
             System.Log.Warning("maildir: after an unclean stop, {0} complete messages linked from tmp/ into new/ (acknowledged, or about to be), {1} already in new/ or cur/, {2} partial files (never acknowledged) removed from tmp/",
                 writer.Recovery.Linked, writer.Recovery.AlreadyDelivered, writer.Recovery.Discarded);
         }
-        var connectionString = config.GetString("router.queue.connection-string", "");
+        var connectionString = delivery.ConnectionString;
         var warm = clustered ? WarmUpPersistenceAsync(connectionString) : Task.CompletedTask;
         IMessageStore store = clustered
             ? await PostgresMessageStore.OpenAsync(connectionString).ConfigureAwait(false)
@@ -218,9 +217,9 @@ public sealed class RouterNode : IAsyncDisposable
         // Join only when warm: shards can be handed to this node as soon as it is up, and the
         // coordinators' writes need every member's replicator, which starts with the regions below.
         await warm.ConfigureAwait(false);
-        var seeds = config.GetStringList("akka.cluster.seed-nodes");
+        var seeds = configuration.SeedNodes;
         if (seeds.Count == 0) cluster.Join(cluster.SelfAddress);
-        else cluster.JoinSeedNodes(seeds.Select(Address.Parse));
+        else cluster.JoinSeedNodes(seeds);
         try
         {
             await up.Task.WaitAsync(Settings.ClusterJoinTimeout, ct).ConfigureAwait(false);
@@ -242,9 +241,7 @@ public sealed class RouterNode : IAsyncDisposable
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             HandOffStop.Instance).ConfigureAwait(false);
 
-        var delivery = DeliverySettings.FromConfig(config);
         var policy = Routing = new RoutingPolicy(Settings);
-        if (policy.PostmasterProblem(Settings.PostmasterAddress) is { } problem) System.Log.Warning(problem);
         var resolver = new MxResolver(new MxResolverOptions
         {
             NameServers = delivery.DnsServers,
@@ -267,9 +264,9 @@ public sealed class RouterNode : IAsyncDisposable
             HandOffStop.Instance).ConfigureAwait(false);
         var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes), "relay");
 
-        var services = new SmtpServices(Settings, policy, new TrustedNetworks(Settings.TrustedNetworks), mailboxes, relay, clustered)
+        var services = new SmtpServices(Settings, policy, configuration.Trusted, mailboxes, relay, clustered)
         {
-            Security = _security = LoadSecurity(),
+            Security = _security = LoadSecurity(configuration.Dkim),
             DeliveredNotices = new DeliveredNotices(notices),
         };
         handoff = services.Handoff;
@@ -313,18 +310,14 @@ public sealed class RouterNode : IAsyncDisposable
         return bound;
     }
 
-    /// <summary>The server certificate (configured, or self-signed on first start), the users file and the DKIM keys.</summary>
-    private SmtpSecurity LoadSecurity()
+    /// <summary>The server certificate (configured, or self-signed on first start), the users file and the DKIM signers.</summary>
+    private SmtpSecurity LoadSecurity(DkimMessageSigner? dkim)
     {
         var security = Settings.Security;
         var certificate = LoadCertificate(security);
-        var users = new UserStore(security.UsersFileIn(Settings.DataDir));
-        DkimMessageSigner? dkim = null;
-        if (security.Dkim.Count > 0)
-        {
-            dkim = DkimMessageSigner.FromSettings(security.Dkim);
-            System.Log.Info("DKIM: signing for {0}", string.Join(", ", security.Dkim.Keys));
-        }
+        var users = new UserStore(security.UsersFileIn(Settings.DataDir), warning => System.Log.Warning("{0}", warning));
+        users.Load();
+        if (dkim is not null) System.Log.Info("DKIM: signing for {0}", string.Join(", ", security.Dkim.Keys));
         return new SmtpSecurity(security, certificate, users, dkim);
     }
 
@@ -339,16 +332,19 @@ public sealed class RouterNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// SIGHUP: the routing tables and the TLS certificate of <paramref name="settings"/> (the
-    /// configuration read again) replace those in use, or, when the certificate does not load,
-    /// nothing changes. Returns what is now in use.
+    /// SIGHUP: the configuration read again (<paramref name="config"/>, <paramref name="settings"/>)
+    /// is checked as a start would check it, then its routing tables and TLS certificate replace
+    /// those in use. When anything would not load, now or at the next start, nothing changes.
+    /// Returns what is now in use.
     /// </summary>
-    public string Reload(RouterSettings settings)
+    public string Reload(Config config, RouterSettings settings)
     {
+        var configuration = NodeConfiguration.Read(config, settings);
         var certificate = LoadCertificate(settings.Security);
         _security.ReloadCertificate(certificate);
         Routing.Reload(settings);
-        if (Routing.PostmasterProblem(Settings.PostmasterAddress) is { } problem) System.Log.Warning(problem);
+        foreach (var warning in configuration.Warnings) System.Log.Warning(warning);
+        _security.Users?.Load();
         return $"{settings.RoutingSummary}; TLS certificate {ServerCertificate.Describe(certificate)}";
     }
 

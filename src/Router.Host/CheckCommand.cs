@@ -1,13 +1,14 @@
 using System.CommandLine;
 using Router.Actors.Configuration;
-using Router.Actors.Routing;
 using Router.Actors.Security;
 
 namespace Router.Host;
 
 /// <summary>
-/// `router check`: what `postfix check` is for Postfix. Loads the configuration as a start (or a
-/// SIGHUP) would, with the configured TLS certificate and DKIM keys, without starting anything:
+/// `router check`: what `postfix check` is for Postfix. Reads and builds the configuration as a
+/// start (or a SIGHUP) does (<see cref="NodeConfiguration.Read"/>: static routes, name servers,
+/// trusted networks, the queue store, DKIM keys), with the configured TLS certificate, without
+/// starting anything, connecting anywhere or creating a file:
 /// one line on what is wrong and exit code 2, else a summary and 0 (warnings, such as a misspelt
 /// setting, are printed and do not fail it).
 /// </summary>
@@ -15,7 +16,7 @@ internal static class CheckCommand
 {
     public static Command Create(Option<FileInfo?> configOption)
     {
-        var check = new Command("check", "Check the configuration (settings, TLS certificate, DKIM keys, postmaster) without starting the router");
+        var check = new Command("check", "Check the configuration (settings, TLS certificate, DKIM keys, users file, postmaster) without starting the router");
         check.SetAction(result => Run(result.GetValue(configOption)?.FullName));
         return check;
     }
@@ -24,7 +25,7 @@ internal static class CheckCommand
     private static int Run(string? configPath)
     {
         var (config, settings) = ConfigLoader.Load(configPath);
-        DeliverySettings.FromConfig(config);
+        var configuration = NodeConfiguration.Read(config, settings);
         var security = settings.Security;
         var tls = "a self-signed TLS certificate (made at the first start)";
         if (!string.IsNullOrEmpty(security.TlsCertificate))
@@ -33,8 +34,8 @@ internal static class CheckCommand
             tls = $"TLS certificate {ServerCertificate.Describe(certificate)}";
             if (certificate.NotAfter < DateTime.Now) Console.Error.WriteLine($"router: warning: the TLS certificate {security.TlsCertificate} expired on {certificate.NotAfter:yyyy-MM-dd}");
         }
-        if (security.Dkim.Count > 0) DkimMessageSigner.FromSettings(security.Dkim);
-        if (new RoutingPolicy(settings).PostmasterProblem(settings.PostmasterAddress) is { } problem) Console.Error.WriteLine($"router: warning: {problem}");
+        foreach (var warning in configuration.Warnings) Console.Error.WriteLine($"router: warning: {warning}");
+        new UserStore(security.UsersFileIn(settings.DataDir), warning => Console.Error.WriteLine($"router: warning: {warning}")).Load();
         Console.WriteLine($"router: configuration OK: {settings.RoutingSummary}, {security.Dkim.Count} DKIM domains; {tls}");
         return 0;
     }

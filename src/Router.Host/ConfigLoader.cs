@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Router.Actors.Configuration;
 
@@ -12,7 +14,7 @@ internal static class ConfigLoader
 {
     public static (Config Config, RouterSettings Settings) Load(string? overridePath)
     {
-        var defaults = ConfigurationFactory.ParseString(File.ReadAllText(DefaultConfigPath()));
+        var defaults = Parse(DefaultConfigPath());
         var config = defaults;
         string? overrideDir = null;
         Config? overrides = null;
@@ -20,7 +22,7 @@ internal static class ConfigLoader
         {
             var full = Path.GetFullPath(overridePath);
             if (!File.Exists(full)) throw new FileNotFoundException($"configuration file not found: {full}");
-            overrides = ConfigurationFactory.ParseString(File.ReadAllText(full));
+            overrides = Parse(full);
             overrideDir = Path.GetDirectoryName(full)!;
             config = overrides.WithFallback(defaults);
             foreach (var name in SettingNames.Unknown(defaults, overrides))
@@ -36,6 +38,29 @@ internal static class ConfigLoader
         var settings = RouterSettings.FromConfig(config, key =>
             overrides is not null && overrides.HasPath("router." + key) ? overrideDir! : cwd);
         return (config, settings);
+    }
+
+    /// <summary>
+    /// A file that is not HOCON fails in one line naming the file and line. An address as a key is
+    /// the usual cause: unquoted, its '@' is no HOCON at all.
+    /// </summary>
+    private static Config Parse(string path)
+    {
+        var text = File.ReadAllText(path);
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e) when (e is FormatException or ConfigurationException)
+        {
+            // Akka's message is "Unknown token at position N:" and the text around it on further lines.
+            var message = e.Message.Split('\n')[0].Trim().TrimEnd(':');
+            var position = Regex.Match(message, @"at position (\d+)");
+            var line = position.Success && int.TryParse(position.Groups[1].Value, CultureInfo.InvariantCulture, out var at)
+                ? $", line {text.AsSpan(0, Math.Min(at, text.Length)).Count('\n') + 1}"
+                : "";
+            throw new ConfigurationException($"{path}{line}: {message} (keys with '@', such as addresses, must be quoted: \"user@example.test\" = ...)");
+        }
     }
 
     private static string DefaultConfigPath()

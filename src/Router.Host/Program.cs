@@ -106,13 +106,14 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
 
 // SIGHUP (like `postfix reload`): the configuration files are read again, and the routing tables
 // (local-domains, mailboxes, mailboxes-file, aliases, catch-all) and the TLS certificate replaced;
-// when something does not load, what is in use stays. Other settings take effect at the next start.
+// when something does not load, or would stop the next start, what is in use stays. Other settings
+// take effect at the next start.
 static void Reload(RouterNode node, string? configPath)
 {
     try
     {
-        var (_, settings) = ConfigLoader.Load(configPath);
-        Console.WriteLine($"router: reloaded: {node.Reload(settings)} (other settings take effect at the next start)");
+        var (config, settings) = ConfigLoader.Load(configPath);
+        Console.WriteLine($"router: reloaded: {node.Reload(config, settings)} (other settings take effect at the next start)");
     }
     catch (Exception e)
     {

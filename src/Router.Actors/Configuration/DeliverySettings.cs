@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Router.Actors.Delivery;
 
 namespace Router.Actors.Configuration;
 
@@ -31,6 +32,12 @@ public sealed record DeliverySettings
     public int SnapshotEvery { get; init; } = 200;
     public int MaxPersistsInFlight { get; init; } = 256;
 
+    /// <summary>router.queue.store = "postgresql": a cluster, its journal, snapshots and bodies in PostgreSQL; else "sqlite", one node.</summary>
+    public bool Clustered { get; init; }
+
+    /// <summary>router.queue.connection-string: required with PostgreSQL; "" with SQLite is &lt;data-dir&gt;/queue.db.</summary>
+    public string ConnectionString { get; init; } = "";
+
     /// <summary>"require", "opportunistic" or "off" for a destination domain.</summary>
     public string TlsPolicyFor(string domain) => TlsPolicy.TryGetValue(domain, out var p) ? p : StartTls;
 
@@ -38,9 +45,12 @@ public sealed record DeliverySettings
     {
         var r = config.GetConfig("router");
         var d = new DeliverySettings();
-        Dictionary<string, string> Map(string path) => !r.HasPath(path)
-            ? []
-            : r.GetConfig(path).AsEnumerable().ToDictionary(e => e.Key.Trim('"').ToLowerInvariant(), e => e.Value.GetString());
+        Dictionary<string, string> Map(string path)
+        {
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (domain, value) in r.Map(path)) map[domain.ToLowerInvariant()] = value.Text($"router.{path} \"{domain}\"");
+            return map;
+        }
 
         // A policy that is none of the three would be a mode of its own (plaintext where STARTTLS
         // is missing, any certificate): a misspelt "required" must not weaken "require".
@@ -66,13 +76,24 @@ public sealed record DeliverySettings
             }
         }
 
+        var mxPort = r.Int("delivery.mx-port", d.MxPort);
+        var transport = Map("relay.transport");
+        foreach (var (domain, route) in transport) SettingReads.Build($"router.relay.transport \"{domain}\"", () => StaticRoute.Parse(route, mxPort));
+        var dnsServers = r.HasPath("dns.servers") ? r.GetStringList("dns.servers").ToArray() : [];
+        foreach (var server in dnsServers) SettingReads.Build("router.dns.servers", () => MxResolver.ParseNameServer(server));
+
+        var store = r.GetString("queue.store", "sqlite");
+        if (store is not ("sqlite" or "postgresql")) throw new ConfigurationException($"router.queue.store must be \"sqlite\" or \"postgresql\", not \"{store}\"");
+        var connection = r.GetString("queue.connection-string", "");
+        if (store == "postgresql" && connection.Length == 0) throw new ConfigurationException("router.queue.connection-string is required with store = postgresql");
+
         return new DeliverySettings
         {
-            Transport = Map("relay.transport"),
-            DnsServers = r.HasPath("dns.servers") ? r.GetStringList("dns.servers").ToArray() : [],
+            Transport = transport,
+            DnsServers = dnsServers,
             DnsTimeout = r.Duration("dns.timeout", d.DnsTimeout),
             UseIpv6 = r.Flag("dns.use-ipv6", d.UseIpv6),
-            MxPort = r.Int("delivery.mx-port", d.MxPort),
+            MxPort = mxPort,
             MaxMxHosts = r.Int("delivery.max-mx-hosts", d.MaxMxHosts),
             MaxConnectionsPerDestination = Math.Max(1, r.Int("delivery.max-connections-per-destination", d.MaxConnectionsPerDestination)),
             MaxRecipientsPerTransaction = Math.Max(1, r.Int("delivery.max-recipients-per-transaction", d.MaxRecipientsPerTransaction)),
@@ -90,6 +111,8 @@ public sealed record DeliverySettings
             GiveUpAfter = r.Duration("queue.give-up-after", d.GiveUpAfter),
             SnapshotEvery = Math.Max(10, r.Int("queue.snapshot-every", d.SnapshotEvery)),
             MaxPersistsInFlight = Math.Max(1, r.Int("queue.max-persists-in-flight", d.MaxPersistsInFlight)),
+            Clustered = store == "postgresql",
+            ConnectionString = connection,
         };
     }
 }

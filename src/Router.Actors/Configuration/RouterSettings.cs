@@ -141,15 +141,20 @@ public sealed record RouterSettings
         }
 
         var aliases = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        foreach (var (key, value) in Entries(r, "aliases"))
+        foreach (var (key, value) in r.Map("aliases"))
         {
-            var targets = value.IsArray() ? value.GetStringList() : [value.GetString()];
-            aliases[key.ToLowerInvariant()] = targets.Select(t => t.Trim()).ToArray();
+            aliases[key.ToLowerInvariant()] = value.Texts($"router.aliases \"{key}\"").Select(t => t.Trim()).ToArray();
         }
-        var catchAll = Entries(r, "catch-all").ToDictionary(e => e.Key.ToLowerInvariant(), e => e.Value.GetString().ToLowerInvariant());
+        var catchAll = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (domain, value) in r.Map("catch-all")) catchAll[domain.ToLowerInvariant()] = value.Text($"router.catch-all \"{domain}\"").ToLowerInvariant();
+
+        // Akka's parser takes "hostname = =" as a value that reads as null: the router would greet
+        // with an empty name and fail at the certificate, far from the cause.
+        var hostname = r.GetString("hostname", "")?.Trim() ?? "";
+        if (hostname.Length == 0) throw new ConfigurationException("router.hostname is empty: it is the name the router greets with and puts in Received:, such as \"mx.example.com\"");
 
         var postmaster = r.GetString("postmaster", "").Trim().ToLowerInvariant();
-        if (postmaster.Length == 0) postmaster = "postmaster@" + (localDomainList.FirstOrDefault() ?? r.GetString("hostname"));
+        if (postmaster.Length == 0) postmaster = "postmaster@" + (localDomainList.FirstOrDefault() ?? hostname);
         var postmasterAt = postmaster.LastIndexOf('@');
         if (postmasterAt <= 0 || postmasterAt == postmaster.Length - 1)
             throw new ConfigurationException($"router.postmaster: '{postmaster}' is not an address (user@domain)");
@@ -162,7 +167,7 @@ public sealed record RouterSettings
         var maxMessageSize = r.Size("limits.max-message-size") ?? 25L * 1024 * 1024;
         var settings = new RouterSettings
         {
-            Hostname = r.GetString("hostname"),
+            Hostname = hostname,
             DataDir = PathOf("data-dir", r.GetString("data-dir", "data")),
             MaildirRoot = r.GetString("maildir-dir", "").Length > 0
                 ? PathOf("maildir-dir", r.GetString("maildir-dir"))
@@ -230,10 +235,4 @@ public sealed record RouterSettings
         IPEndPoint.TryParse(text.Trim(), out var ep) && ep.Port > 0
             ? ep
             : throw new ConfigurationException($"'{text}' is not an endpoint of the form ip:port");
-
-    private static IEnumerable<KeyValuePair<string, Akka.Configuration.Hocon.HoconValue>> Entries(Config r, string path)
-    {
-        if (!r.HasPath(path)) return [];
-        return r.GetConfig(path).AsEnumerable().Select(e => new KeyValuePair<string, Akka.Configuration.Hocon.HoconValue>(e.Key.Trim('"'), e.Value));
-    }
 }

@@ -47,29 +47,22 @@ public sealed record SecuritySettings
         }
 
         var maps = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        if (r.HasPath("submission.sender-login-maps"))
+        foreach (var (user, value) in r.Map("submission.sender-login-maps"))
         {
-            foreach (var (user, value) in r.GetConfig("submission.sender-login-maps").AsEnumerable())
-            {
-                var owned = value.IsArray() ? value.GetStringList() : [value.GetString()];
-                maps[user.Trim('"').ToLowerInvariant()] = owned.Select(o => o.Trim().ToLowerInvariant()).ToArray();
-            }
+            var owned = value.Texts($"router.submission.sender-login-maps \"{user}\"");
+            maps[user.ToLowerInvariant()] = owned.Select(o => o.Trim().ToLowerInvariant()).ToArray();
         }
 
         var dkim = new Dictionary<string, DkimDomainSettings>(StringComparer.OrdinalIgnoreCase);
-        if (r.HasPath("dkim"))
+        foreach (var (name, value) in r.Map("dkim", entriesAreObjects: true))
         {
-            foreach (var (domain, value) in r.GetConfig("dkim").AsEnumerable())
-            {
-                var name = domain.Trim('"');
-                if (!value.IsObject()) throw new ConfigurationException($"router.dkim.\"{name}\" must be {{ selector = ..., key = ... }}");
-                var entry = new Config(new Akka.Configuration.Hocon.HoconRoot(value));
-                var selector = entry.GetString("selector", "");
-                var key = entry.GetString("key", "");
-                if (selector.Length == 0 || key.Length == 0)
-                    throw new ConfigurationException($"router.dkim.\"{name}\" needs both selector and key");
-                dkim[name.ToLowerInvariant()] = new DkimDomainSettings(selector, pathOf("dkim", key));
-            }
+            if (!value.IsObject()) throw new ConfigurationException($"router.dkim.\"{name}\" must be {{ selector = ..., key = ... }}");
+            var entry = new Config(new Akka.Configuration.Hocon.HoconRoot(value));
+            var selector = entry.GetString("selector", "");
+            var key = entry.GetString("key", "");
+            if (selector.Length == 0 || key.Length == 0)
+                throw new ConfigurationException($"router.dkim.\"{name}\" needs both selector and key");
+            dkim[name.ToLowerInvariant()] = new DkimDomainSettings(selector, pathOf("dkim", key));
         }
 
         return new SecuritySettings

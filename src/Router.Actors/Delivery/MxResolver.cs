@@ -280,7 +280,8 @@ public sealed class MxResolver : IMxResolver
         return IPAddress.TryParse(inner, out address!) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
     }
 
-    private static IPEndPoint ParseNameServer(string text)
+    /// <summary>"ip:port", or "ip" for port 53; throws FormatException on anything else.</summary>
+    internal static IPEndPoint ParseNameServer(string text)
     {
         // IPEndPoint parses "1.2.3.4:53" and "[::1]:53"; without a port it leaves 0, meaning 53.
         if (!IPEndPoint.TryParse(text.Trim(), out var ep))

@@ -16,12 +16,15 @@ namespace Router.Actors.Routing;
 public sealed class RoutingPolicy
 {
     private const int MaxAliasDepth = 10;
-    private volatile RouterSettings _settings;
+    private volatile InUse _inUse;
 
-    public RoutingPolicy(RouterSettings settings) => _settings = settings;
+    public RoutingPolicy(RouterSettings settings) => _inUse = new InUse(settings, settings.PostmasterAddress);
 
     /// <summary>Takes the routing tables of <paramref name="settings"/> for the decisions from now on.</summary>
-    public void Reload(RouterSettings settings) => _settings = settings;
+    public void Reload(RouterSettings settings) => _inUse = new InUse(settings, settings.PostmasterAddress);
+
+    /// <summary>router.postmaster of the tables in use: where RCPT TO:&lt;Postmaster&gt; goes.</summary>
+    public MailAddress Postmaster => _inUse.Postmaster;
 
     /// <summary>RFC 5321 s4.5.1: the postmaster must take mail; a warning to log when <paramref name="postmaster"/> (router.postmaster) reaches no mailbox.</summary>
     public string? PostmasterProblem(MailAddress postmaster) =>
@@ -33,7 +36,7 @@ public sealed class RoutingPolicy
     /// <param name="mayRelay">True for trusted or authenticated clients.</param>
     public RcptDecision Decide(MailAddress recipient, bool mayRelay)
     {
-        var tables = _settings;
+        var tables = _inUse.Settings;
         var key = recipient.Key;
         var domain = recipient.Domain.ToLowerInvariant();
         if (!tables.LocalDomains.Contains(domain) && Alias(tables, key) is null)
@@ -127,4 +130,7 @@ public sealed class RoutingPolicy
 
     /// <summary>"user+news@domain" -> "user@domain", or null when there is no extension.</summary>
     private static string? WithoutExtension(RouterSettings tables, string key) => AddressExtension.Strip(key, tables.RecipientDelimiter);
+
+    /// <summary>The tables in use and their postmaster address, replaced together.</summary>
+    private sealed record InUse(RouterSettings Settings, MailAddress Postmaster);
 }

@@ -7,7 +7,8 @@ namespace Router.Actors.Security;
 /// <c>name:pbkdf2-sha256:iterations:salt-b64:hash-b64</c> (# starts a comment). Names are
 /// compared case-insensitively. The file is read again when it changes, so <c>router user add</c>
 /// takes effect without a restart; it is written atomically (temporary file and rename) and
-/// readable by its owner only.
+/// readable by its owner only. A line that is no user is ignored with a warning, at each reading,
+/// that names the file and line but never quotes it (it may hold a password).
 /// </summary>
 public sealed class UserStore
 {
@@ -15,7 +16,14 @@ public sealed class UserStore
     private Dictionary<string, string> _users = new(StringComparer.Ordinal);
     private (DateTime Modified, long Length) _loaded = (DateTime.MinValue, -1);
 
-    public UserStore(string path) => FilePath = path;
+    private readonly Action<string>? _warn;
+
+    /// <param name="warn">Told of each line of the file that is no user, when the file is read.</param>
+    public UserStore(string path, Action<string>? warn = null)
+    {
+        FilePath = path;
+        _warn = warn;
+    }
 
     public string FilePath { get; }
 
@@ -34,6 +42,15 @@ public sealed class UserStore
             return false;
         }
         return PasswordHash.Verify(password, encoded);
+    }
+
+    /// <summary>Reads the file now, changed or not (at start and on SIGHUP), so that its warnings are given then rather than at the first AUTH.</summary>
+    public void Load()
+    {
+        lock (_gate)
+        {
+            Refresh(force: true);
+        }
     }
 
     public IReadOnlyList<string> List()
@@ -84,22 +101,24 @@ public sealed class UserStore
 
     private static string Normalize(string user) => user.ToLowerInvariant();
 
-    private void Refresh()
+    /// <summary>Reads the file when it changed since the last reading (or always, <paramref name="force"/>).</summary>
+    private void Refresh(bool force = false)
     {
         var info = new FileInfo(FilePath);
         var stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1L);
-        if (stamp == _loaded) return;
+        if (stamp == _loaded && !force) return;
         var users = new Dictionary<string, string>(StringComparer.Ordinal);
         if (info.Exists)
         {
-            foreach (var raw in File.ReadAllLines(FilePath))
+            var lines = File.ReadAllLines(FilePath);
+            for (var i = 0; i < lines.Length; i++)
             {
-                var line = raw.Trim();
+                var line = lines[i].Trim();
                 if (line.Length == 0 || line[0] == '#') continue;
                 var colon = line.IndexOf(':');
-                if (colon <= 0) continue;
-                var encoded = line[(colon + 1)..];
+                var encoded = colon > 0 ? line[(colon + 1)..] : "";
                 if (PasswordHash.IsWellFormed(encoded)) users[Normalize(line[..colon])] = encoded;
+                else _warn?.Invoke($"{FilePath} line {i + 1} is not name:pbkdf2-sha256:iterations:salt:hash (a password must be set with `router user add`); the line is ignored");
             }
         }
         _users = users;

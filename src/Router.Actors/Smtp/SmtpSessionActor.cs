@@ -31,7 +31,6 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly bool _trusted;
     private readonly SmtpEndpointKind _kind;
-    private readonly MailAddress _postmaster;
     private readonly CancellationTokenSource _readCancel = new();
     private SessionState _state = SessionState.Connected;
     private string _heloName = "";
@@ -78,7 +77,6 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _kind = kind;
         _connection = new SmtpConnection(socket);
         _trusted = services.Trusted.Contains(_connection.RemoteAddress);
-        _postmaster = services.Settings.PostmasterAddress;
         _client = $"unknown[{_connection.RemoteAddress}]";
         _clientAndUser = _client;
 
@@ -397,7 +395,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         var transaction = _transaction!;
         if (transaction.Recipients.Count >= _services.Settings.MaxRecipients) return Reply(Replies.TooManyRecipients);
-        var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _postmaster, out var error);
+        var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _services.Policy.Postmaster, out var error);
         if (rcpt is null) return Error(error!);
         _rcptTo = rcpt.Recipient;
         var decision = _services.Policy.Decide(rcpt.Recipient, MayRelay);

@@ -156,6 +156,32 @@ public sealed partial class ConfigurationReferenceTests
     }
 
     [Fact]
+    public void Maps_keyed_by_domains_addresses_or_logins_take_unquoted_dotted_keys_as_the_key()
+    {
+        // HOCON reads example.test = x as example { test = x }.
+        var config = ConfigurationFactory.ParseString("""
+            router {
+              catch-all { example.test = "demo@example.test" }
+              aliases { "sales@example.test" = "demo@example.test" }
+              relay.transport { remote.test = "127.0.0.1:3326" }
+              delivery.tls-policy { remote.test = require }
+              submission.sender-login-maps { john.doe = ["john@example.test"] }
+              dkim { example.test { selector = "s1", key = "/keys/example.pem" } }
+            }
+            """).WithFallback(Shipped);
+
+        var settings = RouterSettings.FromConfig(config, _ => "/srv/router");
+        var delivery = DeliverySettings.FromConfig(config);
+
+        Assert.Equal("demo@example.test", settings.CatchAll["example.test"]);
+        Assert.Equal(["demo@example.test"], settings.Aliases["sales@example.test"]);
+        Assert.Equal("127.0.0.1:3326", delivery.Transport["remote.test"]);
+        Assert.Equal("require", delivery.TlsPolicyFor("remote.test"));
+        Assert.Equal(["john@example.test"], settings.Security.SenderLoginMaps["john.doe"]);
+        Assert.Equal(new DkimDomainSettings("s1", "/keys/example.pem"), settings.Security.Dkim["example.test"]);
+    }
+
+    [Fact]
     public void TLS_policies_are_read_in_any_case()
     {
         var config = ConfigurationFactory.ParseString("router.delivery { starttls = Require, tls-policy { \"Legacy.test\" = OFF } }").WithFallback(Shipped);

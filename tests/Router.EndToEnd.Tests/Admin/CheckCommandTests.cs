@@ -89,11 +89,82 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.limits.max-message-size = lots", "router: router.limits.max-message-size must be a size such as 25MiB, not \"lots\"")]
     [InlineData("router.queue.retry-schedule = [1m, soon]", "router: router.queue.retry-schedule: \"soon\" is not a duration")]
     [InlineData("router.dkim { \"example.test\" { selector = \"s1\", key = \"/nonexistent/dkim.pem\" } }", "router: router.dkim: cannot load a signing key")]
+    [InlineData("router.catch-all = \"demo@example.test\"", "router: router.catch-all must be an object")]
+    [InlineData("router.catch-all { \"example.test\" = [\"demo@example.test\"] }", "router: router.catch-all \"example.test\" must be a string, not a list")]
+    [InlineData("router.aliases { \"sales@example.test\" { to = \"demo@example.test\" } }", "router: router.aliases \"sales@example.test\" must be a string or a list of strings")]
+    [InlineData("router.relay.transport { \"remote.test\" = [\"127.0.0.1:25\"] }", "router: router.relay.transport \"remote.test\" must be a string, not a list")]
+    [InlineData("router { hostname = = }", "router: router.hostname is empty")]
     public async Task A_wrong_setting_fails_the_check_with_one_line_naming_it(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
 
         Assert.Equal(2, exit);
         Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    /// <summary>Each of these passed the check once, and then stopped `router run` with exit code 2.</summary>
+    [Theory]
+    [InlineData("router.relay.trusted-networks = [\"10.0.0.0/33\"]", "router: router.relay.trusted-networks: '10.0.0.0/33' is not a CIDR block")]
+    [InlineData("router.queue.store = \"mysql\"", "router: router.queue.store must be \"sqlite\" or \"postgresql\", not \"mysql\"")]
+    [InlineData("router.queue.store = \"postgresql\"", "router: router.queue.connection-string is required with store = postgresql")]
+    [InlineData("router.dns.servers = [\"localhost\"]", "router: router.dns.servers: name server 'localhost' is not of the form ip:port")]
+    [InlineData("router.relay.transport { \"bad.test\" = \"nohostport:99999\" }", "router: router.relay.transport \"bad.test\": static route 'nohostport:99999': '99999' is not a port")]
+    [InlineData("akka.cluster.seed-nodes = [\"nonsense\"]", "router: akka.cluster.seed-nodes: ")]
+    public async Task A_setting_the_start_refuses_fails_the_check_without_connecting_or_creating_files(string hocon, string expected)
+    {
+        var (exit, _, stderr) = await CheckAsync(hocon);
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_folder.FullName, "data")), "check created the data folder");
+    }
+
+    [Fact]
+    public async Task Unquoted_dotted_domains_are_the_domain_not_nested_settings()
+    {
+        // HOCON reads example.test = x as example { test = x }; a map keyed by domains takes it back.
+        var (exit, stdout, stderr) = await CheckAsync("""
+            router {
+              catch-all { example.test = "demo@example.test" }
+              relay.transport { remote.test = "127.0.0.1:3326" }
+              delivery.tls-policy { remote.test = require }
+            }
+            """);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("0 aliases, 1 catch-alls", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unquoted_address_as_a_key_fails_with_the_file_line_and_a_hint()
+    {
+        var (exit, _, stderr) = await CheckAsync("""
+            router.aliases {
+              sales@example.test = "demo@example.test"
+            }
+            """);
+
+        Assert.Equal(2, exit);
+        var config = Path.Combine(_folder.FullName, "router.hocon");
+        Assert.StartsWith($"router: {config}, line 3: Unknown token", stderr, StringComparison.Ordinal);
+        Assert.Contains("keys with '@', such as addresses, must be quoted", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Lines_of_the_users_file_that_are_no_user_are_warned_of_by_number_never_quoted()
+    {
+        var data = _folder.CreateSubdirectory("data").FullName;
+        var users = Path.Combine(data, "users");
+        await File.WriteAllTextAsync(users, "# users\ndave:s3cret-Passw0rd\nerin:pbkdf2-sha256:1000:not-base64:xyz\n");
+
+        var (exit, stdout, stderr) = await CheckAsync("");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains($"router: warning: {users} line 2 is not name:pbkdf2-sha256:iterations:salt:hash", stderr, StringComparison.Ordinal);
+        Assert.Contains($"router: warning: {users} line 3 is not", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-base64", stderr, StringComparison.Ordinal);
     }
 }

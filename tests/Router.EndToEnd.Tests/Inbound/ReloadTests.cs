@@ -8,7 +8,8 @@ namespace Router.EndToEnd.Tests.Inbound;
 /// SIGHUP re-reads the configuration's routing tables and the TLS certificate without a restart
 /// (as `postfix reload` does): a mailbox added to the mailboxes file or an alias added to the
 /// configuration file takes mail at once, a renewed certificate is presented from the next
-/// handshake on; a file that does not load leaves what is in use as it was.
+/// handshake on; a file that does not load, or that the next start would refuse, leaves what is
+/// in use as it was.
 /// </summary>
 public sealed class ReloadTests
 {
@@ -77,6 +78,58 @@ public sealed class ReloadTests
             File.Copy(otherKey, key, overwrite: true);
             await ReloadAsync(router, "router: reload failed; the routing tables and certificate in use stay: router.tls: cannot load the certificate or key");
             Assert.Equal(second, await PresentedCertificateAsync(router));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Sighup_refuses_a_configuration_the_next_start_would_refuse_and_changes_nothing()
+    {
+        using var router = await RouterProcess.StartAsync();
+        await File.AppendAllTextAsync(router.ConfigPath, "\nrouter.aliases { \"sales@example.test\" = [\"alice@example.test\"] }\nrouter.queue.store = \"mysql\"\n");
+
+        await ReloadAsync(router, "router: reload failed; the routing tables and certificate in use stay: router.queue.store must be \"sqlite\" or \"postgresql\"");
+
+        Assert.DoesNotContain("router: reloaded", router.Output, StringComparison.Ordinal);
+        Assert.Equal(550, await RcptAsync(router, "sales@example.test"));
+    }
+
+    [Fact]
+    public async Task Sighup_sends_rcpt_to_postmaster_to_the_new_router_postmaster()
+    {
+        using var router = await RouterProcess.StartAsync(new RouterOptions { Postmaster = "alice@example.test" });
+        await File.AppendAllTextAsync(router.ConfigPath, "\nrouter.postmaster = \"bob@example.test\"\n");
+        await ReloadAsync(router, "router: reloaded: ");
+
+        var token = TestMessages.NewToken();
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, to: "postmaster"), "a@remote.test", ["Postmaster"]);
+        }
+
+        Assert.Single(router.Mailbox("bob@example.test").NewMessagesContaining(token));
+        Assert.Empty(router.Mailbox("alice@example.test").NewMessagesContaining(token));
+    }
+
+    [Fact]
+    public async Task Lines_of_the_users_file_that_are_no_user_are_warned_of_at_start_and_on_sighup_never_quoted()
+    {
+        var folder = Directory.CreateTempSubdirectory("router-reload-");
+        try
+        {
+            var users = Path.Combine(folder.FullName, "users");
+            await File.WriteAllTextAsync(users, "dave:s3cret-Passw0rd\n");
+            using var router = await RouterProcess.StartAsync(new RouterOptions { ExtraHocon = $"router.auth.users-file = \"{users}\"" });
+            await router.WaitForOutputAsync($"{users} line 1 is not name:pbkdf2-sha256", Deadline);
+
+            await File.AppendAllTextAsync(users, "erin:0th3r-Passw0rd\n");
+            await ReloadAsync(router, $"{users} line 2 is not name:pbkdf2-sha256");
+
+            Assert.DoesNotContain("s3cret", router.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("0th3r", router.Output, StringComparison.Ordinal);
         }
         finally
         {

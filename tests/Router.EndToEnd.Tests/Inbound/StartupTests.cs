@@ -13,6 +13,23 @@ public sealed class StartupTests
     private static readonly TimeSpan ExitDeadline = TimeSpan.FromSeconds(30);
 
     [Fact]
+    public async Task Unquoted_dotted_domains_as_keys_are_taken_by_the_running_router()
+    {
+        // HOCON reads example.test = x as example { test = x }: this stopped the start with a stack trace.
+        using var router = await RouterProcess.StartAsync(new RouterOptions
+        {
+            ExtraHocon = """
+                router.catch-all { example.test = "demo@example.test" }
+                router.relay.transport { remote.test = "127.0.0.1:3326" }
+                """,
+        });
+
+        await using var c = await router.ConnectEhloAsync();
+        await c.CommandAsync("MAIL FROM:<a@remote.test>", "250");
+        await c.CommandAsync("RCPT TO:<nobody@example.test>", "250");
+    }
+
+    [Fact]
     public async Task A_node_whose_seed_nodes_never_answer_gives_up_after_the_join_timeout_with_exit_code_2_and_says_why()
     {
         var seed = SeedNowhere();

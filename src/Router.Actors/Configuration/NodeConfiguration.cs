@@ -1,0 +1,52 @@
+using Akka.Configuration;
+using Router.Actors.Routing;
+using Router.Actors.Security;
+
+namespace Router.Actors.Configuration;
+
+/// <summary>
+/// What a node builds from its configuration before it starts anything: the delivery and queue
+/// settings (static routes, name servers, the queue store), the trusted networks, the seed nodes
+/// and the DKIM signers. <see cref="Read"/> connects nowhere and writes no file; the start, a
+/// SIGHUP and `router check` all go through it, so a configuration that check or a reload passes
+/// is one the next start takes.
+/// </summary>
+public sealed class NodeConfiguration
+{
+    private NodeConfiguration(RouterSettings settings, DeliverySettings delivery, TrustedNetworks trusted, IReadOnlyList<Akka.Actor.Address> seedNodes, DkimMessageSigner? dkim, IReadOnlyList<string> warnings)
+    {
+        Settings = settings;
+        Delivery = delivery;
+        Trusted = trusted;
+        SeedNodes = seedNodes;
+        Dkim = dkim;
+        Warnings = warnings;
+    }
+
+    public RouterSettings Settings { get; }
+
+    public DeliverySettings Delivery { get; }
+
+    /// <summary>router.relay.trusted-networks, parsed.</summary>
+    public TrustedNetworks Trusted { get; }
+
+    /// <summary>akka.cluster.seed-nodes; empty: the node forms a cluster of its own.</summary>
+    public IReadOnlyList<Akka.Actor.Address> SeedNodes { get; }
+
+    /// <summary>The signers of router.dkim's domains, their keys loaded; null when there are none.</summary>
+    public DkimMessageSigner? Dkim { get; }
+
+    /// <summary>What is allowed but probably wrong (a postmaster that reaches no mailbox), to print or log.</summary>
+    public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>Builds everything; a value the node would refuse at start throws a <see cref="ConfigurationException"/> naming the setting.</summary>
+    public static NodeConfiguration Read(Config config, RouterSettings settings)
+    {
+        var delivery = DeliverySettings.FromConfig(config);
+        var trusted = SettingReads.Build("router.relay.trusted-networks", () => new TrustedNetworks(settings.TrustedNetworks));
+        var seedNodes = SettingReads.Build("akka.cluster.seed-nodes", () => config.GetStringList("akka.cluster.seed-nodes").Select(Akka.Actor.Address.Parse).ToArray());
+        var dkim = settings.Security.Dkim.Count > 0 ? DkimMessageSigner.FromSettings(settings.Security.Dkim) : null;
+        var warnings = new RoutingPolicy(settings).PostmasterProblem(settings.PostmasterAddress) is { } problem ? new[] { problem } : [];
+        return new NodeConfiguration(settings, delivery, trusted, seedNodes, dkim, warnings);
+    }
+}
