@@ -47,6 +47,7 @@ internal static class ConfigLoader
     private static Config Parse(string path)
     {
         var text = File.ReadAllText(path);
+        if (HoconShape.Problem(text) is { } problem) throw new ConfigurationException($"{path}, {problem}");
         try
         {
             return ConfigurationFactory.ParseString(text);

@@ -73,6 +73,19 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Contains("router: warning: router.postmaster postmaster@mydomain.test is neither a local mailbox nor an alias", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("router.aliases { \"a@example.test\" = [ }", "line 2: '}' where the '[' of line 2 is still open")]
+    [InlineData("router {\n  hostname = \"mx.example.test\"", "line 2: '{' is not closed")]
+    [InlineData("router.hostname = \"mx.example.test", "line 2: a string is not closed")]
+    public async Task A_file_whose_brackets_or_strings_do_not_close_fails_in_one_line(string hocon, string expected)
+    {
+        // Akka's parser took an unclosed "router {" silently and never returned on an unclosed "[".
+        var (exit, _, stderr) = await CheckAsync(hocon).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_key_of_another_certificate_fails_the_check_naming_router_tls()
     {
