@@ -41,7 +41,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<string> _attempting = [];
     private readonly HashSet<string> _notifying = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly HashSet<string> _enqueuing = [];
+    /// <summary>The messages being persisted, each with whom to answer.</summary>
+    private readonly Dictionary<string, IActorRef> _enqueuing = [];
+    /// <summary>Enqueues that arrived during the recovery (Akka stashes them): answered if it fails.</summary>
+    private readonly List<(IActorRef ReplyTo, string QueueId)> _enqueuedWhileRecovering = [];
     private readonly RecentlyDone _recentlyDone;
     private bool _handingOff;
     private bool _handOffDeadlinePassed;
@@ -141,7 +144,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         // A repeat of a request being persisted: its answer goes to the same asker.
-        if (_enqueuing.Contains(id)) return;
+        if (_enqueuing.ContainsKey(id)) return;
         if (_persisting >= _services.Delivery.MaxPersistsInFlight)
         {
             // Bounded writes in flight: an unbounded burst times out in the journal.
@@ -149,7 +152,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var replyTo = Sender;
-        _enqueuing.Add(id);
+        _enqueuing.Add(id, replyTo);
         PersistEvent(new QueueEvent.Enqueued(enqueue.Message), e =>
         {
             _enqueuing.Remove(e.QueueId);
@@ -170,6 +173,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             if (entry.NextAttempt <= now) _ready.Enqueue(entry.Message.QueueId);
             else _waiting.Add(entry.Message.QueueId, entry.NextAttempt);
         }
+        _enqueuedWhileRecovering.Clear();
         if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
         ReleaseOrphans();
         Timers.StartSingleTimer("orphans", SweepOrphans.Instance, OrphanAge);
@@ -574,10 +578,46 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         _persisting--;
-        if (@event is QueueEvent.Enqueued enqueued) _enqueuing.Remove(enqueued.QueueId);
+        if (@event is QueueEvent.Enqueued enqueued && _enqueuing.Remove(enqueued.QueueId, out var replyTo))
+            replyTo.Tell(new NotAccepted(enqueued.QueueId, "the journal rejected the envelope: " + cause.Message));
         if (_handingOff) TryStopForHandOff();
         if (_persisting < _services.Delivery.MaxPersistsInFlight) Stash.UnstashAll();
         base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    // ---- journal unavailable (e.g. a PostgreSQL outage) ----
+
+    /// <summary>
+    /// A failed write stops this actor (Akka), with every write in flight: their sessions get
+    /// <see cref="NotAccepted"/> now (451 at once, the client retries), not the acknowledgement
+    /// timeout's silence. A write that failed may still have been committed: the retry then makes
+    /// a second copy (at-least-once), never a 250 without the commit.
+    /// </summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        var reason = "the journal failed: " + cause.GetBaseException().Message;
+        foreach (var (queueId, replyTo) in _enqueuing) replyTo.Tell(new NotAccepted(queueId, reason));
+        _enqueuing.Clear();
+        foreach (var stashed in Stash.ClearStash())
+        {
+            if (stashed.Message is Enqueue e) stashed.Sender.Tell(new NotAccepted(e.Message.QueueId, reason));
+        }
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <summary>A failed recovery stops this actor too: the Enqueues it held get <see cref="NotAccepted"/> at once.</summary>
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        var why = "the queue could not be loaded: " + reason.GetBaseException().Message;
+        foreach (var (replyTo, queueId) in _enqueuedWhileRecovering) replyTo.Tell(new NotAccepted(queueId, why));
+        _enqueuedWhileRecovering.Clear();
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is Enqueue e && IsRecovering) _enqueuedWhileRecovering.Add((Sender, e.Message.QueueId));
+        return base.AroundReceive(receive, message);
     }
 
     // ---- hand-off (rebalance, node leaving) ----
@@ -635,6 +675,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     public sealed record Enqueue(string Domain, QueuedMessage Message);
 
     public sealed record Accepted(string QueueId);
+
+    /// <summary>The envelope could not be persisted (the journal is unavailable): the session answers 451 at once.</summary>
+    public sealed record NotAccepted(string QueueId, string Reason);
 
     public sealed record GetQueue(string Domain);
 

@@ -46,7 +46,8 @@ public sealed class RelayActor : ReceiveActor
             var owners = byDomain.Select(g => g.Key).Concat(request.Mailboxes.Select(MailboxActor.StoreOwner)).ToArray();
             await store.StoreAsync(request.QueueId, owners, request.Trace, request.Body).ConfigureAwait(false);
             var resend = ShardedAsk.ResendInterval(timeout);
-            var enqueued = byDomain.Select(g => ShardedAsk.AskAsync<DomainDeliveryActor.Accepted>(
+            // Accepted, or NotAccepted when the domain's journal is unavailable.
+            var enqueued = byDomain.Select(g => ShardedAsk.AskAsync<object>(
                 domains,
                 new DomainDeliveryActor.Enqueue(g.Key, new QueuedMessage(
                     request.QueueId,
@@ -66,7 +67,8 @@ public sealed class RelayActor : ReceiveActor
                 new MailboxActor.Deliver(m, request.TransactionId, request.Mail.ReversePath?.ToString(), [], ReadOnlyMemory<byte>.Empty, request.QueueId),
                 timeout,
                 resend)).ToArray();
-            await Task.WhenAll(enqueued).ConfigureAwait(false);
+            if ((await Task.WhenAll(enqueued).ConfigureAwait(false)).OfType<DomainDeliveryActor.NotAccepted>().FirstOrDefault() is { } refused)
+                return new OwnerReply.Failed(request.TransactionId, "relay", refused.Reason);
             var failed = (await Task.WhenAll(delivered).ConfigureAwait(false)).OfType<OwnerReply.Failed>().FirstOrDefault();
             return failed is null
                 ? new OwnerReply.Durable(request.TransactionId, "relay")

@@ -291,7 +291,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
-    public async Task Failed_journal_write_acknowledges_nothing_and_delivers_nothing()
+    public async Task Failed_journal_write_is_answered_NotAccepted_at_once_and_delivers_nothing()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
         await _journal.OnWrite.Fail();
@@ -300,8 +300,9 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
 
         queue.Tell(await MessageAsync("Q1"));
 
-        // A failed persist stops the actor (Akka.Persistence): no Accepted ever reaches the relay,
-        // so the session answers 451 and the client keeps the message.
+        // A failed persist stops the actor (Akka.Persistence): the relay hears NotAccepted at once
+        // (never Accepted), so the session answers 451 without waiting and the client keeps the message.
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.NotAccepted>(Deadline).QueueId);
         ExpectTerminated(queue, Deadline);
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         Assert.Equal(0, _services.Resolver.Lookups);
@@ -313,7 +314,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
-    public async Task Rejected_journal_write_acknowledges_nothing_and_the_queue_goes_on()
+    public async Task Rejected_journal_write_is_answered_NotAccepted_and_the_queue_goes_on()
     {
         // One write in flight at most: a rejected write must give its slot back.
         _services.Delivery = TestDomainServices.DefaultDelivery with { MaxPersistsInFlight = 1 };
@@ -324,13 +325,40 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
 
         queue.Tell(await MessageAsync("Q1"));
         await rejected.Task.WaitAsync(Deadline);
-        ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.NotAccepted>(Deadline).QueueId);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
 
         await _journal.OnWrite.Pass();
         queue.Tell(await MessageAsync("Q2"));
         Assert.Equal("Q2", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
         await _server.Received(1).WaitAsync(Deadline);
         Assert.Contains("Subject: Q2", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+    }
+
+    /// <summary>The journal cannot be read (a database outage): the Enqueues held during the recovery are answered NotAccepted, not left to time out.</summary>
+    [Fact]
+    public async Task Failed_recovery_answers_the_held_Enqueues_NotAccepted()
+    {
+        // A queue with something in its journal to replay.
+        var queue = StartQueue();
+        queue.Tell(await MessageAsync("Q0"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        Watch(queue);
+        queue.Tell(PoisonPill.Instance);
+        ExpectTerminated(queue, Deadline);
+
+        await _journal.OnRecovery.Fail();
+        queue = StartQueue();
+        Watch(queue);
+        queue.Tell(await MessageAsync("Q1"));
+
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.NotAccepted>(Deadline).QueueId);
+        ExpectTerminated(queue, Deadline);
+        await _journal.OnRecovery.Pass();
+        queue = StartQueue();
+        queue.Tell(await MessageAsync("Q2"));
+        Assert.Equal("Q2", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+        Assert.Equal(["Q0", "Q2"], Queue(queue).Messages.Select(m => m.QueueId).Order());
     }
 
     [Fact]

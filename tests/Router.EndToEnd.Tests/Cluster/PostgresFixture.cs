@@ -9,7 +9,7 @@ namespace Router.EndToEnd.Tests.Cluster;
 /// <c>postgres</c> OS user when the tests run as root, since initdb refuses root), listening only
 /// on 127.0.0.1 and a free port with its socket in the folder, trust auth for loopback, one
 /// database "router". Dispose stops it (pg_ctl -m fast) and, if need be, kills its postmaster by
-/// PID. The binaries are Debian's (/usr/lib/postgresql/*/bin); scripts/test.sh installs them.
+/// PID. A test may stop and start the server in between (an outage). The binaries are Debian's (/usr/lib/postgresql/*/bin); scripts/test.sh installs them.
 /// </summary>
 public sealed class PostgresFixture : IAsyncDisposable
 {
@@ -36,11 +36,26 @@ public sealed class PostgresFixture : IAsyncDisposable
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", DataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
         await File.WriteAllTextAsync(Path.Combine(DataDir, "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 trust\n");
         Port = TestPorts.Next();
+        await StartServerAsync();
+        await RunAsync(Path.Combine(_bin, "createdb"), ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", Database]);
+    }
+
+    /// <summary>An outage: pg_ctl -m fast stop (open sessions are terminated, their transactions rolled back), the data kept.</summary>
+    public async Task StopServerAsync()
+    {
+        await RunAsync(Path.Combine(_bin!, "pg_ctl"), ["-D", DataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
+        _postmasterPid = 0;
+    }
+
+    /// <summary>Starts the server again on the same port and data after <see cref="StopServerAsync"/>; returns once it accepts connections.</summary>
+    public Task StartServerAgainAsync() => StartServerAsync();
+
+    private async Task StartServerAsync()
+    {
         // fsync stays on: the durability the cluster tests check is PostgreSQL's as much as ours.
         var options = $"-c listen_addresses=127.0.0.1 -p {Port} -k {Folder} -c max_connections=300 -c shared_buffers=128MB";
-        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDir, "-l", Path.Combine(Folder, "postgres.log"), "-w", "-t", "60", "-o", options, "start"]);
+        await RunAsync(Path.Combine(_bin!, "pg_ctl"), ["-D", DataDir, "-l", Path.Combine(Folder, "postgres.log"), "-w", "-t", "60", "-o", options, "start"]);
         _postmasterPid = int.Parse((await File.ReadAllLinesAsync(Path.Combine(DataDir, "postmaster.pid")))[0], CultureInfo.InvariantCulture);
-        await RunAsync(Path.Combine(_bin, "createdb"), ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", Database]);
     }
 
     public async ValueTask DisposeAsync()
