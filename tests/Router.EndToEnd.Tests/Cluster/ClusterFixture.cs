@@ -65,6 +65,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             Hostname = "mx.cluster.test",
             Mailboxes = Mailboxes,
+            // The default aliases point at mailboxes this cluster does not have (a start refuses that).
+            Aliases = new Dictionary<string, string[]> { ["postmaster@example.test"] = [Mailboxes[0]] },
             MaxConnections = 2000,
             ExtraHocon = $$"""
                 router {
