@@ -69,8 +69,8 @@ public sealed class RouterNode : IAsyncDisposable
 
     private SmtpSecurity _security = SmtpSecurity.Disabled;
 
-    /// <summary>Queue administration for the domain queues running on this node.</summary>
-    public Admin.QueueAdmin Queue => new(Domains, TimeSpan.FromSeconds(10));
+    /// <summary>Queue administration for the domain queues of the whole cluster.</summary>
+    public Admin.QueueAdmin Queue => new(System, Domains, TimeSpan.FromSeconds(10));
 
     /// <summary>The members this node sees up and the owners (shards, entities) it runs.</summary>
     public Task<Admin.Ownership> OwnershipAsync() => Admin.Ownership.OfAsync(System, Mailboxes, Domains, TimeSpan.FromSeconds(10));

@@ -42,6 +42,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static IReadOnlyList<string> Mailboxes { get; } =
         Enumerable.Range(0, MailboxCount).Select(i => $"user{i:00}@example.test").ToArray();
 
+    /// <summary>Statically routed to a port where nothing listens: its mail stays queued.</summary>
+    public const string HeldDomain = "held.test";
+
     public static IReadOnlyList<string> RelayDomains { get; } =
         Enumerable.Range(0, RelayDomainCount).Select(i => $"relay{i}.test").ToArray();
 
@@ -60,7 +63,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         var akkaPorts = Enumerable.Range(0, NodeCount).Select(_ => TestPorts.Next()).ToArray();
         AdminPorts = Enumerable.Range(0, NodeCount).Select(_ => TestPorts.Next()).ToArray();
         var seeds = string.Join(", ", akkaPorts.Select(p => $"\"akka.tcp://router@127.0.0.1:{p}\""));
-        var routes = string.Join("\n", RelayDomains.Select(d => $"      \"{d}\" = \"127.0.0.1:{Sink.EndPoint.Port}\""));
+        var routes = string.Join("\n", RelayDomains.Select(d => $"      \"{d}\" = \"127.0.0.1:{Sink.EndPoint.Port}\""))
+            + $"\n      \"{HeldDomain}\" = \"127.0.0.1:{TestPorts.Next()}\"";
         var starts = akkaPorts.Select((port, i) => RouterProcess.StartAsync(new RouterOptions
         {
             Hostname = "mx.cluster.test",

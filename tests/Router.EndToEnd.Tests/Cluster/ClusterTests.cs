@@ -84,6 +84,31 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
 
     [Fact]
     [ClusterStep(2)]
+    public async Task A_queued_message_is_seen_and_deleted_through_the_queue_commands_of_any_node()
+    {
+        // An operator has the queue id from a log line or a bounce, not the node that owns it.
+        var token = TestMessages.NewToken();
+        var rcpt = $"user@{ClusterFixture.HeldDomain}";
+        string id;
+        await using (var c = await cluster.Nodes[0].ConnectEhloAsync())
+        {
+            c.Timeout = TimeSpan.FromSeconds(60);
+            id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, rcpt), "sender@sender.test", [rcpt]));
+        }
+
+        foreach (var node in cluster.Nodes)
+        {
+            var (exit, stdout, stderr) = await node.RunCliAsync("queue", "show", id);
+            Assert.True(exit == 0, $"node on port {node.Port}: exit {exit}: {stdout}{stderr}");
+            Assert.Contains("domain: " + ClusterFixture.HeldDomain, stdout, StringComparison.Ordinal);
+        }
+        var deleted = await cluster.Nodes[^1].RunCliAsync("queue", "delete", id);
+        Assert.Contains("1 queue entries deleted", deleted.Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, (await cluster.Nodes[0].RunCliAsync("queue", "show", id)).Exit);
+    }
+
+    [Fact]
+    [ClusterStep(3)]
     public async Task A_message_at_the_size_limit_accepted_on_one_node_reaches_mailboxes_owned_by_other_nodes()
     {
         var token = TestMessages.NewToken();
@@ -123,7 +148,7 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
     }
 
     [Fact]
-    [ClusterStep(3)]
+    [ClusterStep(4)]
     public async Task Kill_9_of_a_node_under_load_loses_nothing_acknowledged_and_its_entities_resume_on_the_survivors()
     {
         var token = TestMessages.NewToken();
@@ -176,7 +201,7 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
     }
 
     [Fact]
-    [ClusterStep(4)]
+    [ClusterStep(5)]
     public async Task Rolling_restart_of_every_node_under_load_loses_nothing_acknowledged_refuses_nothing_elsewhere_and_each_node_takes_its_share_back()
     {
         var token = TestMessages.NewToken();
@@ -248,7 +273,7 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
     }
 
     [Fact]
-    [ClusterStep(5)]
+    [ClusterStep(6)]
     public async Task A_node_the_cluster_downs_while_it_is_frozen_exits_when_it_resumes_and_the_others_take_its_mail()
     {
         // SIGSTOP: to the others it stops answering, like a node in a long pause; the Split Brain
