@@ -173,7 +173,7 @@ public sealed record RouterSettings
                 ? PathOf("maildir-dir", r.GetString("maildir-dir"))
                 : Path.Combine(PathOf("data-dir", r.GetString("data-dir", "data")), "maildir"),
             SmtpEndpoints = r.GetStringList("smtp.endpoints").Select(ParseEndpoint).ToArray(),
-            HttpEndpoint = r.GetString("http.endpoint", "") is { Length: > 0 } http ? ParseEndpoint(http) : null,
+            HttpEndpoint = r.GetString("http.endpoint", "") is { Length: > 0 } http ? AdminEndpoint(ParseEndpoint(http)) : null,
             SubmissionEndpoints = r.HasPath("smtp.submission-endpoints") ? r.GetStringList("smtp.submission-endpoints").Select(ParseEndpoint).ToArray() : [],
             TlsEndpoints = r.HasPath("smtp.tls-endpoints") ? r.GetStringList("smtp.tls-endpoints").Select(ParseEndpoint).ToArray() : [],
             LocalDomains = localDomains,
@@ -205,6 +205,15 @@ public sealed record RouterSettings
         if (Routing.RoutingPolicy.UnreachableTarget(settings) is { } unreachable) throw new ConfigurationException(unreachable);
         return settings;
     }
+
+    /// <summary>
+    /// router.http.endpoint on a loopback address only: the admin endpoint has no authentication,
+    /// and it deletes queued mail (Postfix's postsuper needs root). Anything else stops the start.
+    /// </summary>
+    private static IPEndPoint AdminEndpoint(IPEndPoint endpoint) =>
+        IPAddress.IsLoopback(endpoint.Address)
+            ? endpoint
+            : throw new ConfigurationException($"router.http.endpoint must be a loopback address (127.0.0.0/8 or ::1), not {endpoint.Address}: the admin endpoint has no authentication and can delete queued mail");
 
     /// <summary>router.limits.min-free-space: "auto" (1.5 messages of the largest size, as Postfix's smtpd) or a size; 0 = no check.</summary>
     private static long MinFreeSpaceOf(Config r, long maxMessageSize) =>
