@@ -15,6 +15,20 @@ public sealed record MailAddress(string LocalPart, string Domain)
     /// <summary>The lower-cased "local@domain" key used for mailbox and alias lookups.</summary>
     public string Key => ToString().ToLowerInvariant();
 
+    /// <summary>"local@domain" as stored in the queue and the tables (split at the last '@'; the text is known to be an address).</summary>
+    public static MailAddress FromText(string address)
+    {
+        var at = address.LastIndexOf('@');
+        return new MailAddress(address[..at], address[(at + 1)..]);
+    }
+
+    /// <summary>Whether <paramref name="address"/> ("local@domain") is this address, in any case; allocates nothing.</summary>
+    public bool Is(string address) =>
+        address.Length == LocalPart.Length + 1 + Domain.Length
+        && address[LocalPart.Length] == '@'
+        && address.AsSpan(0, LocalPart.Length).Equals(LocalPart, StringComparison.OrdinalIgnoreCase)
+        && address.AsSpan(LocalPart.Length + 1).Equals(Domain, StringComparison.OrdinalIgnoreCase);
+
     private static bool IsAscii(string s)
     {
         foreach (var c in s) if (c > 0x7f) return false;

@@ -28,14 +28,7 @@ public sealed record RouterSettings
     public required string Postmaster { get; init; }
 
     /// <summary><see cref="Postmaster"/> as an address (checked to be one when the settings are read).</summary>
-    public Router.Protocol.MailAddress PostmasterAddress
-    {
-        get
-        {
-            var at = Postmaster.LastIndexOf('@');
-            return new(Postmaster[..at], Postmaster[(at + 1)..]);
-        }
-    }
+    public Router.Protocol.MailAddress PostmasterAddress => Router.Protocol.MailAddress.FromText(Postmaster);
 
     /// <summary>The routing tables' sizes, as the start, a reload and `router check` report them.</summary>
     public string RoutingSummary => $"{LocalDomains.Count} local domains, {Mailboxes.Count} mailboxes, {Aliases.Count} aliases, {CatchAll.Count} catch-alls";

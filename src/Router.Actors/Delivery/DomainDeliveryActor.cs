@@ -422,10 +422,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             var state = entry.States[i];
             var reply = state?.ToReply();
-            var address = message.Recipients[i].Address;
-            var at = address.LastIndexOf('@');
             var status = state is { Expired: true } ? "5.4.7" : reply?.Enhanced ?? DsnBuilder.StatusFor(kind, null);
-            return new DsnRecipient(new MailAddress(address[..at], address[(at + 1)..]), status)
+            return new DsnRecipient(MailAddress.FromText(message.Recipients[i].Address), status)
             {
                 OriginalRecipient = message.Recipients[i].OriginalRecipient,
                 RemoteMta = state?.RemoteMta,
@@ -437,10 +435,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 WillRetryUntil = kind == DsnKind.Delay ? willRetryUntil : null,
             };
         }).ToArray();
-        var sender = message.Sender!;
-        var senderAt = sender.LastIndexOf('@');
         var services = _services;
-        SendNoticeAsync(services, message, kind, recipients, dsnRecipients, new MailAddress(sender[..senderAt], sender[(senderAt + 1)..]), content).PipeTo(Self);
+        SendNoticeAsync(services, message, kind, recipients, dsnRecipients, MailAddress.FromText(message.Sender!), content).PipeTo(Self);
     }
 
     private static async Task<NoticeDone> SendNoticeAsync(DomainServices services, QueuedMessage message, DsnKind kind, int[] recipients, DsnRecipient[] dsnRecipients, MailAddress sender, byte[]? content)

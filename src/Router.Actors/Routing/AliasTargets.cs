@@ -17,19 +17,17 @@ public static class AliasTargets
     /// </summary>
     public static List<RcptCommand>? AddForwarded(RcptCommand rcpt, IReadOnlyList<Destination> destinations, List<RcptCommand>? into)
     {
-        var own = rcpt.Recipient.ToString();
         foreach (var destination in destinations)
         {
-            if (destination is not Destination.Remote remote || remote.Address.Equals(own, StringComparison.OrdinalIgnoreCase)) continue;
+            if (destination is not Destination.Remote remote || rcpt.Recipient.Is(remote.Address)) continue;
             var notify = rcpt.Notify;
             if (destinations.Count > 1 && notify.HasFlag(DsnNotify.Success))
             {
                 notify &= ~DsnNotify.Success;
                 if (notify == DsnNotify.None) notify = DsnNotify.Never;
             }
-            var orcpt = rcpt.OriginalRecipient ?? (rcpt.Recipient.IsUtf8 ? null : "rfc822;" + XText.Encode(own));
-            var at = remote.Address.LastIndexOf('@');
-            (into ??= []).Add(new RcptCommand(new MailAddress(remote.Address[..at], remote.Address[(at + 1)..]), notify, orcpt));
+            var orcpt = rcpt.OriginalRecipient ?? (rcpt.Recipient.IsUtf8 ? null : "rfc822;" + XText.Encode(rcpt.Recipient.ToString()));
+            (into ??= []).Add(new RcptCommand(MailAddress.FromText(remote.Address), notify, orcpt));
         }
         return into;
     }

@@ -581,18 +581,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (pending.Mailboxes is not { } mailboxes) return;
         foreach (var (key, rcpt) in mailboxes)
         {
-            if (IsAddress(key, rcpt)) _log.Info("{0}: to=<{1}> relay=maildir status=Sent (delivered to maildir)", pending.QueueId, key);
+            if (rcpt.Is(key)) _log.Info("{0}: to=<{1}> relay=maildir status=Sent (delivered to maildir)", pending.QueueId, key);
             else _log.Info("{0}: to=<{1}> orig_to=<{2}> relay=maildir status=Sent (delivered to maildir)", pending.QueueId, key, rcpt);
         }
-    }
-
-    /// <summary>Whether the mailbox <paramref name="key"/> (a lower-cased address) is <paramref name="address"/> itself, in any case.</summary>
-    private static bool IsAddress(string key, MailAddress address)
-    {
-        var local = address.LocalPart;
-        return key.Length == local.Length + 1 + address.Domain.Length
-            && key.AsSpan(0, local.Length).Equals(local, StringComparison.OrdinalIgnoreCase)
-            && key.AsSpan(local.Length + 1).Equals(address.Domain, StringComparison.OrdinalIgnoreCase);
     }
 
     private void OnAckTimeout(AckTimeout timeout)
