@@ -50,26 +50,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private IReadOnlyList<CommandLine> _heldLines = [];
     private bool _heldClosed;
 
-    // ---- the log (Postfix's maillog lines) ----
-
-    /// <summary>The client as Postfix names it, "unknown[ip]" (no reverse lookup is made), formatted once.</summary>
-    private readonly string _client;
-
-    /// <summary>The accept line's client: <see cref="_client"/>, then with "sasl_method=PLAIN sasl_username=alice" once the client authenticated.</summary>
-    private string _clientAndUser;
-    private readonly CommandCounts _commands = new();
-
-    /// <summary>Postfix's name for where the session is (CONNECT, EHLO, MAIL, RCPT, DATA, END-OF-MESSAGE...), for refusal and lost-connection lines.</summary>
-    private string _where = "CONNECT";
-
-    /// <summary>The MAIL command that the command being answered belongs to, if any.</summary>
-    private MailCommand? _mailFrom;
-
-    /// <summary>The RCPT address being answered (the last recipient at END-OF-MESSAGE).</summary>
-    private MailAddress? _rcptTo;
-
-    /// <summary>The queue id of the message being answered at END-OF-MESSAGE, once it has one.</summary>
-    private string? _queueId;
+    /// <summary>The session's maillog lines (Postfix's wording).</summary>
+    private readonly SessionLog _maillog;
 
     public SmtpSessionActor(Socket socket, SmtpServices services, SmtpEndpointKind kind = SmtpEndpointKind.Mta)
     {
@@ -77,8 +59,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _kind = kind;
         _connection = new SmtpConnection(socket);
         _trusted = services.Trusted.Contains(_connection.RemoteAddress);
-        _client = $"unknown[{_connection.RemoteAddress}]";
-        _clientAndUser = _client;
+        _maillog = new SessionLog(_log, _connection.RemoteAddress);
 
         Receive<CommandBatch>(OnCommands);
         Receive<TlsStarted>(_ => OnTlsStarted());
@@ -120,7 +101,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         RouterMetrics.ConnectionAccepted();
-        _log.Info("connect from {0}", _client);
+        _maillog.Connected();
         if (_kind == SmtpEndpointKind.ImplicitTlsSubmission)
         {
             // RFC 8314 s3.3: the TLS handshake comes first; the greeting is the first thing sent under TLS.
@@ -145,7 +126,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         RouterMetrics.SessionClosed();
-        _log.Info("disconnect from {0} {1}", _client, _commands);
+        _maillog.Disconnected();
         _readCancel.Cancel();
         _transaction?.Dispose();
         _ = _connection.DisposeAsync().AsTask();
@@ -199,7 +180,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         else if (_draining) Close(Replies.ShuttingDown);
         else if (failed.Error is OperationCanceledException)
         {
-            _log.Info("timeout after {0} from {1}", _where, _client);
+            _maillog.Timeout();
             Close(Replies.IdleTimeout);
         }
         else
@@ -278,7 +259,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         var bytes = line.Bytes.Span;
         var argument = ReadOnlySpan<byte>.Empty;
         var verb = line.IsTooLong || !line.Crlf ? SmtpVerb.Unknown : CommandParser.ParseVerb(bytes, out argument);
-        Begin(verb);
+        _maillog.Command(verb, _transaction?.Mail);
         if (line.IsTooLong) return Error(Replies.LineTooLong);
         if (!line.Crlf) return Error(new SmtpReply(500, "5.5.2", "Commands must end with CRLF"));
         if (CommandParser.HasControlCharacters(bytes))
@@ -372,7 +353,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (IsSubmission && _user is null) return Error(Replies.AuthRequired);
         var mail = CommandParser.ParseMail(argument, utf8Offered: _esmtp, out var error);
         if (mail is null) return Error(error!);
-        _mailFrom = mail;
+        _maillog.Mail(mail);
         if (mail.DeclaredSize > _services.Settings.MaxMessageSize) return Error(Replies.SizeExceeded);
         if (!_services.Space.HasRoomFor(mail.DeclaredSize ?? 0, out var free))
         {
@@ -397,7 +378,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (transaction.Recipients.Count >= _services.Settings.MaxRecipients) return Reply(Replies.TooManyRecipients);
         var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _services.Policy.Postmaster, out var error);
         if (rcpt is null) return Error(error!);
-        _rcptTo = rcpt.Recipient;
+        _maillog.Rcpt(rcpt.Recipient);
         var decision = _services.Policy.Decide(rcpt.Recipient, MayRelay);
         if (!decision.Accepted) return Error(decision.Reply);
         transaction.Recipients.Add(rcpt);
@@ -508,8 +489,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             return;
         }
         if (transaction.Chunked) transaction.Reader!.CompleteChunks(transaction.Body!);
-        _where = "END-OF-MESSAGE";
-        _rcptTo = transaction.Recipients[^1].Recipient;
+        _maillog.EndOfMessage(transaction.Recipients[^1].Recipient);
         Continue(EndOfMessage(transaction));
     }
 
@@ -536,7 +516,6 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         }
 
         var id = QueueId.Next();
-        _queueId = id;
         var recipients = transaction.Recipients;
         var protocol = TraceHeaders.Protocol(_esmtp, _tls, _user is not null, transaction.Mail.SmtpUtf8);
         body = Complete(transaction, id, body);
@@ -551,7 +530,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             Mailboxes = transaction.Mailboxes,
         };
         Timers.StartSingleTimer("ack", new AckTimeout(transaction.Id), plan.AckTimeout);
-        _log.Info("{0}: from=<{1}> size={2} nrcpt={3} client={4}", id, transaction.Mail.ReversePath, body.Length, recipients.Count, _clientAndUser);
+        _maillog.Accepted(id, transaction.Mail, body.Length, recipients.Count);
         return Next.Wait;
     }
 
@@ -565,25 +544,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _log.Warning("{0}: owner {1} failed: {2}", pending.QueueId, failed.Owner, failed.Reason);
         }
         if (--pending.Outstanding > 0) return;
-        if (!pending.Failed) LogMailboxDeliveries(pending);
+        if (!pending.Failed && pending.Mailboxes is { } mailboxes) _maillog.Delivered(pending.QueueId, mailboxes);
         FinishMessage(pending.Failed ? Replies.LocalError : new SmtpReply(250, "2.0.0", $"Ok: queued as {pending.QueueId}"), releaseBody: true);
         // After the 250 and off the session, best effort (see DeliveredNotices): the message never waits for its notice.
         if (!pending.Failed && pending.Notice is { } notice && _services.DeliveredNotices is { } notices) _ = Task.Run(() => notices.SendAsync(notice, _log));
-    }
-
-    /// <summary>
-    /// Postfix's delivery line for each local mailbox copy, once every owner confirmed it durable
-    /// (the 250 is decided): "ID: to=&lt;mailbox&gt; relay=maildir status=Sent (delivered to maildir)",
-    /// with "orig_to=&lt;rcpt&gt;" when the RCPT address was another (an alias, an extension, a catch-all).
-    /// </summary>
-    private void LogMailboxDeliveries(PendingAcks pending)
-    {
-        if (pending.Mailboxes is not { } mailboxes) return;
-        foreach (var (key, rcpt) in mailboxes)
-        {
-            if (rcpt.Is(key)) _log.Info("{0}: to=<{1}> relay=maildir status=Sent (delivered to maildir)", pending.QueueId, key);
-            else _log.Info("{0}: to=<{1}> orig_to=<{2}> relay=maildir status=Sent (delivered to maildir)", pending.QueueId, key, rcpt);
-        }
     }
 
     private void OnAckTimeout(AckTimeout timeout)
@@ -781,15 +745,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (result.Accepted)
         {
             _user = result.User;
-            _clientAndUser = $"{_client} sasl_method={result.Mechanism} sasl_username={_user}";
-            _log.Info("session {0}: authenticated as {1}", _connection.RemoteAddress, _user);
+            _maillog.Authenticated(result.Mechanism, result.User);
             next = Reply(Replies.AuthSucceeded);
         }
         else
         {
-            // Postfix's wording, which fail2ban's filters know; the name the client gave, never its password.
-            _log.Warning("{0}: SASL {1} authentication failed: authentication failure ({2} in the window), sasl_username={3}",
-                _client, result.Mechanism, result.Failures, Printable(result.User));
+            _maillog.AuthenticationFailed(result.Mechanism, result.User, result.Failures);
             if (result.Failures >= _services.Security.Settings.AuthMaxFailures)
             {
                 Answer(Replies.AuthFailed);
@@ -863,75 +824,23 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         Answer(reply);
         if (++_errors < _services.Settings.MaxErrors) return Next.Command;
-        _log.Info("too many errors after {0} from {1}", _where, _client);
+        _maillog.TooManyErrors();
         _connection.Write(Replies.TooManyErrors);
         return Next.Close;
     }
 
-    /// <summary>
-    /// Every answer to a command goes out here. A refusal counts against the command (the
-    /// disconnect line) and, in a mail transaction, is logged as Postfix logs it:
-    /// "NOQUEUE: reject: RCPT from unknown[ip]: 554 5.7.1 Relay access denied; from=&lt;a&gt; to=&lt;b&gt; proto=ESMTP helo=&lt;h&gt;"
-    /// (the queue id instead of NOQUEUE when the message had one).
-    /// </summary>
+    /// <summary>Every answer to a command goes out here: a refusal is counted and logged (<see cref="SessionLog.Refused"/>).</summary>
     private void Answer(SmtpReply reply)
     {
         _connection.Write(reply);
-        if (reply.IsPositive) return;
-        _commands.Refused();
-        if (_where is not ("MAIL" or "RCPT" or "DATA" or "BDAT" or "END-OF-MESSAGE")) return;
-        var from = _mailFrom is { } mail ? $" from=<{mail.ReversePath}>" : "";
-        var to = _rcptTo is { } rcpt ? $" to=<{rcpt}>" : "";
-        var envelope = $"{from}{to} proto={(_esmtp ? "ESMTP" : "SMTP")} helo=<{_heloName}>";
-        _log.Info("{0}: reject: {1} from {2}: {3};{4}", _queueId ?? "NOQUEUE", _where, _client, reply, envelope);
+        if (!reply.IsPositive) _maillog.Refused(reply, _esmtp, _heloName);
     }
 
-    /// <summary>A command starts: counted for the disconnect line, it names where the session is and which transaction a refusal belongs to.</summary>
-    private void Begin(SmtpVerb verb)
-    {
-        _commands.Given(verb);
-        _where = verb switch
-        {
-            SmtpVerb.Helo => "HELO",
-            SmtpVerb.Ehlo => "EHLO",
-            SmtpVerb.Mail => "MAIL",
-            SmtpVerb.Rcpt => "RCPT",
-            SmtpVerb.Data => "DATA",
-            SmtpVerb.Bdat => "BDAT",
-            SmtpVerb.Rset => "RSET",
-            SmtpVerb.Noop => "NOOP",
-            SmtpVerb.Quit => "QUIT",
-            SmtpVerb.Help => "HELP",
-            SmtpVerb.Vrfy => "VRFY",
-            SmtpVerb.Expn => "EXPN",
-            SmtpVerb.Verb => "VERB",
-            SmtpVerb.StartTls => "STARTTLS",
-            SmtpVerb.Auth => "AUTH",
-            _ => "UNKNOWN",
-        };
-        _mailFrom = _transaction?.Mail;
-        _rcptTo = null;
-        _queueId = null;
-    }
-
-    /// <summary>The client went away without QUIT (Postfix: "lost connection after RCPT from unknown[ip]").</summary>
+    /// <summary>The client went away without QUIT.</summary>
     private void LostConnection()
     {
-        _log.Info("lost connection after {0} from {1}", _where, _client);
+        _maillog.LostConnection();
         Context.Stop(Self);
-    }
-
-    /// <summary>A name the client chose, with control characters replaced, so that it cannot forge log lines.</summary>
-    private static string Printable(string text)
-    {
-        foreach (var c in text)
-        {
-            if (char.IsControl(c)) return string.Create(text.Length, text, (span, s) =>
-            {
-                for (var i = 0; i < s.Length; i++) span[i] = char.IsControl(s[i]) ? '?' : s[i];
-            });
-        }
-        return text;
     }
 
     private void ResetTransaction()
