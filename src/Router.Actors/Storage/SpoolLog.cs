@@ -499,12 +499,13 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         for (var start = from; start + FixedHeader <= fileLength; start += block.Length - 3)
         {
             var read = RandomAccess.Read(handle, block, start);
+            // Both magics ("RSP1", "RSPR") start with "RSP"; TryRead checks the whole record.
             var span = block.AsSpan(0, read);
-            for (var i = span.IndexOf("RSP"u8); i >= 0 && i + 3 < read; )
+            var offset = 0;
+            while (span[offset..].IndexOf("RSP"u8) is var found and >= 0)
             {
-                if (span[i + 3] is (byte)'1' or (byte)'R' && TryRead(handle, start + i, fileLength, out _, out _, out _, out _)) return start + i;
-                var next = span[(i + 1)..].IndexOf("RSP"u8);
-                i = next < 0 ? -1 : i + 1 + next;
+                if (TryRead(handle, start + offset + found, fileLength, out _, out _, out _, out _)) return start + offset + found;
+                offset += found + 1;
             }
             if (read < block.Length) break;
         }
