@@ -70,13 +70,15 @@ public sealed class MailboxActor : ReceiveActor
         }
         _inFlight++;
         var self = Self;
+        // The answer goes out before the actor learns the write is done: a hand-off stop that
+        // waits for it then comes after the answer (a watcher sees the answer, then Terminated).
         commit.ContinueWith(
             t =>
             {
+                replyTo.Tell(Outcome(deliver, t), self);
                 self.Tell(new Written(deliver.StoredAs));
-                return Outcome(deliver, t);
             },
-            TaskScheduler.Default).PipeTo(replyTo);
+            TaskScheduler.Default);
     }
 
     private void OnWritten(Written written)
