@@ -7,6 +7,7 @@ using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
+using Akka.Coordination;
 using Akka.DistributedData;
 using Akka.Event;
 using Akka.Persistence.Sql;
@@ -36,6 +37,7 @@ public sealed class RouterNode : IAsyncDisposable
     private readonly List<IActorRef> _listeners = [];
     private DurableFileWriter? _writer;
     private IMessageStore? _store;
+    private ShardLeases? _leases;
 
     private RouterNode(ActorSystem system, RouterSettings settings)
     {
@@ -117,6 +119,7 @@ public sealed class RouterNode : IAsyncDisposable
                 sql { connection-string = {{quoted}}, provider-name = "{{provider}}", auto-initialize = on }
               }
             }
+            router.shard-lease.lease-class = "{{typeof(PostgresShardLease).AssemblyQualifiedName}}"
             akka.cluster.sharding {
               remember-entities-store = eventsourced
               journal-plugin-id = "akka.persistence.journal.sql"
@@ -241,6 +244,14 @@ public sealed class RouterNode : IAsyncDisposable
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             HandOffStop.Instance).ConfigureAwait(false);
 
+        var domainSharding = shardingSettings.WithRememberEntities(true);
+        if (clustered)
+        {
+            // A domain shard runs only where its lease is held (fencing: ShardLeases).
+            _leases = await ShardLeases.StartAsync(System, connectionString, delivery.LeaseTtl).ConfigureAwait(false);
+            domainSharding = domainSharding.WithLeaseSettings(new LeaseUsageSettings(ShardLeases.ConfigPath, _leases.Interval));
+        }
+
         var policy = Routing = new RoutingPolicy(Settings);
         var resolver = new MxResolver(new MxResolverOptions
         {
@@ -258,7 +269,7 @@ public sealed class RouterNode : IAsyncDisposable
         Domains = await sharding.StartAsync(
             "domain",
             domain => DomainDeliveryActor.Props(domain, domainServices),
-            shardingSettings.WithRememberEntities(true),
+            domainSharding,
             new DomainDeliveryActor.MessageExtractor(),
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             HandOffStop.Instance).ConfigureAwait(false);
@@ -397,5 +408,7 @@ public sealed class RouterNode : IAsyncDisposable
         if (_store is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync().ConfigureAwait(false);
         (_store as IDisposable)?.Dispose();
         _store = null;
+        if (_leases is not null) await _leases.DisposeAsync().ConfigureAwait(false);
+        _leases = null;
     }
 }

@@ -35,6 +35,9 @@ public sealed record DeliverySettings
     /// <summary>router.queue.store = "postgresql": a cluster, its journal, snapshots and bodies in PostgreSQL; else "sqlite", one node.</summary>
     public bool Clustered { get; init; }
 
+    /// <summary>router.queue.lease-ttl: in a cluster, how long a domain shard's lease outlives its holder's last renewal (fencing).</summary>
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>router.queue.connection-string: required with PostgreSQL; "" with SQLite is &lt;data-dir&gt;/queue.db.</summary>
     public string ConnectionString { get; init; } = "";
 
@@ -87,6 +90,9 @@ public sealed record DeliverySettings
         var connection = r.GetString("queue.connection-string", "");
         if (store == "postgresql" && connection.Length == 0) throw new ConfigurationException("router.queue.connection-string is required with store = postgresql");
 
+        var leaseTtl = r.Duration("queue.lease-ttl", d.LeaseTtl);
+        if (leaseTtl < TimeSpan.FromSeconds(3)) throw new ConfigurationException($"router.queue.lease-ttl must be at least 3s, not {leaseTtl.TotalSeconds:0.###}s");
+
         return new DeliverySettings
         {
             Transport = transport,
@@ -113,6 +119,7 @@ public sealed record DeliverySettings
             MaxPersistsInFlight = Math.Max(1, r.Int("queue.max-persists-in-flight", d.MaxPersistsInFlight)),
             Clustered = store == "postgresql",
             ConnectionString = connection,
+            LeaseTtl = leaseTtl,
         };
     }
 }

@@ -145,6 +145,16 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
         // A repeat of a request being persisted: its answer goes to the same asker.
         if (_enqueuing.ContainsKey(id)) return;
+        if (enqueue.AnswerBy + StaleMargin < DateTimeOffset.UtcNow)
+        {
+            // Its session has answered 451 long ago (it waited while this shard waited for its
+            // lease, or behind a slow journal): queueing it now would deliver a message its client
+            // sends again.
+            _log.Warning("{0}: not queued, its session stopped waiting for the answer at {1:O}", id, enqueue.AnswerBy);
+            _ = _services.Store.ReleaseAsync(id, _domain);
+            Sender.Tell(new NotAccepted(id, "the session stopped waiting"));
+            return;
+        }
         if (_persisting >= _services.Delivery.MaxPersistsInFlight)
         {
             // Bounded writes in flight: an unbounded burst times out in the journal.
@@ -665,10 +675,16 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
+    /// <summary>How long past its session's deadline an Enqueue is still queued: room for the clocks of two nodes to differ.</summary>
+    internal static readonly TimeSpan StaleMargin = TimeSpan.FromSeconds(2);
+
     // ---- messages ----
 
-    /// <summary>Queue a message for this domain; answered with <see cref="Accepted"/> once the envelope is persisted.</summary>
-    public sealed record Enqueue(string Domain, QueuedMessage Message);
+    /// <summary>
+    /// Queue a message for this domain; answered with <see cref="Accepted"/> once the envelope is
+    /// persisted. <paramref name="AnswerBy"/>: when the session stops waiting and answers 451.
+    /// </summary>
+    public sealed record Enqueue(string Domain, QueuedMessage Message, DateTimeOffset? AnswerBy = null);
 
     public sealed record Accepted(string QueueId);
 

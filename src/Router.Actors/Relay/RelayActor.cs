@@ -46,7 +46,8 @@ public sealed class RelayActor : ReceiveActor
             var owners = byDomain.Select(g => g.Key).Concat(request.Mailboxes.Select(MailboxActor.StoreOwner)).ToArray();
             await store.StoreAsync(request.QueueId, owners, request.Trace, request.Body).ConfigureAwait(false);
             var resend = ShardedAsk.ResendInterval(timeout);
-            // Accepted, or NotAccepted when the domain's journal is unavailable.
+            var answerBy = DateTimeOffset.UtcNow + timeout;
+            // Accepted, or NotAccepted when the domain's journal is unavailable or the answer comes too late.
             var enqueued = byDomain.Select(g => ShardedAsk.AskAsync<object>(
                 domains,
                 new DomainDeliveryActor.Enqueue(g.Key, new QueuedMessage(
@@ -59,7 +60,8 @@ public sealed class RelayActor : ReceiveActor
                     request.Mail.Body == BodyType.EightBitMime,
                     arrived,
                     size,
-                    g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? DsnNotify.None, x.Command?.OriginalRecipient)).ToArray())),
+                    g.Select(x => new QueuedRecipient(x.Recipient.Address, x.Command?.Notify ?? DsnNotify.None, x.Command?.OriginalRecipient)).ToArray()),
+                    answerBy),
                 timeout,
                 resend)).ToArray();
             var delivered = request.Mailboxes.Select(m => ShardedAsk.AskAsync<OwnerReply>(

@@ -313,6 +313,27 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         Assert.Empty(Queue(StartQueue()).Messages);
     }
 
+    /// <summary>
+    /// An Enqueue that reaches the queue after its session answered 451 (it waited in a shard for
+    /// the shard's lease, or behind a slow journal) is not queued: its client sends the message again.
+    /// </summary>
+    [Fact]
+    public async Task An_Enqueue_arriving_after_its_session_stopped_waiting_is_not_queued()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+
+        queue.Tell(await MessageAsync("Q1") with { AnswerBy = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(10) });
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.NotAccepted>(Deadline).QueueId);
+        Assert.Empty(Queue(queue).Messages);
+
+        // One whose session still waits (within the clocks' margin) is queued and delivered.
+        queue.Tell(await MessageAsync("Q2") with { AnswerBy = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(1) });
+        Assert.Equal("Q2", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q2", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Rejected_journal_write_is_answered_NotAccepted_and_the_queue_goes_on()
     {
