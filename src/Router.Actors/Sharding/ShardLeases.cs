@@ -113,17 +113,17 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
     }
 
     /// <summary>
-    /// Gives the lease back. Synchronous: a shard releases its lease as it stops, and the next owner
-    /// starts the shard right after; a release still in flight would make it wait for a retry.
+    /// Gives the lease back (nothing to do when another owner had taken it). Synchronous: a shard releases its lease as it stops, and the next owner starts
+    /// the shard right after; a release still in flight would make it wait for a retry.
     /// </summary>
-    public bool Release(string name, string owner)
+    public void Release(string name, string owner)
     {
         lock (_lock) _held.Remove(name);
         using var command = _source.CreateCommand("DELETE FROM router_shard_leases WHERE name = $1 AND owner = $2");
         command.CommandTimeout = 2;
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = name });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
-        return command.ExecuteNonQuery() > 0;
+        command.ExecuteNonQuery();
     }
 
     /// <summary>True while the lease was renewed recently enough that no one else can have it.</summary>
@@ -243,7 +243,8 @@ public sealed class PostgresShardLease(LeaseSettings settings, ExtendedActorSyst
     {
         try
         {
-            return Task.FromResult(_leases.Release(Settings.LeaseName, Settings.OwnerName));
+            _leases.Release(Settings.LeaseName, Settings.OwnerName);
+            return Task.FromResult(true);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
         {

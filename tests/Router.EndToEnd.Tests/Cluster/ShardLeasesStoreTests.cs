@@ -65,7 +65,8 @@ public sealed class ShardLeasesStoreTests : IAsyncLifetime
         Assert.True(a.Holds("shard-1"));
 
         // Released: the next owner takes it at once.
-        Assert.True(a.Release("shard-1", "node-a"));
+        a.Release("shard-1", "node-a");
+        Assert.Null(await HolderAsync("shard-1"));
         Assert.True(await b.AcquireAsync("shard-1", "node-b", null));
 
         // A holder that dies without releasing (its keeper gone): free only once the TTL has passed.
