@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+# swaks's STARTTLS needs Net::SSLeay (a package swaks only recommends).
+perl -MNet::SSLeay -e1 >/dev/null 2>&1 || missing+=(libnet-ssleay-perl)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
