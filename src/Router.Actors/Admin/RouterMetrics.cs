@@ -13,6 +13,8 @@ public static class RouterMetrics
     private static long _connectionsRefused;
     private static long _messagesAccepted;
     private static long _messagesRejected;
+    private static long _recipientsRejected;
+    private static long _authFailures;
     private static long _localDeliveries;
     private static long _remoteDelivered;
     private static long _remoteDeferred;
@@ -32,6 +34,12 @@ public static class RouterMetrics
     public static void MessageAccepted() => Interlocked.Increment(ref _messagesAccepted);
 
     public static void MessageRejected() => Interlocked.Increment(ref _messagesRejected);
+
+    /// <summary>A RCPT command refused (4xx or 5xx), one per "NOQUEUE: reject: RCPT" log line.</summary>
+    public static void RecipientRejected() => Interlocked.Increment(ref _recipientsRejected);
+
+    /// <summary>An AUTH attempt refused (535), one per "SASL ... authentication failed" log line.</summary>
+    public static void AuthFailed() => Interlocked.Increment(ref _authFailures);
 
     public static void LocalDelivery() => Interlocked.Increment(ref _localDeliveries);
 
@@ -61,6 +69,8 @@ public static class RouterMetrics
         Counter("router_smtp_connections_total", "SMTP connections accepted", Interlocked.Read(ref _connectionsAccepted));
         Counter("router_smtp_connections_refused_total", "SMTP connections refused by limits", Interlocked.Read(ref _connectionsRefused));
         Counter("router_smtp_sessions_open", "SMTP sessions open now", SessionsOpen, "gauge");
+        Counter("router_smtp_recipients_rejected_total", "RCPT commands refused, 4xx or 5xx (unknown user, relay denied, too many recipients, syntax, sequence)", Interlocked.Read(ref _recipientsRejected));
+        Counter("router_smtp_auth_failures_total", "AUTH attempts refused with 535 (wrong user name or password, or a user name locked after too many failures)", Interlocked.Read(ref _authFailures));
         Counter("router_messages_accepted_total", "Messages answered 250 after DATA/BDAT", MessagesAccepted);
         Counter("router_messages_rejected_total", "Messages refused after DATA/BDAT (size, bare line endings, owners failed)", Interlocked.Read(ref _messagesRejected));
         Counter("router_local_deliveries_total", "Copies written durably into local Maildirs", Interlocked.Read(ref _localDeliveries));

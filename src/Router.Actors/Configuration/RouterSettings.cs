@@ -21,6 +21,12 @@ public sealed record RouterSettings
 
     /// <summary>Submission over implicit TLS (RFC 8314 s3.3, port 465).</summary>
     public IReadOnlyList<IPEndPoint> TlsEndpoints { get; init; } = [];
+
+    /// <summary>
+    /// router.smtp.mta-auth: AUTH on the MTA endpoints too. Off by default, as Postfix's
+    /// smtpd_sasl_auth_enable: port 25 takes mail from other servers, users authenticate on submission.
+    /// </summary>
+    public bool MtaAuth { get; init; }
     public required IReadOnlySet<string> LocalDomains { get; init; }
     public required IReadOnlySet<string> Mailboxes { get; init; }
     public required IReadOnlyDictionary<string, IReadOnlyList<string>> Aliases { get; init; }
@@ -169,6 +175,7 @@ public sealed record RouterSettings
             HttpEndpoint = r.GetString("http.endpoint", "") is { Length: > 0 } http ? AdminEndpoint(ParseEndpoint(http)) : null,
             SubmissionEndpoints = r.HasPath("smtp.submission-endpoints") ? r.GetStringList("smtp.submission-endpoints").Select(ParseEndpoint).ToArray() : [],
             TlsEndpoints = r.HasPath("smtp.tls-endpoints") ? r.GetStringList("smtp.tls-endpoints").Select(ParseEndpoint).ToArray() : [],
+            MtaAuth = r.Flag("smtp.mta-auth", false),
             LocalDomains = localDomains,
             Mailboxes = mailboxes,
             Aliases = aliases,

@@ -106,7 +106,7 @@ public sealed class MailboxActor : ReceiveActor
 
     private Task Write(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
     {
-        var headers = TraceHeaders.DeliveryHeaders(deliver.ReturnPath, deliver.Mailbox);
+        var headers = TraceHeaders.DeliveryHeaders(deliver.ReturnPath, deliver.DeliveredTo ?? deliver.Mailbox);
         var name = _folder.NewFileName(headers.Length + trace.Length + body.Length);
         return _writer.CommitAsync(_folder.Path, name, headers, trace, body);
     }
@@ -139,7 +139,11 @@ public sealed class MailboxActor : ReceiveActor
         string? ReturnPath,
         byte[] Trace,
         [property: Newtonsoft.Json.JsonIgnore] ReadOnlyMemory<byte> Body,
-        string? StoredAs = null);
+        string? StoredAs = null)
+    {
+        /// <summary>The address for the Delivered-To line (<see cref="Destination.Mailbox.DeliveredTo"/>); null: the mailbox's own.</summary>
+        public string? DeliveredTo { get; init; }
+    }
 
     /// <summary>A delivery finished (written, repeated or failed): one fewer in flight.</summary>
     private sealed record Written(string? StoredAs);

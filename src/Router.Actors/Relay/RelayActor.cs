@@ -43,7 +43,7 @@ public sealed class RelayActor : ReceiveActor
                 .GroupBy(x => x.Recipient.Domain)
                 .ToArray();
             var size = request.Trace.Length + request.Body.Length;
-            var owners = byDomain.Select(g => g.Key).Concat(request.Mailboxes.Select(MailboxActor.StoreOwner)).ToArray();
+            var owners = byDomain.Select(g => g.Key).Concat(request.Mailboxes.Select(m => MailboxActor.StoreOwner(m.Key))).ToArray();
             await store.StoreAsync(request.QueueId, owners, request.Trace, request.Body).ConfigureAwait(false);
             var resend = ShardedAsk.ResendInterval(timeout);
             var answerBy = DateTimeOffset.UtcNow + timeout;
@@ -66,7 +66,7 @@ public sealed class RelayActor : ReceiveActor
                 resend)).ToArray();
             var delivered = request.Mailboxes.Select(m => ShardedAsk.AskAsync<OwnerReply>(
                 mailboxes,
-                new MailboxActor.Deliver(m, request.TransactionId, request.Mail.ReversePath?.ToString(), [], ReadOnlyMemory<byte>.Empty, request.QueueId),
+                new MailboxActor.Deliver(m.Key, request.TransactionId, request.Mail.ReversePath?.ToString(), [], ReadOnlyMemory<byte>.Empty, request.QueueId) { DeliveredTo = m.DeliveredTo },
                 timeout,
                 resend)).ToArray();
             if ((await Task.WhenAll(enqueued).ConfigureAwait(false)).OfType<DomainDeliveryActor.NotAccepted>().FirstOrDefault() is { } refused)

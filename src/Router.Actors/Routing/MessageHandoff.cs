@@ -23,11 +23,11 @@ public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bo
         ReadOnlyMemory<byte> body)
     {
         var plan = new List<(IActorRef, object)>();
-        var local = new List<string>();
+        var local = new List<Destination.Mailbox>();
         var remote = new List<Destination.Remote>();
         foreach (var destination in destinations)
         {
-            if (destination is Destination.Mailbox m) local.Add(m.Key);
+            if (destination is Destination.Mailbox m) local.Add(m);
             else if (destination is Destination.Remote r) remote.Add(r);
         }
         // Each mailbox writes a copy, plus one shared copy: the spool's for remote recipients, or
@@ -38,7 +38,7 @@ public sealed class MessageHandoff(IActorRef mailboxes, IActorRef relay, bool bo
         if (!bodiesByReference)
         {
             var returnPath = mail.ReversePath?.ToString();
-            foreach (var key in local) plan.Add((mailboxes, new MailboxActor.Deliver(key, transactionId, returnPath, trace, body)));
+            foreach (var m in local) plan.Add((mailboxes, new MailboxActor.Deliver(m.Key, transactionId, returnPath, trace, body) { DeliveredTo = m.DeliveredTo }));
             local.Clear();
         }
         if (remote.Count > 0 || local.Count > 0)

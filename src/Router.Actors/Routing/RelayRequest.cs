@@ -19,5 +19,5 @@ public sealed record RelayRequest(
     TimeSpan AckTimeout)
 {
     /// <summary>Local mailboxes to deliver through the message store (cluster mode).</summary>
-    public IReadOnlyList<string> Mailboxes { get; init; } = [];
+    public IReadOnlyList<Destination.Mailbox> Mailboxes { get; init; } = [];
 }

@@ -48,7 +48,7 @@ public sealed class RoutingPolicy
 
         var destinations = new List<Destination>();
         if (IsUnmappedPostmaster(tables, key, domain)) key = tables.PostmasterAddress.Key;
-        if (!Expand(tables, key, destinations, 0)) return RcptDecision.Refuse(Replies.NoSuchUser);
+        if (!Expand(tables, key, key, destinations, 0)) return RcptDecision.Refuse(Replies.NoSuchUser);
         return new RcptDecision(destinations.Distinct().ToArray(), Replies.RecipientOk);
     }
 
@@ -77,23 +77,28 @@ public sealed class RoutingPolicy
         {
             foreach (var target in targets)
             {
-                if (!Expand(tables, target.ToLowerInvariant(), scratch, 1)) return $"router.aliases: {alias} -> {target} reaches no mailbox (no such local mailbox, alias or catch-all, or an alias loop)";
+                if (!Expand(tables, target.ToLowerInvariant(), target.ToLowerInvariant(), scratch, 1)) return $"router.aliases: {alias} -> {target} reaches no mailbox (no such local mailbox, alias or catch-all, or an alias loop)";
             }
         }
         foreach (var (domain, target) in tables.CatchAll)
         {
-            if (!Expand(tables, target, scratch, 1)) return $"router.catch-all: {domain} -> {target} reaches no mailbox";
+            if (!Expand(tables, target, target, scratch, 1)) return $"router.catch-all: {domain} -> {target} reaches no mailbox";
         }
         return null;
     }
 
-    private static bool Expand(RouterSettings tables, string key, List<Destination> into, int depth)
+    /// <summary>
+    /// Adds where <paramref name="key"/> goes to <paramref name="into"/>; false when it reaches
+    /// nothing. <paramref name="reachedAs"/> is the address a mailbox found at the end is delivered
+    /// to (its Delivered-To): the key, or, once its extension is cut, the key with its extension.
+    /// </summary>
+    private static bool Expand(RouterSettings tables, string key, string reachedAs, List<Destination> into, int depth)
     {
         if (depth > MaxAliasDepth) return false;
         if (Alias(tables, key) is { } targets)
         {
             var any = false;
-            foreach (var target in targets) any |= Expand(tables, target.ToLowerInvariant(), into, depth + 1);
+            foreach (var target in targets) any |= Expand(tables, target.ToLowerInvariant(), target.ToLowerInvariant(), into, depth + 1);
             return any;
         }
         var at = key.LastIndexOf('@');
@@ -107,17 +112,17 @@ public sealed class RoutingPolicy
         }
         if (tables.Mailboxes.Contains(key))
         {
-            into.Add(new Destination.Mailbox(key));
+            into.Add(new Destination.Mailbox(key) { DeliveredTo = reachedAs });
             return true;
         }
         // user+news@domain: the mailbox (or alias) user@domain takes it, before any catch-all.
         if (WithoutExtension(tables, key) is { } bare)
         {
-            return Expand(tables, bare, into, depth + 1);
+            return Expand(tables, bare, reachedAs, into, depth + 1);
         }
         if (tables.CatchAll.TryGetValue(domain, out var catchAll) && depth < MaxAliasDepth && catchAll != key)
         {
-            return Expand(tables, catchAll, into, depth + 1);
+            return Expand(tables, catchAll, catchAll, into, depth + 1);
         }
         return false;
     }

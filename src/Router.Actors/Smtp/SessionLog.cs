@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Event;
+using Router.Actors.Admin;
 using Router.Protocol;
 
 namespace Router.Actors.Smtp;
@@ -9,6 +10,8 @@ namespace Router.Actors.Smtp;
 /// disconnect with the command counts, refusals ("NOQUEUE: reject: RCPT from unknown[ip]: ..."),
 /// lost connections and timeouts, AUTH failures, the accept line and each local delivery. It keeps
 /// what those lines name: where the session is, the transaction a refusal belongs to, the client.
+/// The counters that mirror refusal lines (<see cref="RouterMetrics"/>: refused recipients, AUTH
+/// failures) are counted here, with their lines, so that a log and /metrics always agree.
 /// </summary>
 internal sealed class SessionLog(ILoggingAdapter log, IPAddress client)
 {
@@ -86,6 +89,7 @@ internal sealed class SessionLog(ILoggingAdapter log, IPAddress client)
     {
         _commands.Refused();
         if (_where is not ("MAIL" or "RCPT" or "DATA" or "BDAT" or "END-OF-MESSAGE")) return;
+        if (_where == "RCPT") RouterMetrics.RecipientRejected();
         var from = _mailFrom is { } mail ? $" from=<{mail.ReversePath}>" : "";
         var to = _rcptTo is { } rcpt ? $" to=<{rcpt}>" : "";
         var envelope = $"{from}{to} proto={(esmtp ? "ESMTP" : "SMTP")} helo=<{helo}>";
@@ -106,9 +110,12 @@ internal sealed class SessionLog(ILoggingAdapter log, IPAddress client)
     }
 
     /// <summary>Postfix's wording, which fail2ban's filters know; the name the client gave, never its password.</summary>
-    public void AuthenticationFailed(string mechanism, string user, int failures) =>
+    public void AuthenticationFailed(string mechanism, string user, int failures)
+    {
+        RouterMetrics.AuthFailed();
         log.Warning("{0}: SASL {1} authentication failed: authentication failure ({2} in the window), sasl_username={3}",
             _client, mechanism, failures, Printable(user));
+    }
 
     /// <summary>The accept line, once the message is handed to its owners under <paramref name="queueId"/>.</summary>
     public void Accepted(string queueId, MailCommand mail, int size, int recipients)

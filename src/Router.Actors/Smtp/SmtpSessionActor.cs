@@ -19,8 +19,9 @@ namespace Router.Actors.Smtp;
 /// handles its result as a message, so the state machine below is the only owner of the
 /// transaction. At the end of a message it hands the message to its owners (mailbox actors, the
 /// relay) and sends 250 only when every owner has confirmed the message is durable.
-/// STARTTLS (RFC 3207) starts the session over; AUTH (RFC 4954, PLAIN and LOGIN, only under TLS)
-/// lets a user relay; on submission endpoints (RFC 6409) AUTH comes before MAIL, the sender must
+/// STARTTLS (RFC 3207) starts the session over; AUTH (RFC 4954, PLAIN and LOGIN, only under TLS,
+/// on submission endpoints and, with router.smtp.mta-auth, on the MTA port) lets a user relay;
+/// on submission endpoints (RFC 6409) AUTH comes before MAIL, the sender must
 /// be the user's own, and Date/Message-ID are added when missing. Relayed mail from trusted or
 /// authenticated clients is DKIM-signed (RFC 6376) before its owners get it.
 /// </summary>
@@ -81,6 +82,13 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private bool MayRelay => _trusted || _user is not null;
 
     private bool IsSubmission => _kind is SmtpEndpointKind.Submission or SmtpEndpointKind.ImplicitTlsSubmission;
+
+    /// <summary>
+    /// This listener offers and takes AUTH: submission always, the MTA port only with
+    /// router.smtp.mta-auth (Postfix enables SASL per service, on submission in master.cf, and
+    /// leaves smtpd_sasl_auth_enable off on port 25). Elsewhere AUTH is a command not implemented.
+    /// </summary>
+    private bool AuthEnabled => IsSubmission || _services.Settings.MtaAuth;
 
     /// <summary>Sent by the listener on shutdown: finish the transaction in flight, then say 421 and close.</summary>
     public sealed record Drain
@@ -342,7 +350,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         };
         // RFC 3207 s4.2: STARTTLS is not offered once TLS is on; RFC 4954 s4: AUTH only under TLS here.
         if (_services.Security.TlsAvailable && !_tls) lines.Add("STARTTLS");
-        if (_tls && _services.Security.Users is not null && _user is null) lines.Add("AUTH PLAIN LOGIN");
+        if (AuthEnabled && _tls && _services.Security.Users is not null && _user is null) lines.Add("AUTH PLAIN LOGIN");
         lines.Add("HELP");
         return Reply(new SmtpReply(250, null, [.. lines]));
     }
@@ -644,6 +652,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     private Next Auth(ReadOnlySpan<byte> argument)
     {
+        if (!AuthEnabled) return Error(Replies.NotImplemented);
         if (!_tls) return Error(Replies.EncryptionRequired);
         if (_services.Security.Users is null) return Error(Replies.NotImplemented);
         if (_user is not null) return Error(Replies.AlreadyAuthenticated);

@@ -24,8 +24,9 @@ public sealed class RemoteMessageSerializationTests : TestKit
     [Fact]
     public void Mailbox_delivery_by_reference_round_trips_without_the_in_memory_body()
     {
-        var deliver = new MailboxActor.Deliver("demo@example.test", 7, "a@b.test", [1, 2, 3], new byte[] { 9, 9, 9 }, "Q123");
+        var deliver = new MailboxActor.Deliver("demo@example.test", 7, "a@b.test", [1, 2, 3], new byte[] { 9, 9, 9 }, "Q123") { DeliveredTo = "demo+lists@example.test" };
         var back = RoundTrip(deliver);
+        Assert.Equal("demo+lists@example.test", back.DeliveredTo);
         Assert.Equal(deliver.Mailbox, back.Mailbox);
         Assert.Equal(deliver.TransactionId, back.TransactionId);
         Assert.Equal(deliver.ReturnPath, back.ReturnPath);

@@ -49,6 +49,17 @@ public sealed class RecipientDelimiterTests
         Assert.Equal([Mailbox("carol@example.test")], Route(Policy(), "friend+x", "remote.test"));
     }
 
+    /// <summary>Delivered-To, as Postfix's local(8) writes it: the address as it reached the mailbox.</summary>
+    [Theory]
+    [InlineData("alice+news", "alice+news@example.test")]
+    [InlineData("Alice+News", "alice+news@example.test")]
+    [InlineData("bob+exact", "bob+exact@example.test")]
+    [InlineData("alice+vip", "carol@example.test")]
+    [InlineData("team+list", "alice@example.test", "bob@example.test")]
+    [InlineData("nobody+news", "carol@example.test")]
+    public void A_mailbox_is_delivered_to_the_recipient_with_its_extension_or_to_the_alias_or_catch_all_target(string local, params string[] deliveredTo) =>
+        Assert.Equal(deliveredTo, Route(Policy(catchAll: true), local).Cast<Destination.Mailbox>().Select(m => m.DeliveredTo));
+
     [Theory]
     [InlineData("+alice")]
     [InlineData("dave+news")]

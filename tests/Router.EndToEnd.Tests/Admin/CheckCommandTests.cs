@@ -107,6 +107,7 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.aliases { \"sales@example.test\" { to = \"demo@example.test\" } }", "router: router.aliases \"sales@example.test\" must be a string or a list of strings")]
     [InlineData("router.relay.transport { \"remote.test\" = [\"127.0.0.1:25\"] }", "router: router.relay.transport \"remote.test\" must be a string, not a list")]
     [InlineData("router { hostname = = }", "router: router.hostname is empty")]
+    [InlineData("router.smtp.mta-auth = maybe", "router: router.smtp.mta-auth must be on or off, not \"maybe\"")]
     [InlineData("router.http.endpoint = \"0.0.0.0:8025\"", "router: router.http.endpoint must be a loopback address (127.0.0.0/8 or ::1), not 0.0.0.0")]
     public async Task A_wrong_setting_fails_the_check_with_one_line_naming_it(string hocon, string expected)
     {

@@ -109,6 +109,35 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
 
     [Fact]
     [ClusterStep(3)]
+    public async Task Mailboxes_owned_by_other_nodes_write_the_Delivered_To_of_the_address_extension()
+    {
+        var token = TestMessages.NewToken();
+        var to = ClusterFixture.Mailboxes.Skip(12).Take(12).Select(m => m.Replace("@", "+lists@", StringComparison.Ordinal)).ToArray();
+        var message = ClusterLoad.Message(token, 1, "lists@sender.test", to, 4096);
+
+        var entry = cluster.Nodes[0];
+        await using (var connection = await SmtpClientConnection.ConnectAsync(entry.EndPoint, new SmtpClientOptions { LocalHostName = "lists.test" }, CancellationToken.None))
+        {
+            await connection.EhloAsync(CancellationToken.None);
+            var result = await connection.SendAsync(new SmtpEnvelope("lists@sender.test", to), message, CancellationToken.None);
+            Assert.True(result.Delivered, $"not accepted: {result.DataReply}\n{cluster.Logs()}");
+        }
+
+        var ledger = new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token);
+        var id = ClusterLoad.MessageId(token, 1);
+        await Eventually.UntilAsync(() => Task.FromResult(ledger.Maildir().GetValueOrDefault(id)?.Count == to.Length), DeliveryDeadline, "the message in 12 mailboxes");
+
+        var files = ledger.Maildir()[id];
+        foreach (var (mailbox, path) in files)
+        {
+            var trace = MaildirView.TraceOf(File.ReadAllBytes(path));
+            Assert.Contains($"\r\nDelivered-To: {mailbox.Replace("@", "+lists@", StringComparison.Ordinal)}\r\n", trace, StringComparison.Ordinal);
+        }
+        Assert.True(files.Any(f => WriterPidOf(f.Path) != entry.Pid), "every mailbox was owned by the accepting node: nothing crossed nodes");
+    }
+
+    [Fact]
+    [ClusterStep(3)]
     public async Task A_message_at_the_size_limit_accepted_on_one_node_reaches_mailboxes_owned_by_other_nodes()
     {
         var token = TestMessages.NewToken();

@@ -65,4 +65,84 @@ public sealed class CertificateAndUserCliTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task User_add_remove_and_a_new_password_keep_the_operators_other_lines_verbatim()
+    {
+        var folder = Directory.CreateTempSubdirectory("router-users-");
+        try
+        {
+            var config = Path.Combine(folder.FullName, "router.hocon");
+            var usersFile = Path.Combine(folder.FullName, "users");
+            await File.WriteAllTextAsync(config, $"router {{ data-dir = \"data\", auth.users-file = \"{usersFile}\" }}\n");
+            string[] original =
+            [
+                "# mx1 users: ask the postmaster before editing",
+                "alice:" + PasswordHash.Create("alice-Old-1", iterations: 1000),
+                "",
+                "  # contractors, until March",
+                "erin:s3cret-Passw0rd",
+                "frank@example.test pbkdf2-sha256 typo",
+            ];
+            await File.WriteAllLinesAsync(usersFile, original);
+
+            await UserAsync(config, "Bob-Pa55!\n", "add", "bob", "--password-stdin");
+            var added = await File.ReadAllLinesAsync(usersFile);
+            Assert.Equal(original, added[..^1]);
+            Assert.StartsWith("bob:pbkdf2-sha256:", added[^1], StringComparison.Ordinal);
+
+            await UserAsync(config, "alice-New-2\n", "add", "alice", "--password-stdin");
+            var changed = await File.ReadAllLinesAsync(usersFile);
+            Assert.Equal([original[0], .. original[2..], added[^1]], [changed[0], .. changed[2..]]);
+            Assert.True(new UserStore(usersFile).Verify("alice", "alice-New-2"));
+
+            await UserAsync(config, null, "remove", "bob");
+            Assert.Equal(changed[..^1], await File.ReadAllLinesAsync(usersFile));
+
+            // The lines that are no user are still warned of by number, never quoted.
+            var (exit, stdout, stderr) = await RouterProcess.RunCliAsync(config, "check");
+            Assert.True(exit == 0, stdout + stderr);
+            Assert.Contains($"router: warning: {usersFile} line 5 is not name:pbkdf2-sha256", stderr, StringComparison.Ordinal);
+            Assert.Contains($"router: warning: {usersFile} line 6 is not name:pbkdf2-sha256", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("typo", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task User_add_replaces_that_users_own_line_that_is_no_user_where_it_was()
+    {
+        var folder = Directory.CreateTempSubdirectory("router-users-");
+        try
+        {
+            var config = Path.Combine(folder.FullName, "router.hocon");
+            var usersFile = Path.Combine(folder.FullName, "users");
+            await File.WriteAllTextAsync(config, $"router {{ data-dir = \"data\", auth.users-file = \"{usersFile}\" }}\n");
+            await File.WriteAllLinesAsync(usersFile, ["# users", "Erin:s3cret-Passw0rd", "# end"]);
+
+            await UserAsync(config, "Erin-Pa55!\n", "add", "erin", "--password-stdin");
+
+            var lines = await File.ReadAllLinesAsync(usersFile);
+            Assert.Equal(3, lines.Length);
+            Assert.Equal(("# users", "# end"), (lines[0], lines[2]));
+            Assert.StartsWith("erin:pbkdf2-sha256:", lines[1], StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret", await File.ReadAllTextAsync(usersFile), StringComparison.Ordinal);
+            Assert.True(new UserStore(usersFile).Verify("erin", "Erin-Pa55!"));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Runs `router user ARGS --config CONFIG` and expects exit code 0.</summary>
+    private static async Task UserAsync(string config, string? stdin, params string[] args)
+    {
+        var (exit, output) = await SecureClients.RunAsync("dotnet", stdin, [Path.Combine(AppContext.BaseDirectory, "router.dll"), "user", .. args, "--config", config]);
+        Assert.True(exit == 0, output);
+    }
 }
