@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -523,8 +524,9 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
         var plan = _services.Handoff.Plan(transaction.Id, id, transaction.Mail, transaction.Destinations,
             transaction.Forwarded is { } forwarded ? [.. recipients, .. forwarded] : recipients, trace, body);
+        var handedOver = Stopwatch.GetTimestamp();
         foreach (var (owner, message) in plan.Messages) owner.Tell(message);
-        _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout)
+        _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout, handedOver)
         {
             Notice = DeliveredNotices.Prepare(id, transaction.Mail, transaction.Notices, trace, body.Span),
             Mailboxes = transaction.Mailboxes,
@@ -544,6 +546,13 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             _log.Warning("{0}: owner {1} failed: {2}", pending.QueueId, failed.Owner, failed.Reason);
         }
         if (--pending.Outstanding > 0) return;
+        if (!pending.Failed && Stopwatch.GetElapsedTime(pending.HandedOverAt) > pending.AckTimeout)
+        {
+            // The timer is late: no 250 past the deadline the message was stored with, after which
+            // the body sweep may judge its references (see IMessageStore).
+            pending.Failed = true;
+            _log.Warning("{0}: owners confirmed after the acknowledgement timeout {1}", pending.QueueId, pending.AckTimeout);
+        }
         if (!pending.Failed && pending.Mailboxes is { } mailboxes) _maillog.Delivered(pending.QueueId, mailboxes);
         FinishMessage(pending.Failed ? Replies.LocalError : new SmtpReply(250, "2.0.0", $"Ok: queued as {pending.QueueId}"), releaseBody: true);
         // After the 250 and off the session, best effort (see DeliveredNotices): the message never waits for its notice.
@@ -897,11 +906,14 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 
     private sealed record AckTimeout(long TransactionId);
 
-    private sealed class PendingAcks(long transactionId, string queueId, int outstanding, TimeSpan ackTimeout)
+    private sealed class PendingAcks(long transactionId, string queueId, int outstanding, TimeSpan ackTimeout, long handedOverAt)
     {
         public long TransactionId { get; } = transactionId;
         public string QueueId { get; } = queueId;
         public TimeSpan AckTimeout { get; } = ackTimeout;
+
+        /// <summary>When the message went to its owners (<see cref="Stopwatch.GetTimestamp"/>): a 250 comes within <see cref="AckTimeout"/> of it.</summary>
+        public long HandedOverAt { get; } = handedOverAt;
         public int Outstanding { get; set; } = outstanding;
         public bool Failed { get; set; }
         public DeliveredNotices.Pending? Notice { get; init; }
