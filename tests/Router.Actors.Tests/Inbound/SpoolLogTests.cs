@@ -89,6 +89,25 @@ public sealed class SpoolLogTests : IDisposable
         Assert.Equal(["Q1"], await reopened.ListAsync("b.test", Everything));
     }
 
+    [Fact]
+    public async Task A_reference_is_stale_past_its_deadline_and_grace_or_at_once_when_an_earlier_process_stored_it()
+    {
+        using (var spool = new SpoolLog(_root, maxBatch: 64))
+        {
+            await spool.StoreAsync("Old", ["a.test"], Trace, Body("Old"), AcceptWithin);
+        }
+        using var reopened = new SpoolLog(_root, maxBatch: 64);
+        await reopened.StoreAsync("Due", ["a.test", "b.test"], Trace, Body("Due"), TimeSpan.FromMinutes(-2));
+        await reopened.StoreAsync("Fresh", ["a.test"], Trace, Body("Fresh"), AcceptWithin);
+
+        // Its sessions went with the process that stored it: whatever the grace, it is settled.
+        Assert.Equal(["Old"], await reopened.ListAsync("a.test", TimeSpan.FromDays(365)));
+        Assert.Equal(["Due", "Old"], (await reopened.ListAsync("a.test", TimeSpan.FromMinutes(1))).Order());
+        Assert.Equal(
+            [new StoredReference("Due", "a.test"), new StoredReference("Due", "b.test"), new StoredReference("Old", "a.test")],
+            (await reopened.StaleReferencesAsync(TimeSpan.FromMinutes(1))).OrderBy(r => r.QueueId).ThenBy(r => r.Owner));
+    }
+
     [Theory]
     [InlineData("cut short")]
     [InlineData("damaged")]

@@ -96,6 +96,32 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_body_sweep_releases_what_the_queue_does_not_hold_but_not_a_message_whose_envelope_is_being_written()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var writes = new GatedJournalWrites();
+        await _journal.OnWrite.SetInterceptorAsync(writes);
+        var queue = StartQueue();
+        // A refused message's body: stored, its envelope never persisted.
+        await StoreBodyAsync("Orphan");
+        queue.Tell(await MessageAsync("Q1"));
+        await writes.Reached.WaitAsync(Deadline);
+
+        // Q1's write is in flight: the queue does not hold it yet, but the write may still succeed
+        // and be acknowledged. The ids are handled in order: once Orphan is gone, Q1 was judged.
+        queue.Tell(new DomainDeliveryActor.SweepBodies(Domain, ["Q1", "Orphan"]));
+        await AwaitAssertAsync(async () => Assert.Null(await _services.Store.LoadAsync("Orphan", Domain, CancellationToken.None)), Deadline, TimeSpan.FromMilliseconds(50));
+        Assert.NotNull(await _services.Store.LoadAsync("Q1", Domain, CancellationToken.None));
+
+        writes.Open();
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q1", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+        await EmptiesAsync(queue);
+        await AwaitAssertAsync(() => Assert.Equal(0, _services.Store.Count), Deadline);
+    }
+
+    [Fact]
     public async Task Accepted_message_is_delivered_and_leaves_the_queue_and_the_store()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
