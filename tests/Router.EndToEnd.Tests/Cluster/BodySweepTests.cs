@@ -151,8 +151,11 @@ public sealed class BodySweepTests(ITestOutputHelper output) : IAsyncLifetime
         // Its reference is one the sweep judges (past its acceptance deadline and the grace), and
         // the queue's own checks when it started are long over: only a periodic sweep looks now.
         // (Its deadline is the acknowledgement timeout, 10 s, after it was stored.)
-        await Eventually.UntilAsync(async () => await ScalarAsync($"SELECT count(*) FROM router_bodies WHERE queue_id = '{queueId}' AND stored_at + interval '21 seconds' < now()") == 1,
+        Assert.Equal(2, await RowsOfAsync(queueId));
+        var storedAt = await ScalarAsync($"SELECT (extract(epoch FROM stored_at) * 1000)::bigint FROM router_bodies WHERE queue_id = '{queueId}'");
+        await Eventually.UntilAsync(async () => await ScalarAsync($"SELECT (extract(epoch FROM now()) * 1000)::bigint") > storedAt + 21_000,
             TimeSpan.FromSeconds(40), $"{queueId} 10 s past its acceptance deadline");
+        Assert.True(await RowsOfAsync(queueId) == 2, $"the queued message's body and reference must stay: {await DescribeRowsAsync(queueId)}");
         // A sweep after that has judged this domain's references once it releases one the queue
         // does not hold: a refused message's, stored an hour ago by a node from before accept_by.
         await ExecuteAsync($"""
@@ -162,7 +165,7 @@ public sealed class BodySweepTests(ITestOutputHelper output) : IAsyncLifetime
         await Eventually.UntilAsync(async () => await RowsOfAsync("orphan" + token) == 0, TimeSpan.FromSeconds(30),
             $"the sweep to release the orphan reference of {Domain}\n{RouterProblems(router)}");
 
-        Assert.Equal(2, await RowsOfAsync(queueId));
+        Assert.True(await RowsOfAsync(queueId) == 2, $"the queued message's body and reference must stay: {await DescribeRowsAsync(queueId)}");
 
         _sinks.Remove(refusing);
         await refusing.DisposeAsync();
