@@ -274,6 +274,7 @@ public sealed class RouterNode : IAsyncDisposable
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             HandOffStop.Instance).ConfigureAwait(false);
         var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes), "relay");
+        System.ActorOf(BodySweeper.Props(store, Domains, delivery.BodySweepInterval, delivery.BodySweepGrace), "body-sweeper");
 
         var services = new SmtpServices(Settings, policy, configuration.Trusted, mailboxes, relay, clustered)
         {

@@ -32,6 +32,15 @@ public sealed record DeliverySettings
     public int SnapshotEvery { get; init; } = 200;
     public int MaxPersistsInFlight { get; init; } = 256;
 
+    /// <summary>router.queue.body-sweep-interval: how often a node looks for stored bodies that no owner can need any more.</summary>
+    public TimeSpan BodySweepInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// router.queue.body-sweep-grace: how long past a message's acceptance deadline its references
+    /// are left alone before the sweep judges them (see <see cref="Storage.BodySweeper"/>).
+    /// </summary>
+    public TimeSpan BodySweepGrace { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>router.queue.store = "postgresql": a cluster, its journal, snapshots and bodies in PostgreSQL; else "sqlite", one node.</summary>
     public bool Clustered { get; init; }
 
@@ -92,6 +101,10 @@ public sealed record DeliverySettings
 
         var leaseTtl = r.Duration("queue.lease-ttl", d.LeaseTtl);
         if (leaseTtl < TimeSpan.FromSeconds(3)) throw new ConfigurationException($"router.queue.lease-ttl must be at least 3s, not {leaseTtl.TotalSeconds:0.###}s");
+        var sweepInterval = r.Duration("queue.body-sweep-interval", d.BodySweepInterval);
+        if (sweepInterval <= TimeSpan.Zero) throw new ConfigurationException("router.queue.body-sweep-interval must be a positive duration");
+        var sweepGrace = r.Duration("queue.body-sweep-grace", d.BodySweepGrace);
+        if (sweepGrace <= TimeSpan.Zero) throw new ConfigurationException("router.queue.body-sweep-grace must be a positive duration");
 
         return new DeliverySettings
         {
@@ -117,6 +130,8 @@ public sealed record DeliverySettings
             GiveUpAfter = r.Duration("queue.give-up-after", d.GiveUpAfter),
             SnapshotEvery = Math.Max(10, r.Int("queue.snapshot-every", d.SnapshotEvery)),
             MaxPersistsInFlight = Math.Max(1, r.Int("queue.max-persists-in-flight", d.MaxPersistsInFlight)),
+            BodySweepInterval = sweepInterval,
+            BodySweepGrace = sweepGrace,
             Clustered = store == "postgresql",
             ConnectionString = connection,
             LeaseTtl = leaseTtl,

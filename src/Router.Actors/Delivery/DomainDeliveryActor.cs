@@ -83,8 +83,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         Command<AttemptDone>(OnAttemptDone);
         Command<NoticeDone>(OnNoticeDone);
         Command<SweepConnections>(_ => _pool.Sweep());
-        Command<SweepOrphans>(_ => ReleaseOrphans());
-        Command<OrphanCandidates>(OnOrphanCandidates);
+        Command<SweepBodies>(sweep => ReleaseUnheld(sweep.QueueIds));
+        Command<OrphanCandidates>(candidates => ReleaseUnheld(candidates.QueueIds));
         Command<GetQueue>(_ => Sender.Tell(new QueueListing(_domain, _queue.Entries.Select(Describe).ToArray())));
         Command<RetryNow>(OnRetryNow);
         Command<DeleteMessage>(OnDelete);
@@ -186,35 +186,42 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _enqueuedWhileRecovering.Clear();
         if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
         ReleaseOrphans();
-        Timers.StartSingleTimer("orphans", SweepOrphans.Instance, OrphanAge);
         Kick();
     }
 
     /// <summary>
-    /// A crash between persisting a message's last event and dropping its body leaves a body no
-    /// queue entry refers to. The store lists this domain's bodies older than the acknowledgement
-    /// timeout (plus a margin), now and once more when the fresh ones have aged; those the queue
-    /// does not hold are released. A younger body may belong to a message still being accepted;
-    /// an older one without an entry cannot: its acceptance timed out, so it was never acknowledged.
+    /// Releases this domain's references to bodies that no queue entry holds: a crash between a
+    /// message's last event and its release, or a message refused with 451 after its body was
+    /// stored (its envelope never persisted, or persisted by a write reported as failed: then the
+    /// entry is here and the body stays). Run after the recovery (listing this domain's references)
+    /// and whenever a node's <see cref="Storage.BodySweeper"/> finds old references of this domain.
+    /// <para>
+    /// Why this never takes a body a queued message needs. The store lists only references whose
+    /// acceptance deadline passed more than the sweep's grace ago. This queue persists an envelope
+    /// only for an <see cref="Enqueue"/> that arrives before that deadline (plus a clock margin,
+    /// <see cref="StaleMargin"/>): every envelope of a listed message was written, or is being
+    /// written, before the listing. This actor is the one writer of its journal and this check
+    /// runs after its recovery, so every such write is in <see cref="_queue"/>, or in
+    /// <see cref="_enqueuing"/> while its callback is still due. What else the list holds belongs
+    /// to no queued message. The grace (an hour by default) only has to cover a clock step of the
+    /// store's server.
+    /// </para>
     /// </summary>
     private void ReleaseOrphans()
     {
         var store = _services.Store;
-        var domain = _domain;
-        var cutoff = DateTimeOffset.UtcNow - OrphanAge;
-        store.ListAsync(domain, cutoff).ContinueWith(
+        store.ListAsync(_domain, _services.Delivery.BodySweepGrace).ContinueWith(
             t => t.IsCompletedSuccessfully ? new OrphanCandidates(t.Result) : new OrphanCandidates([]),
             TaskScheduler.Default).PipeTo(Self);
     }
 
-    private TimeSpan OrphanAge => _services.Settings.DeliveryAckTimeout + TimeSpan.FromSeconds(5);
-
-    private void OnOrphanCandidates(OrphanCandidates candidates)
+    /// <summary>Releases, of references listed past their deadline and grace, those no queue entry holds.</summary>
+    private void ReleaseUnheld(IReadOnlyList<string> queueIds)
     {
-        foreach (var id in candidates.QueueIds)
+        foreach (var id in queueIds)
         {
-            if (_queue.Find(id) is not null) continue;
-            _log.Info("{0}: releasing a body for {1} that an earlier crash left behind", id, _domain);
+            if (_queue.Find(id) is not null || _enqueuing.ContainsKey(id)) continue;
+            _log.Info("{0}: releasing a body for {1} that no queue entry holds (left by a crash or by a message that was not accepted)", id, _domain);
             _ = _services.Store.ReleaseAsync(id, _domain);
         }
     }
@@ -691,6 +698,13 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// <summary>The envelope could not be persisted (the journal is unavailable): the session answers 451 at once.</summary>
     public sealed record NotAccepted(string QueueId, string Reason);
 
+    /// <summary>
+    /// From <see cref="Storage.BodySweeper"/>: this domain's references that the store listed as
+    /// past their acceptance deadline and the sweep's grace; those the queue does not hold are
+    /// released. No answer.
+    /// </summary>
+    public sealed record SweepBodies(string Domain, string[] QueueIds) : INotInfluenceReceiveTimeout;
+
     public sealed record GetQueue(string Domain);
 
     public sealed record QueueListing(string Domain, QueueItem[] Messages);
@@ -717,11 +731,6 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private sealed record SweepConnections : INotInfluenceReceiveTimeout
     {
         public static readonly SweepConnections Instance = new();
-    }
-
-    private sealed record SweepOrphans : INotInfluenceReceiveTimeout
-    {
-        public static readonly SweepOrphans Instance = new();
     }
 
     private sealed record OrphanCandidates(IReadOnlyList<string> QueueIds) : INotInfluenceReceiveTimeout;
@@ -765,6 +774,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             GetQueue g => g.Domain,
             RetryNow r => r.Domain,
             DeleteMessage d => d.Domain,
+            SweepBodies s => s.Domain,
             _ => null,
         };
     }

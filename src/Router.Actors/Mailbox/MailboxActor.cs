@@ -46,8 +46,13 @@ public sealed class MailboxActor : ReceiveActor
     public static Props Props(string mailbox, string maildirRoot, string hostname, DurableFileWriter writer, IMessageStore? store = null) =>
         Akka.Actor.Props.Create(() => new MailboxActor(mailbox, maildirRoot, hostname, writer, store));
 
+    private const string StoreOwnerPrefix = "mailbox:";
+
     /// <summary>The message store owner name under which a mailbox holds a stored body.</summary>
-    public static string StoreOwner(string mailbox) => "mailbox:" + mailbox;
+    public static string StoreOwner(string mailbox) => StoreOwnerPrefix + mailbox;
+
+    /// <summary>Whether a message store owner is a mailbox (else it is a destination domain's queue).</summary>
+    public static bool IsStoreOwner(string owner) => owner.StartsWith(StoreOwnerPrefix, StringComparison.Ordinal);
 
     protected override void PreStart() => Context.SetReceiveTimeout(TimeSpan.FromMinutes(2));
 
@@ -115,7 +120,8 @@ public sealed class MailboxActor : ReceiveActor
     /// Cluster mode: the body was stored by the accepting node; fetch it, write it, drop our
     /// reference. The relay stores the body with this mailbox's reference before it asks for the
     /// delivery, and the reference goes only once the file is durable: no reference means this
-    /// is a repeat of a delivery already made (false: nothing written).
+    /// is a repeat of a delivery already made, or a late request for a message that was not
+    /// accepted, whose reference the relay or the body sweep dropped (false: nothing written).
     /// </summary>
     private async Task<bool> WriteStoredAsync(Deliver deliver)
     {

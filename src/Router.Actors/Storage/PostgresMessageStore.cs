@@ -6,8 +6,9 @@ namespace Router.Actors.Storage;
 /// <summary>
 /// Message bodies in PostgreSQL, for a cluster: every node can read what any node accepted.
 /// One row per body and one row per owner's reference; releasing the last reference deletes
-/// the body in the same transaction. Commits are durable (fsync) and PostgreSQL groups the
-/// commits of concurrent sessions.
+/// the body. Commits are durable (fsync) and PostgreSQL groups the commits of concurrent sessions.
+/// Each body carries its acceptance deadline (<c>accept_by</c>, PostgreSQL's clock, like every
+/// time the sweep compares it with), so that every node judges a reference's age by one clock.
 /// </summary>
 public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
 {
@@ -24,8 +25,16 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
         await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
         await using (var command = new NpgsqlCommand("""
             SELECT pg_advisory_xact_lock(hashtext('router_bodies'));
-            CREATE TABLE IF NOT EXISTS router_bodies (queue_id text PRIMARY KEY, data bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now());
+            CREATE TABLE IF NOT EXISTS router_bodies (queue_id text PRIMARY KEY, data bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now(), accept_by timestamptz);
             CREATE TABLE IF NOT EXISTS router_body_refs (queue_id text NOT NULL, owner text NOT NULL, PRIMARY KEY (queue_id, owner));
+            DO $$ BEGIN
+              -- A database from before accept_by: the column is added once (an ALTER that finds it
+              -- would still wait for, and then block, every body read in flight).
+              IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                             WHERE table_schema = current_schema() AND table_name = 'router_bodies' AND column_name = 'accept_by') THEN
+                ALTER TABLE router_bodies ADD COLUMN accept_by timestamptz;
+              END IF;
+            END $$;
             """, connection, transaction))
         {
             await command.ExecuteNonQueryAsync().ConfigureAwait(false);
@@ -34,7 +43,7 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
         return store;
     }
 
-    public async Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    public async Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body, TimeSpan acceptWithin)
     {
         var data = new byte[trace.Length + body.Length];
         trace.CopyTo(data);
@@ -42,13 +51,14 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
         await using var connection = await _source.OpenConnectionAsync().ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO router_bodies (queue_id, data) VALUES (@id, @data) ON CONFLICT (queue_id) DO NOTHING;
+            INSERT INTO router_bodies (queue_id, data, accept_by) VALUES (@id, @data, now() + @within) ON CONFLICT (queue_id) DO NOTHING;
             INSERT INTO router_body_refs (queue_id, owner) SELECT @id, unnest(@owners::text[]) ON CONFLICT DO NOTHING;
             """, connection, transaction))
         {
             insert.Parameters.Add(new NpgsqlParameter<string>("id", queueId));
             insert.Parameters.Add(new NpgsqlParameter<byte[]>("data", data) { NpgsqlDbType = NpgsqlDbType.Bytea });
             insert.Parameters.Add(new NpgsqlParameter<string[]>("owners", owners.ToArray()));
+            insert.Parameters.Add(new NpgsqlParameter<TimeSpan>("within", acceptWithin));
             await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
         await transaction.CommitAsync().ConfigureAwait(false);
@@ -79,16 +89,43 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
         await drop.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
-    public async Task<IReadOnlyList<string>> ListAsync(string owner, DateTimeOffset storedBefore)
+    /// <summary>
+    /// When a body's acceptance ended, for the sweep: its deadline, or for a body stored by a
+    /// node from before the deadline was kept, ten minutes after it was stored (above the 9-minute
+    /// ceiling of any acknowledgement timeout, <see cref="Configuration.RouterSettings.AckTimeoutFor"/>).
+    /// </summary>
+    private const string AcceptanceEnded = "COALESCE(b.accept_by, b.stored_at + interval '10 minutes')";
+
+    public async Task<IReadOnlyList<string>> ListAsync(string owner, TimeSpan grace)
     {
         await using var command = _source.CreateCommand(
-            "SELECT r.queue_id FROM router_body_refs r JOIN router_bodies b ON b.queue_id = r.queue_id WHERE r.owner = $1 AND b.stored_at < $2");
+            $"SELECT r.queue_id FROM router_body_refs r JOIN router_bodies b ON b.queue_id = r.queue_id WHERE r.owner = $1 AND {AcceptanceEnded} < now() - $2");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
-        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = storedBefore.UtcDateTime });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = grace });
         var ids = new List<string>();
         await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
         while (await reader.ReadAsync().ConfigureAwait(false)) ids.Add(reader.GetString(0));
         return ids;
+    }
+
+    public async Task<IReadOnlyList<StoredReference>> StaleReferencesAsync(TimeSpan grace)
+    {
+        // One pass over the two tables (the bodies' data stays out of it): no index on owner needed.
+        await using var command = _source.CreateCommand(
+            $"SELECT r.queue_id, r.owner FROM router_body_refs r JOIN router_bodies b ON b.queue_id = r.queue_id WHERE {AcceptanceEnded} < now() - $1");
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = grace });
+        var references = new List<StoredReference>();
+        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        while (await reader.ReadAsync().ConfigureAwait(false)) references.Add(new StoredReference(reader.GetString(0), reader.GetString(1)));
+        return references;
+    }
+
+    public async Task<int> DropUnreferencedAsync(TimeSpan grace)
+    {
+        await using var command = _source.CreateCommand(
+            $"DELETE FROM router_bodies b WHERE {AcceptanceEnded} < now() - $1 AND NOT EXISTS (SELECT 1 FROM router_body_refs r WHERE r.queue_id = b.queue_id)");
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = grace });
+        return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync() => _source.DisposeAsync();

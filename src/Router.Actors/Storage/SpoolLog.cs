@@ -23,6 +23,11 @@ namespace Router.Actors.Storage;
 /// one in the middle is damage, skipped up to the next intact record (<see cref="Damaged"/>). A reference that outlives a crash (a release not yet durable) is found and dropped
 /// by its owner's orphan sweep (<see cref="ListAsync"/>).
 /// </para>
+/// <para>
+/// Acceptance deadlines are kept in memory only: a reference found at the start belongs to a
+/// message whose acceptance ended with the process that stored it (one process per spool, and
+/// its sessions went with it), so it counts as past its deadline at once.
+/// </para>
 /// </summary>
 public sealed class SpoolLog : IMessageStore, IDisposable
 {
@@ -32,6 +37,9 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private const uint ReleaseMagic = 0x52505352; // "RSPR"
     private const int FixedHeader = 20;           // magic, length, CRC-32, stored-at (Unix ms)
     private const string Extension = ".seg";
+
+    /// <summary>The acceptance deadline of a reference stored by an earlier process (or version): passed.</summary>
+    private const long PastDeadline = long.MinValue;
 
     private readonly object _gate = new();
     private readonly Dictionary<string, Dictionary<string, Entry>> _byOwner = new(StringComparer.Ordinal);
@@ -104,9 +112,10 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private long _batches;
     private long _segmentsDeleted;
 
-    public Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    public Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body, TimeSpan acceptWithin)
     {
-        var append = new Append(queueId, owners, [trace, body], DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Replaces: null);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var append = new Append(queueId, owners, [trace, body], now, Replaces: null) { AcceptBy = now + (long)acceptWithin.TotalMilliseconds };
         if (!_queue.Writer.TryWrite(append)) append.Done.TrySetException(new ObjectDisposedException(nameof(SpoolLog)));
         return append.Done.Task;
     }
@@ -152,17 +161,33 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<string>> ListAsync(string owner, DateTimeOffset storedBefore)
+    public Task<IReadOnlyList<string>> ListAsync(string owner, TimeSpan grace)
     {
-        var before = storedBefore.ToUnixTimeMilliseconds();
+        var cutoff = StaleCutoff(grace);
         lock (_gate)
         {
             IReadOnlyList<string> ids = _byOwner.TryGetValue(owner, out var entries)
-                ? entries.Where(e => e.Value.StoredAt < before).Select(e => e.Key).ToArray()
+                ? entries.Where(e => e.Value.AcceptBy < cutoff).Select(e => e.Key).ToArray()
                 : [];
             return Task.FromResult(ids);
         }
     }
+
+    public Task<IReadOnlyList<StoredReference>> StaleReferencesAsync(TimeSpan grace)
+    {
+        var cutoff = StaleCutoff(grace);
+        lock (_gate)
+        {
+            IReadOnlyList<StoredReference> references = _byOwner.Values
+                .SelectMany(entries => entries.Values)
+                .Where(e => e.AcceptBy < cutoff)
+                .Select(e => new StoredReference(e.QueueId, e.Owner))
+                .ToArray();
+            return Task.FromResult(references);
+        }
+    }
+
+    private static long StaleCutoff(TimeSpan grace) => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)grace.TotalMilliseconds;
 
     /// <summary>
     /// The references a start would recover from the segments in <paramref name="spoolDir"/>, read
@@ -270,7 +295,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                 if (append.IsRelease) continue;
                 // A compaction copy counts only if the original is still referenced.
                 if (append.Replaces is { } original && !ReferenceEquals(Find(original.Owner, original.QueueId), original)) continue;
-                foreach (var owner in append.Owners) Reference(new Entry(segment, append.QueueId, owner, offsets[i], append.ContentLength, append.StoredAt));
+                foreach (var owner in append.Owners) Reference(new Entry(segment, append.QueueId, owner, offsets[i], append.ContentLength, append.StoredAt, append.AcceptBy));
             }
         }
         if (segment.Length >= _segmentBytes) TryRoll();
@@ -310,7 +335,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         }
         try
         {
-            return live.Select(e => new Append(e.QueueId, [e.Owner], [ReadContent(e)], e.StoredAt, Replaces: e)).ToList();
+            return live.Select(e => new Append(e.QueueId, [e.Owner], [ReadContent(e)], e.StoredAt, Replaces: e) { AcceptBy = e.AcceptBy }).ToList();
         }
         catch (IOException)
         {
@@ -433,7 +458,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
                 foreach (var owner in record.Owners)
                 {
                     if (record.IsRelease) Detach(owner, record.QueueId);
-                    else Reference(new Entry(segment, record.QueueId, owner, contentOffset, contentLength, record.StoredAt));
+                    else Reference(new Entry(segment, record.QueueId, owner, contentOffset, contentLength, record.StoredAt, PastDeadline));
                 }
             }, damaged);
             segment.Length = end;
@@ -635,7 +660,7 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         public bool Deleted { get; set; }
     }
 
-    private sealed class Entry(Segment segment, string queueId, string owner, long offset, int length, long storedAt)
+    private sealed class Entry(Segment segment, string queueId, string owner, long offset, int length, long storedAt, long acceptBy)
     {
         public Segment Segment { get; } = segment;
         public string QueueId { get; } = queueId;
@@ -643,6 +668,9 @@ public sealed class SpoolLog : IMessageStore, IDisposable
         public long Offset { get; } = offset;
         public int Length { get; } = length;
         public long StoredAt { get; } = storedAt;
+
+        /// <summary>Until when (Unix ms) the message could still be acknowledged; in memory only.</summary>
+        public long AcceptBy { get; } = acceptBy;
     }
 
     private abstract record Request;
@@ -652,6 +680,9 @@ public sealed class SpoolLog : IMessageStore, IDisposable
     private sealed record Append(string QueueId, IReadOnlyList<string> Owners, ReadOnlyMemory<byte>[] Content, long StoredAt, Entry? Replaces, bool IsRelease = false) : Request
     {
         public int ContentLength { get; } = Content.Sum(c => c.Length);
+
+        /// <summary>Until when (Unix ms) the message could still be acknowledged: not written to the log.</summary>
+        public long AcceptBy { get; init; } = PastDeadline;
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -45,7 +45,7 @@ public sealed class DomainHandOffTests : TestKit, IAsyncLifetime
 
     private async Task<DomainDeliveryActor.Enqueue> MessageAsync(string id)
     {
-        await _store.StoreAsync(id, [Domain], "Received: by test\r\n"u8.ToArray(), Encoding.ASCII.GetBytes($"Subject: {id}\r\n\r\nhello\r\n"));
+        await _store.StoreAsync(id, [Domain], "Received: by test\r\n"u8.ToArray(), Encoding.ASCII.GetBytes($"Subject: {id}\r\n\r\nhello\r\n"), TimeSpan.FromSeconds(30));
         return new DomainDeliveryActor.Enqueue(Domain, new QueuedMessage(
             id, Domain, "alice@example.test", null, false, false, false, DateTimeOffset.UtcNow, 64, [new QueuedRecipient("bob@remote.test", DsnNotify.None, null)]));
     }

@@ -20,8 +20,8 @@ internal sealed class GatedMessageStore : IMessageStore
 
     public void Open() => _open.TrySetResult();
 
-    public Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body) =>
-        _inner.StoreAsync(queueId, owners, trace, body);
+    public Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body, TimeSpan acceptWithin) =>
+        _inner.StoreAsync(queueId, owners, trace, body, acceptWithin);
 
     public async Task<byte[]?> LoadAsync(string queueId, string owner, CancellationToken ct)
     {

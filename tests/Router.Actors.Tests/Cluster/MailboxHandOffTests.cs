@@ -33,7 +33,7 @@ public sealed class MailboxHandOffTests : TestKit
 
     private async Task<MailboxActor.Deliver> StoredAsync(string id)
     {
-        await _store.StoreAsync(id, [MailboxActor.StoreOwner(Mailbox)], "Received: by test\r\n"u8.ToArray(), Encoding.ASCII.GetBytes($"Subject: {id}\r\n\r\nhello\r\n"));
+        await _store.StoreAsync(id, [MailboxActor.StoreOwner(Mailbox)], "Received: by test\r\n"u8.ToArray(), Encoding.ASCII.GetBytes($"Subject: {id}\r\n\r\nhello\r\n"), TimeSpan.FromSeconds(30));
         return new MailboxActor.Deliver(Mailbox, 1, "a@remote.test", [], ReadOnlyMemory<byte>.Empty, id);
     }
 

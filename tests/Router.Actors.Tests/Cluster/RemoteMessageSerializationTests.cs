@@ -48,6 +48,14 @@ public sealed class RemoteMessageSerializationTests : TestKit
     }
 
     [Fact]
+    public void A_body_sweep_request_round_trips_with_its_queue_ids()
+    {
+        var back = RoundTrip(new DomainDeliveryActor.SweepBodies("remote.test", ["Q1", "Q2"]));
+        Assert.Equal("remote.test", back.Domain);
+        Assert.Equal(["Q1", "Q2"], back.QueueIds);
+    }
+
+    [Fact]
     public void Owner_replies_round_trip_with_their_kind()
     {
         Assert.IsType<OwnerReply.Durable>(RoundTrip<OwnerReply>(new OwnerReply.Durable(3, "demo@example.test")));

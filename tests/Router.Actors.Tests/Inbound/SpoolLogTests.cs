@@ -12,6 +12,12 @@ public sealed class SpoolLogTests : IDisposable
 {
     private static readonly byte[] Trace = Encoding.ASCII.GetBytes("Received: from test\r\n");
 
+    /// <summary>How long a stored message could still be acknowledged (its acceptance deadline, from the store).</summary>
+    private static readonly TimeSpan AcceptWithin = TimeSpan.FromSeconds(30);
+
+    /// <summary>A grace that lists every reference, however fresh (a cutoff a minute ahead).</summary>
+    private static readonly TimeSpan Everything = TimeSpan.FromMinutes(-1);
+
     private readonly string _root = Path.Combine(Path.GetTempPath(), "router-spool-" + Guid.NewGuid().ToString("N")[..12]);
 
     private string SpoolDir => Path.Combine(_root, "spool");
@@ -27,7 +33,7 @@ public sealed class SpoolLogTests : IDisposable
     public async Task Each_owner_holds_its_own_reference_until_it_releases_it()
     {
         using var spool = new SpoolLog(_root, maxBatch: 64);
-        await spool.StoreAsync("Q1", ["a.test", "b.test"], Trace, Body("Q1"));
+        await spool.StoreAsync("Q1", ["a.test", "b.test"], Trace, Body("Q1"), AcceptWithin);
 
         Assert.Equal(Message("Q1"), await Load(spool, "Q1", "a.test"));
         Assert.Equal(Message("Q1"), await Load(spool, "Q1", "b.test"));
@@ -36,9 +42,9 @@ public sealed class SpoolLogTests : IDisposable
         await spool.ReleaseAsync("Q1", "a.test");
         Assert.Null(await Load(spool, "Q1", "a.test"));
         Assert.Equal(Message("Q1"), await Load(spool, "Q1", "b.test"));
-        Assert.Equal(["Q1"], await spool.ListAsync("b.test", DateTimeOffset.UtcNow.AddMinutes(1)));
-        Assert.Empty(await spool.ListAsync("b.test", DateTimeOffset.UtcNow.AddMinutes(-1)));
-        Assert.Empty(await spool.ListAsync("a.test", DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Equal(["Q1"], await spool.ListAsync("b.test", Everything));
+        Assert.Empty(await spool.ListAsync("b.test", TimeSpan.Zero));
+        Assert.Empty(await spool.ListAsync("a.test", Everything));
     }
 
     [Fact]
@@ -56,7 +62,7 @@ public sealed class SpoolLogTests : IDisposable
     {
         using var spool = new SpoolLog(_root, maxBatch: 512);
         var ids = Enumerable.Range(0, 300).Select(i => $"C{i}").ToArray();
-        await Task.WhenAll(ids.Select(id => Task.Run(() => spool.StoreAsync(id, ["a.test"], Trace, Body(id)))));
+        await Task.WhenAll(ids.Select(id => Task.Run(() => spool.StoreAsync(id, ["a.test"], Trace, Body(id), AcceptWithin))));
 
         foreach (var id in ids) Assert.Equal(Message(id), await Load(spool, id, "a.test"));
         Assert.True(spool.Batches < ids.Length, $"{spool.Batches} flushes for {ids.Length} messages: no group commit");
@@ -67,8 +73,8 @@ public sealed class SpoolLogTests : IDisposable
     {
         using (var spool = new SpoolLog(_root, maxBatch: 64))
         {
-            await spool.StoreAsync("Q1", ["a.test", "b.test"], Trace, Body("Q1"));
-            await spool.StoreAsync("Q2", ["a.test"], Trace, Body("Q2"));
+            await spool.StoreAsync("Q1", ["a.test", "b.test"], Trace, Body("Q1"), AcceptWithin);
+            await spool.StoreAsync("Q2", ["a.test"], Trace, Body("Q2"), AcceptWithin);
             await spool.ReleaseAsync("Q1", "a.test");
             await spool.ReleaseAsync("Q2", "a.test");
         }
@@ -80,7 +86,26 @@ public sealed class SpoolLogTests : IDisposable
         Assert.Equal(Message("Q1"), await Load(reopened, "Q1", "b.test"));
         Assert.Null(await Load(reopened, "Q1", "a.test"));
         Assert.Null(await Load(reopened, "Q2", "a.test"));
-        Assert.Equal(["Q1"], await reopened.ListAsync("b.test", DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Equal(["Q1"], await reopened.ListAsync("b.test", Everything));
+    }
+
+    [Fact]
+    public async Task A_reference_is_stale_past_its_deadline_and_grace_or_at_once_when_an_earlier_process_stored_it()
+    {
+        using (var spool = new SpoolLog(_root, maxBatch: 64))
+        {
+            await spool.StoreAsync("Old", ["a.test"], Trace, Body("Old"), AcceptWithin);
+        }
+        using var reopened = new SpoolLog(_root, maxBatch: 64);
+        await reopened.StoreAsync("Due", ["a.test", "b.test"], Trace, Body("Due"), TimeSpan.FromMinutes(-2));
+        await reopened.StoreAsync("Fresh", ["a.test"], Trace, Body("Fresh"), AcceptWithin);
+
+        // Its sessions went with the process that stored it: whatever the grace, it is settled.
+        Assert.Equal(["Old"], await reopened.ListAsync("a.test", TimeSpan.FromDays(365)));
+        Assert.Equal(["Due", "Old"], (await reopened.ListAsync("a.test", TimeSpan.FromMinutes(1))).Order());
+        Assert.Equal(
+            [new StoredReference("Due", "a.test"), new StoredReference("Due", "b.test"), new StoredReference("Old", "a.test")],
+            (await reopened.StaleReferencesAsync(TimeSpan.FromMinutes(1))).OrderBy(r => r.QueueId).ThenBy(r => r.Owner));
     }
 
     [Theory]
@@ -90,8 +115,8 @@ public sealed class SpoolLogTests : IDisposable
     {
         using (var spool = new SpoolLog(_root, maxBatch: 64))
         {
-            await spool.StoreAsync("Q1", ["a.test"], Trace, Body("Q1"));
-            await spool.StoreAsync("Q2", ["a.test"], Trace, Body("Q2"));
+            await spool.StoreAsync("Q1", ["a.test"], Trace, Body("Q1"), AcceptWithin);
+            await spool.StoreAsync("Q2", ["a.test"], Trace, Body("Q2"), AcceptWithin);
         }
         var segment = Path.Combine(SpoolDir, "0000000001.seg");
         var bytes = await File.ReadAllBytesAsync(segment);
@@ -105,7 +130,7 @@ public sealed class SpoolLogTests : IDisposable
         Assert.Equal(1, reopened.Recovered.References);
         Assert.True(reopened.Recovered.DroppedBytes > 0);
         // The log goes on after the damage: a new message survives the next restart.
-        await reopened.StoreAsync("Q3", ["a.test"], Trace, Body("Q3"));
+        await reopened.StoreAsync("Q3", ["a.test"], Trace, Body("Q3"), AcceptWithin);
         reopened.Dispose();
         using var again = new SpoolLog(_root, maxBatch: 64);
         Assert.Equal(Message("Q3"), await Load(again, "Q3", "a.test"));
@@ -116,7 +141,7 @@ public sealed class SpoolLogTests : IDisposable
     {
         using (var spool = new SpoolLog(_root, maxBatch: 64))
         {
-            foreach (var id in new[] { "Q1", "Q2", "Q3" }) await spool.StoreAsync(id, ["a.test"], Trace, Body(id));
+            foreach (var id in new[] { "Q1", "Q2", "Q3" }) await spool.StoreAsync(id, ["a.test"], Trace, Body(id), AcceptWithin);
         }
         var segment = Path.Combine(SpoolDir, "0000000001.seg");
         var bytes = await File.ReadAllBytesAsync(segment);
@@ -141,19 +166,21 @@ public sealed class SpoolLogTests : IDisposable
         var ids = Enumerable.Range(0, 20).Select(i => $"Q{i:D2}").ToArray();
         using (var spool = new SpoolLog(_root, maxBatch: 64, segmentBytes: 1000))
         {
-            foreach (var id in ids) await spool.StoreAsync(id, ["a.test"], Trace, Body(id));
+            foreach (var id in ids) await spool.StoreAsync(id, ["a.test"], Trace, Body(id), AcceptWithin);
             var first = Path.Combine(SpoolDir, "0000000001.seg");
             Assert.True(File.Exists(first));
 
             foreach (var id in ids.Skip(1)) await spool.ReleaseAsync(id, "a.test");
             // A store queued after the releases is written after the compaction they queued.
-            await spool.StoreAsync("barrier", ["a.test"], Trace, Body("barrier"));
+            await spool.StoreAsync("barrier", ["a.test"], Trace, Body("barrier"), AcceptWithin);
 
             Assert.False(File.Exists(first), "the first segment, holding one live message of four, was not compacted");
             Assert.True(Directory.GetFiles(SpoolDir, "*.seg").Length <= 2, string.Join(", ", Directory.GetFiles(SpoolDir)));
             Assert.True(spool.SegmentsDeleted >= 5, $"{spool.SegmentsDeleted} segments deleted");
             Assert.Equal(Message("Q00"), await Load(spool, "Q00", "a.test"));
-            Assert.Equal(["Q00", "barrier"], (await spool.ListAsync("a.test", DateTimeOffset.UtcNow.AddMinutes(1))).Order());
+            Assert.Equal(["Q00", "barrier"], (await spool.ListAsync("a.test", Everything)).Order());
+            // The copy keeps the original's acceptance deadline.
+            Assert.Empty(await spool.ListAsync("a.test", TimeSpan.Zero));
             var files = Directory.GetFiles(SpoolDir, "*.seg");
             Assert.Equal(new SpoolUsage(files.Length, files.Sum(f => new FileInfo(f).Length), 2), spool.Usage);
         }
@@ -198,7 +225,7 @@ public sealed class SpoolLogTests : IDisposable
             {
                 try
                 {
-                    await spool.StoreAsync($"F{i}", ["a.test"], Trace, Body($"F{i}", 16 << 10));
+                    await spool.StoreAsync($"F{i}", ["a.test"], Trace, Body($"F{i}", 16 << 10), AcceptWithin);
                     stored.Add($"F{i}");
                 }
                 catch (IOException e)
@@ -211,7 +238,7 @@ public sealed class SpoolLogTests : IDisposable
 
             foreach (var id in stored) await spool.ReleaseAsync(id, "a.test");
             // Within a deadline: a dead writer would leave the store waiting for ever.
-            await spool.StoreAsync("after", ["a.test"], Trace, Body("after", 16 << 10)).WaitAsync(TimeSpan.FromSeconds(30));
+            await spool.StoreAsync("after", ["a.test"], Trace, Body("after", 16 << 10), AcceptWithin).WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(Message("after", 16 << 10), await Load(spool, "after", "a.test"));
         }
         using var reopened = new SpoolLog(_root, maxBatch: 64, segmentBytes: 64 << 10);

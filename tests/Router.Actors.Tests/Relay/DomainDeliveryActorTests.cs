@@ -45,7 +45,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
 
     private static byte[] Body(string id) => Encoding.ASCII.GetBytes($"Subject: {id}\r\nMessage-ID: <{id}@example.test>\r\n\r\nhello\r\n");
 
-    private Task StoreBodyAsync(string id) => _services.Store.StoreAsync(id, [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), Body(id));
+    private Task StoreBodyAsync(string id) => _services.Store.StoreAsync(id, [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), Body(id), TimeSpan.FromSeconds(30));
 
     /// <summary>Stores the body, as the relay does, and returns the Enqueue for its envelope.</summary>
     private async Task<DomainDeliveryActor.Enqueue> MessageAsync(string id, string? sender = "alice@example.test", params string[] recipients)
@@ -93,6 +93,32 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         ExpectNoMsg(TimeSpan.FromMilliseconds(500));
         writes.Open();
         Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+    }
+
+    [Fact]
+    public async Task A_body_sweep_releases_what_the_queue_does_not_hold_but_not_a_message_whose_envelope_is_being_written()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var writes = new GatedJournalWrites();
+        await _journal.OnWrite.SetInterceptorAsync(writes);
+        var queue = StartQueue();
+        // A refused message's body: stored, its envelope never persisted.
+        await StoreBodyAsync("Orphan");
+        queue.Tell(await MessageAsync("Q1"));
+        await writes.Reached.WaitAsync(Deadline);
+
+        // Q1's write is in flight: the queue does not hold it yet, but the write may still succeed
+        // and be acknowledged. The ids are handled in order: once Orphan is gone, Q1 was judged.
+        queue.Tell(new DomainDeliveryActor.SweepBodies(Domain, ["Q1", "Orphan"]));
+        await AwaitAssertAsync(async () => Assert.Null(await _services.Store.LoadAsync("Orphan", Domain, CancellationToken.None)), Deadline, TimeSpan.FromMilliseconds(50));
+        Assert.NotNull(await _services.Store.LoadAsync("Q1", Domain, CancellationToken.None));
+
+        writes.Open();
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q1", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+        await EmptiesAsync(queue);
+        await AwaitAssertAsync(() => Assert.Equal(0, _services.Store.Count), Deadline);
     }
 
     [Fact]
@@ -559,7 +585,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         var queue = StartQueue();
         var ascii = await MessageAsync("Q1");
         var utf8Body = Encoding.UTF8.GetBytes("Subject: Grüße\r\nMessage-ID: <Q2@example.test>\r\n\r\nhello\r\n");
-        await _services.Store.StoreAsync("Q2", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), utf8Body);
+        await _services.Store.StoreAsync("Q2", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), utf8Body, TimeSpan.FromSeconds(30));
 
         queue.Tell(ascii with { Message = ascii.Message with { SmtpUtf8 = true } });
         queue.Tell(Envelope("Q2") with { Message = Envelope("Q2").Message with { SmtpUtf8 = true, Size = utf8Body.Length } });
@@ -589,7 +615,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
         var queue = StartQueue();
         var body = Encoding.UTF8.GetBytes("Subject: Q1\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n");
-        await _services.Store.StoreAsync("Q1", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), body);
+        await _services.Store.StoreAsync("Q1", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), body, TimeSpan.FromSeconds(30));
 
         queue.Tell(Envelope("Q1") with { Message = Envelope("Q1").Message with { EightBitMime = true, Size = body.Length } });
 

@@ -15,7 +15,7 @@ internal sealed class InMemoryMessageStore : IMessageStore
     /// <summary>How many times an owner asked for a body (found or not).</summary>
     public int Loads => Volatile.Read(ref _loads);
 
-    public Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    public Task StoreAsync(string queueId, IReadOnlyList<string> owners, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body, TimeSpan acceptWithin)
     {
         foreach (var owner in owners) _bodies[(queueId, owner)] = [.. trace.Span, .. body.Span];
         return Task.CompletedTask;

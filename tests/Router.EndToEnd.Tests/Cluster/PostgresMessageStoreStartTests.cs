@@ -23,7 +23,7 @@ public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
         var stores = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => PostgresMessageStore.OpenAsync(_postgres.ConnectionString))));
         try
         {
-            await stores[0].StoreAsync("Q1", ["mailbox:a@example.test"], "Received: x\r\n"u8.ToArray(), "body\r\n"u8.ToArray());
+            await stores[0].StoreAsync("Q1", ["mailbox:a@example.test"], "Received: x\r\n"u8.ToArray(), "body\r\n"u8.ToArray(), TimeSpan.FromSeconds(30));
             Assert.Equal("Received: x\r\nbody\r\n"u8.ToArray(), await stores[^1].LoadAsync("Q1", "mailbox:a@example.test", CancellationToken.None));
         }
         finally

@@ -162,7 +162,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IAsyncLifetim
             () => $"{Copies().Count(c => c.Value == 0)} of {Messages} messages never arrived; sink {sink.Stats}; router output:\n{_router.Output}");
         var delivered = DateTimeOffset.UtcNow;
         // A body whose last event was persisted just before the kill is released by the queue's
-        // orphan sweep once it is older than delivery-ack-timeout + 5 s.
+        // orphan sweep after its recovery (a reference the spool recovers at a start belongs to the
+        // process that died: no session of it can still acknowledge the message).
         await Eventually.TrueAsync(() => SpoolCount() == 0, TimeSpan.FromSeconds(40), () => $"{SpoolCount()} bodies left in the spool");
 
         var copies = Copies();
