@@ -96,14 +96,23 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
         await Eventually.TrueAsync(() => _sink.MessagesWith(token).Length >= DomainCount, TimeSpan.FromSeconds(30),
             () => $"{_sink.MessagesWith(token).Length} of {DomainCount} warm-up messages at the sink");
 
-        // Journal writes in flight: the journal table is locked, one message per domain is sent,
-        // and PostgreSQL stops once their bodies are stored (the relay asks the domains only then)
-        // and a journal write waits for the lock.
-        await using (var locker = new NpgsqlConnection(_postgres.ConnectionString))
+        // Journal writes in flight: a trigger holds every journal insert inside its transaction
+        // (sleeping while test_gate_closed has a row), one message per domain is sent, and
+        // PostgreSQL stops once their bodies are stored (the relay asks the domains only then) and
+        // a journal write is held. A write held in a statement fails when the server stops; one
+        // waiting for a table lock could be let through, and commit, by the lock holder's backend
+        // ending first (this test once saw 250s for in-flight messages that way).
+        await ExecuteAsync("""
+            CREATE TABLE test_gate_closed (closed boolean);
+            INSERT INTO test_gate_closed VALUES (true);
+            CREATE FUNCTION test_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              WHILE EXISTS (SELECT 1 FROM test_gate_closed) LOOP PERFORM pg_sleep(0.05); END LOOP;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_gate BEFORE INSERT ON journal FOR EACH ROW EXECUTE FUNCTION test_gate();
+            """);
         {
-            await locker.OpenAsync();
-            await using var transaction = await locker.BeginTransactionAsync();
-            await using (var lockTable = new NpgsqlCommand("LOCK TABLE journal IN EXCLUSIVE MODE", locker, transaction)) await lockTable.ExecuteNonQueryAsync();
             var inFlight = new List<SmtpDialog>();
             foreach (var domain in Domains)
             {
@@ -117,10 +126,10 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
                 await dialog.SendAsync(".\r\n");
             }
             // Counted by content: a warm-up message that got 451 on the cold start left its body
-            // behind, and a delivered one's release may itself wait for the locked journal.
+            // behind, and a delivered one's release may itself wait for a held journal write.
             await Eventually.UntilAsync(async () => await ScalarAsync($"SELECT count(*) FROM router_body_refs r JOIN router_bodies b USING (queue_id) WHERE r.owner = ANY(@domains) AND position(convert_to('{token}-in-flight', 'UTF8') in b.data) > 0") == DomainCount
-                    && await ScalarAsync("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'journal'::regclass") > 0,
-                TimeSpan.FromSeconds(30), "every body stored and a journal write waiting for the lock");
+                    && await ScalarAsync("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") > 0,
+                TimeSpan.FromSeconds(30), "every body stored and a journal write held");
 
             var clock = Stopwatch.StartNew();
             await _postgres.StopServerAsync();
@@ -149,6 +158,8 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
             var remaining = Outage - (clock.Elapsed - down);
             if (remaining > TimeSpan.Zero) await Task.Delay(remaining); // the outage itself, not a synchronisation
             await _postgres.StartServerAgainAsync();
+            // The gate's row survived the restart: opened at once (the test's plumbing, not the router's).
+            await ExecuteAsync("DELETE FROM test_gate_closed; DROP TRIGGER test_gate ON journal");
             var up = clock.Elapsed;
             output.WriteLine($"PostgreSQL back after {(up - down).TotalSeconds:0.0} s");
 
@@ -208,6 +219,15 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
         {
             return ("no reply: " + e.Message, clock.Elapsed - sent);
         }
+    }
+
+    /// <summary>On a connection of its own: a pooled one from before the restart would be dead.</summary>
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_postgres.ConnectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private async Task<long> ScalarAsync(string sql)
