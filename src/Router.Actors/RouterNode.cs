@@ -265,7 +265,9 @@ public sealed class RouterNode : IAsyncDisposable
         });
         MessageHandoff? handoff = null;
         var notices = new DsnDispatcher(Settings, policy, () => handoff!);
-        var domainServices = new DomainServices(Settings, delivery, resolver, store, notices);
+        var domainServices = new DomainServices(Settings, delivery, resolver, store, notices, configuration.RelayCredentials);
+        foreach (var (nextHop, user) in configuration.RelayCredentials.Users)
+            System.Log.Info("relay.auth: AUTH as {0} at {1} (after STARTTLS only)", user, nextHop);
         Domains = await sharding.StartAsync(
             "domain",
             domain => DomainDeliveryActor.Props(domain, domainServices),

@@ -53,6 +53,17 @@ public sealed record DeliverySettings
     /// <summary>"require", "opportunistic" or "off" for a destination domain.</summary>
     public string TlsPolicyFor(string domain) => TlsPolicy.TryGetValue(domain, out var p) ? p : StartTls;
 
+    /// <summary>
+    /// The policy of one connection: the entry of its next hop ("host:port", <see cref="NextHop"/>)
+    /// first, then its destination domain's. Without either, a connection that will send
+    /// credentials (router.relay.auth) requires TLS with a valid certificate, whatever starttls
+    /// says: a password goes only to the server it is meant for, and never in clear.
+    /// </summary>
+    public string TlsPolicyFor(string domain, string host, int port, bool authenticating) =>
+        TlsPolicy.TryGetValue(NextHop.Key(host, port), out var hop) ? hop
+        : TlsPolicy.TryGetValue(domain, out var p) ? p
+        : authenticating ? "require" : StartTls;
+
     public static DeliverySettings FromConfig(Config config)
     {
         var r = config.GetConfig("router");
@@ -70,7 +81,15 @@ public sealed record DeliverySettings
             ? v
             : throw new ConfigurationException($"{setting} must be off, opportunistic or require, not \"{value}\"");
         var tls = TlsPolicyValue(r.GetString("delivery.starttls", d.StartTls), "router.delivery.starttls");
-        var tlsPolicy = Map("delivery.tls-policy").ToDictionary(e => e.Key, e => TlsPolicyValue(e.Value, $"router.delivery.tls-policy \"{e.Key}\""));
+        var mxPort = r.Int("delivery.mx-port", d.MxPort);
+        // A key with a port names a next hop ("smtp.provider.test:587", as relay.auth), any other a domain.
+        var tlsPolicy = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in Map("delivery.tls-policy"))
+        {
+            var setting = $"router.delivery.tls-policy \"{key}\"";
+            var name = key.Contains(':', StringComparison.Ordinal) ? SettingReads.Build(setting, () => NextHop.ParseKey(key, mxPort)) : key;
+            tlsPolicy[name] = TlsPolicyValue(value, setting);
+        }
         var schedule = r.HasPath("queue.retry-schedule")
             ? r.GetStringList("queue.retry-schedule").Select(RetryWait).ToArray()
             : d.RetrySchedule;
@@ -88,7 +107,6 @@ public sealed record DeliverySettings
             }
         }
 
-        var mxPort = r.Int("delivery.mx-port", d.MxPort);
         var transport = Map("relay.transport");
         foreach (var (domain, route) in transport) SettingReads.Build($"router.relay.transport \"{domain}\"", () => StaticRoute.Parse(route, mxPort));
         var dnsServers = r.HasPath("dns.servers") ? r.GetStringList("dns.servers").ToArray() : [];

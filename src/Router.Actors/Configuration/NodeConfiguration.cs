@@ -6,15 +6,16 @@ namespace Router.Actors.Configuration;
 
 /// <summary>
 /// What a node builds from its configuration before it starts anything: the delivery and queue
-/// settings (static routes, name servers, the queue store), the trusted networks, the seed nodes
-/// and the DKIM signers. <see cref="Read"/> connects nowhere and writes no file; the start, a
+/// settings (static routes, name servers, the queue store), the trusted networks, the seed nodes,
+/// the DKIM signers and the credentials for next hops (their password files read). <see cref="Read"/> connects nowhere and writes no file; the start, a
 /// SIGHUP and `router check` all go through it, so a configuration that check or a reload passes
 /// is one the next start takes.
 /// </summary>
 public sealed class NodeConfiguration
 {
-    private NodeConfiguration(RouterSettings settings, DeliverySettings delivery, TrustedNetworks trusted, IReadOnlyList<Akka.Actor.Address> seedNodes, DkimMessageSigner? dkim, IReadOnlyList<string> warnings)
+    private NodeConfiguration(RouterSettings settings, DeliverySettings delivery, TrustedNetworks trusted, IReadOnlyList<Akka.Actor.Address> seedNodes, DkimMessageSigner? dkim, RelayCredentials relayCredentials, IReadOnlyList<string> warnings)
     {
+        RelayCredentials = relayCredentials;
         Settings = settings;
         Delivery = delivery;
         Trusted = trusted;
@@ -36,6 +37,9 @@ public sealed class NodeConfiguration
     /// <summary>The signers of router.dkim's domains, their keys loaded; null when there are none.</summary>
     public DkimMessageSigner? Dkim { get; }
 
+    /// <summary>router.relay.auth with its passwords read; <see cref="RelayCredentials.None"/> when it is empty.</summary>
+    public RelayCredentials RelayCredentials { get; }
+
     /// <summary>What is allowed but probably wrong (a postmaster that reaches no mailbox), to print or log.</summary>
     public IReadOnlyList<string> Warnings { get; }
 
@@ -46,7 +50,17 @@ public sealed class NodeConfiguration
         var trusted = SettingReads.Build("router.relay.trusted-networks", () => new TrustedNetworks(settings.TrustedNetworks));
         var seedNodes = SettingReads.Build("akka.cluster.seed-nodes", () => config.GetStringList("akka.cluster.seed-nodes").Select(Akka.Actor.Address.Parse).ToArray());
         var dkim = settings.Security.Dkim.Count > 0 ? DkimMessageSigner.FromSettings(settings.Security.Dkim) : null;
-        var warnings = new RoutingPolicy(settings).PostmasterProblem(settings.PostmasterAddress) is { } problem ? new[] { problem } : [];
-        return new NodeConfiguration(settings, delivery, trusted, seedNodes, dkim, warnings);
+        var relayAuth = settings.Security.RelayAuth;
+        foreach (var nextHop in relayAuth.Keys)
+        {
+            // AUTH goes only under TLS: a next hop whose policy turns TLS off could never get the mail.
+            if (delivery.TlsPolicy.TryGetValue(nextHop, out var policy) && policy == "off")
+                throw new ConfigurationException($"router.relay.auth \"{nextHop}\": router.delivery.tls-policy \"{nextHop}\" is off, and credentials are only ever sent under TLS");
+        }
+        var relayCredentials = RelayCredentials.Load(relayAuth);
+        var warnings = new List<string>();
+        if (new RoutingPolicy(settings).PostmasterProblem(settings.PostmasterAddress) is { } problem) warnings.Add(problem);
+        warnings.AddRange(RelayCredentials.ExposedFiles(relayAuth));
+        return new NodeConfiguration(settings, delivery, trusted, seedNodes, dkim, relayCredentials, warnings);
     }
 }

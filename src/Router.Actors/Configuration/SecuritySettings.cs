@@ -3,9 +3,10 @@ using Akka.Configuration;
 namespace Router.Actors.Configuration;
 
 /// <summary>
-/// The <c>router.tls</c>, <c>router.auth</c>, <c>router.submission</c> and <c>router.dkim</c>
-/// sections: the server certificate, SMTP AUTH users and failure limits, the submission sender
-/// policy (RFC 6409) and DKIM keys. Defaults and one-line explanations live in config/akka.hocon.
+/// The <c>router.tls</c>, <c>router.auth</c>, <c>router.submission</c>, <c>router.dkim</c> and
+/// <c>router.relay.auth</c> sections: the server certificate, SMTP AUTH users and failure limits,
+/// the submission sender policy (RFC 6409), DKIM keys and the credentials for next hops. Defaults
+/// and one-line explanations live in config/akka.hocon.
 /// </summary>
 public sealed record SecuritySettings
 {
@@ -27,6 +28,9 @@ public sealed record SecuritySettings
     public IReadOnlyDictionary<string, IReadOnlyList<string>> SenderLoginMaps { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
     public IReadOnlyDictionary<string, DkimDomainSettings> Dkim { get; init; } = new Dictionary<string, DkimDomainSettings>();
+
+    /// <summary>router.relay.auth: next hop ("host:port", <see cref="Delivery.NextHop"/>) -> user and password file.</summary>
+    public IReadOnlyDictionary<string, RelayAuthSettings> RelayAuth { get; init; } = new Dictionary<string, RelayAuthSettings>();
 
     /// <summary>
     /// How long the answer to a failed AUTH waits: nothing for the first
@@ -67,6 +71,7 @@ public sealed record SecuritySettings
 
         return new SecuritySettings
         {
+            RelayAuth = RelayAuthOf(r, pathOf),
             TlsCertificate = OptionalPath("tls.certificate"),
             TlsKey = OptionalPath("tls.key"),
             UsersFile = OptionalPath("auth.users-file"),
@@ -78,5 +83,37 @@ public sealed record SecuritySettings
             SenderLoginMaps = maps,
             Dkim = dkim,
         };
+    }
+
+    /// <summary>
+    /// router.relay.auth: "host:port" { user = ..., password-file = ... } per next hop. The key is
+    /// normalised as routes write hosts (<see cref="Delivery.NextHop.ParseKey"/>); a password
+    /// written in the configuration, or any key but these two, is refused (a misspelt
+    /// password-file would otherwise leave the next hop without credentials).
+    /// </summary>
+    private static Dictionary<string, RelayAuthSettings> RelayAuthOf(Config r, Func<string, string, string> pathOf)
+    {
+        var mxPort = r.Int("delivery.mx-port", 25);
+        var entries = new Dictionary<string, RelayAuthSettings>(StringComparer.Ordinal);
+        foreach (var (name, value) in r.Map("relay.auth", entriesAreObjects: true))
+        {
+            var setting = $"router.relay.auth \"{name}\"";
+            if (value.GetObject() is not { } entry) throw new ConfigurationException($"{setting} must be {{ user = ..., password-file = ... }}");
+            var key = SettingReads.Build(setting, () => Delivery.NextHop.ParseKey(name, mxPort));
+            foreach (var field in entry.Items.Keys.Select(k => k.Trim('"')))
+            {
+                if (field == "password")
+                    throw new ConfigurationException($"{setting}: a password is never written in the configuration; put it in a file readable by the router only and name that file with password-file");
+                if (field is not ("user" or "password-file"))
+                    throw new ConfigurationException($"{setting}: \"{field}\" is not a setting of a next hop (user, password-file)");
+            }
+            var user = entry.Items.TryGetValue("user", out var u) ? u.Text($"{setting} user").Trim() : "";
+            var file = entry.Items.TryGetValue("password-file", out var f) ? f.Text($"{setting} password-file").Trim() : "";
+            if (user.Length == 0 || file.Length == 0) throw new ConfigurationException($"{setting} needs both user and password-file");
+            if (user.Contains('\0', StringComparison.Ordinal)) throw new ConfigurationException($"{setting} user must not contain a NUL character");
+            if (!entries.TryAdd(key, new RelayAuthSettings(user, pathOf("relay.auth", file))))
+                throw new ConfigurationException($"{setting}: next hop {key} is given more than once");
+        }
+        return entries;
     }
 }

@@ -5,8 +5,9 @@ namespace Router.Actors.Delivery;
 /// <summary>
 /// Open SMTP connections to one destination's hosts, kept between messages (Postfix's
 /// connection cache): a connection goes back after a transaction while it is usable and under
-/// the per-connection message limit, and is closed after sitting idle too long. Thread-safe:
-/// delivery attempts run concurrently.
+/// the per-connection message limit, and is closed after sitting idle too long. A connection that
+/// authenticated (AUTH) is handed out only for its next hop and user, so mail never goes out
+/// under credentials meant for another route. Thread-safe: delivery attempts run concurrently.
 /// </summary>
 public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTimeout) : IAsyncDisposable
 {
@@ -30,13 +31,14 @@ public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTi
 
     public void CountOpened() => Interlocked.Increment(ref _opened);
 
-    public SmtpClientConnection? TryTake(string host)
+    /// <summary>An idle connection to <paramref name="host"/> ("host:port") authenticated as <paramref name="user"/> (null: not authenticated), or null.</summary>
+    public SmtpClientConnection? TryTake(string host, string? user = null)
     {
         lock (_gate)
         {
             for (var i = _idle.Count - 1; i >= 0; i--)
             {
-                if (_idle[i].Host != host) continue;
+                if (_idle[i].Host != host || _idle[i].Connection.AuthenticatedUser != user) continue;
                 var connection = _idle[i].Connection;
                 _idle.RemoveAt(i);
                 if (connection.IsUsable) return connection;

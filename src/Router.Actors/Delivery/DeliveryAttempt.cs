@@ -1,21 +1,26 @@
 using System.Net;
 using Router.Actors.Configuration;
+using Router.Actors.Security;
 using Router.Protocol;
 using Router.Protocol.Client;
+using Router.Protocol.Sasl;
 
 namespace Router.Actors.Delivery;
 
 /// <summary>
 /// One delivery attempt of one queued message to its domain (RFC 5321 s5.1, s4.5.4.1): resolve
 /// the MX hosts, take a pooled connection or open one (each address of each host in turn, with
-/// opportunistic or required STARTTLS per RFC 3207/7435), send the pending recipients in
-/// transactions of at most N recipients, and turn every reply into a per-recipient result (a
-/// delivered one records whether the server offered DSN).
+/// opportunistic or required STARTTLS per RFC 3207/7435, then AUTH per RFC 4954 at a next hop
+/// with credentials), send the pending recipients in transactions of at most N recipients, and
+/// turn every reply into a per-recipient result (a delivered one records whether the server
+/// offered DSN).
 /// Connection-level failures move on to the next host; when no host works, the recipients are
 /// deferred with the last error.
 /// </summary>
-public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, IMxResolver resolver, ConnectionPool pool)
+public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, IMxResolver resolver, ConnectionPool pool, RelayCredentials? credentials = null)
 {
+    private readonly RelayCredentials _credentials = credentials ?? RelayCredentials.None;
+
     private readonly SmtpClientOptions _options = new()
     {
         LocalHostName = hostname,
@@ -76,7 +81,9 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
     /// </summary>
     private async Task<(int[] Open, bool Loops)> TryHostAsync(MxHost host, QueuedMessage message, int[] recipients, byte[] content, List<RecipientResult> results, Dictionary<int, RecipientResult> latest, CancellationToken ct)
     {
-        var policy = settings.TlsPolicyFor(message.Domain);
+        var login = _credentials.For(host.Name, host.Port);
+        var policy = settings.TlsPolicyFor(message.Domain, host.Name, host.Port, authenticating: login is not null);
+        var nextHop = NextHop.Key(host.Name, host.Port);
         var unsent = recipients;
         var deferred = new List<int>();
         // SMTPUTF8 only when something needs it (RFC 6531 s3.4): UTF-8 in a header or an address.
@@ -91,11 +98,12 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         // A pooled connection may have been closed by the peer meanwhile: then try once afresh.
         for (var fresh = 0; fresh < 2; fresh++)
         {
-            var pooled = fresh == 0 ? pool.TryTake(host.Name + ":" + host.Port) : null;
+            // Only a connection authenticated as this next hop's user (or not at all, without one) is reused.
+            var pooled = fresh == 0 ? pool.TryTake(nextHop, login?.User) : null;
             SmtpClientConnection? connection = pooled;
             if (connection is null)
             {
-                var (opened, error, loops) = await OpenAsync(host, policy, ct).ConfigureAwait(false);
+                var (opened, error, loops) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
                 if (opened is null) return Failed(error!, loops);
                 connection = opened;
             }
@@ -135,7 +143,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                     unsent = unsent[chunk.Length..];
                     if (sent.Status == TransactionStatus.ServiceClosing) break;
                 }
-                pool.Return(host.Name + ":" + host.Port, connection);
+                pool.Return(nextHop, connection);
                 return unsent.Length == 0 ? ([.. deferred], false) : Failed(new SmtpReply(421, "4.4.2", $"{host.Name} closed the connection"));
             }
             catch (SmtpClientException e)
@@ -151,15 +159,16 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
     }
 
     /// <summary>A connection to one of the host's addresses, or the last error; Loops: the host is this router.</summary>
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool Loops)> OpenAsync(MxHost host, string tlsPolicy, CancellationToken ct)
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool Loops)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
     {
         SmtpReply error = new(451, "4.4.1", $"{host.Name}: no address could be reached");
         foreach (var address in host.Addresses)
         {
-            var (connection, failure, trouble) = await OpenAtAsync(host, address, tlsPolicy, ct).ConfigureAwait(false);
+            var (connection, failure, trouble) = await OpenAtAsync(host, address, tlsPolicy, login, ct).ConfigureAwait(false);
             // RFC 7435: opportunistic TLS whose handshake fails is retried in plaintext (as Postfix
-            // does) instead of deferring the mail for as long as the peer's TLS stays broken.
-            if (trouble == Trouble.TlsBroke && tlsPolicy == "opportunistic") (connection, failure, trouble) = await OpenAtAsync(host, address, "off", ct).ConfigureAwait(false);
+            // does) instead of deferring the mail for as long as the peer's TLS stays broken; not
+            // with credentials, which are never sent in plaintext.
+            if (trouble == Trouble.TlsBroke && tlsPolicy == "opportunistic" && login is null) (connection, failure, trouble) = await OpenAtAsync(host, address, "off", null, ct).ConfigureAwait(false);
             if (connection is not null) return (connection, null, false);
             if (trouble == Trouble.Loops) return (null, failure, true);
             error = failure!;
@@ -175,8 +184,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         Loops,
     }
 
-    /// <summary>Connects to one address of a host: greeting, EHLO and STARTTLS as the policy says.</summary>
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, Trouble Trouble)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, CancellationToken ct)
+    /// <summary>Connects to one address of a host: greeting, EHLO, STARTTLS as the policy says, and AUTH with <paramref name="login"/> if any.</summary>
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, Trouble Trouble)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
     {
         SmtpClientConnection? connection = null;
         try
@@ -191,6 +200,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 // RFC 3463 X.4.6: routing loop detected.
                 return (null, new SmtpReply(451, "4.4.6", $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"), Trouble.Loops);
             }
+            SmtpReply? tlsRefused = null;
             if (tlsPolicy != "off" && connection.Capabilities.StartTls)
             {
                 // RFC 7435 opportunistic security: encrypt, but accept any certificate unless required.
@@ -198,11 +208,17 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 var tls = await connection.StartTlsAsync(host.Name, tlsPolicy == "require" ? null : AcceptAnyCertificate, ct).ConfigureAwait(false);
 #pragma warning restore CA5359
                 if (!tls.IsPositive && tlsPolicy == "require") throw new SmtpClientException(SmtpClientErrorKind.TlsFailed, $"{host.Name} refused STARTTLS: {tls}", tls);
+                if (!tls.IsPositive) tlsRefused = tls;
             }
-            else if (tlsPolicy == "require")
+            else if (tlsPolicy == "require" && login is null)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
                 return (null, new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires"), Trouble.None);
+            }
+            if (login is not null && await AuthenticateAsync(connection, host, address, tlsPolicy, tlsRefused, login, ct).ConfigureAwait(false) is { } refused)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return (null, refused, Trouble.None);
             }
             return (connection, null, Trouble.None);
         }
@@ -215,6 +231,34 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 : new SmtpReply(451, e.Kind == SmtpClientErrorKind.TlsFailed ? "4.7.5" : "4.4.1", $"{host.Name} [{address}]: {e.Message}");
             return (null, error, e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None);
         }
+    }
+
+    /// <summary>
+    /// AUTH (RFC 4954) at a next hop with credentials, on an encrypted connection only: PLAIN when
+    /// offered, else LOGIN. Null once authenticated, else why not, as a deferral (Postfix's "SASL
+    /// authentication failed"): a wrong password or an account the provider locked is the
+    /// operator's to fix, and the mail waits for it in the queue rather than bounce.
+    /// </summary>
+    private static async Task<SmtpReply?> AuthenticateAsync(SmtpClientConnection connection, MxHost host, IPAddress address, string tlsPolicy, SmtpReply? tlsRefused, SaslCredentials login, CancellationToken ct)
+    {
+        var server = $"{host.Name}[{address}]";
+        if (!connection.IsEncrypted)
+        {
+            // RFC 3463 X.7.4: security features not supported. The password is never sent in clear.
+            var why = tlsPolicy == "off" ? $"router.delivery.tls-policy turns TLS off for {server}"
+                : tlsRefused is not null ? $"{server} refused STARTTLS: {tlsRefused}"
+                : $"{server} does not offer STARTTLS";
+            return new SmtpReply(451, "4.7.4", $"TLS is required for SASL authentication, but {why}");
+        }
+        if (connection.Capabilities.PreferredAuthMechanism is not { } mechanism)
+        {
+            var offered = connection.Capabilities.Auth ? $"offered: {string.Join(' ', connection.Capabilities.AuthMechanisms)}" : "it offers no AUTH";
+            return new SmtpReply(451, "4.7.0", $"SASL authentication failed; cannot authenticate to server {server}: no mechanism available ({offered})");
+        }
+        var reply = await connection.AuthenticateAsync(login.User, login.Password, mechanism, ct).ConfigureAwait(false);
+        return reply.Code == 235
+            ? null
+            : new SmtpReply(451, "4.7.0", $"SASL authentication failed; server {server} said: {reply}");
     }
 
     private static SmtpReply LoopsBack(string domain) => new(554, "5.4.6", $"mail for {domain} loops back to myself");

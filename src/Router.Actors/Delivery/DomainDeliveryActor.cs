@@ -67,7 +67,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _services = services;
         var delivery = services.Delivery;
         _pool = new ConnectionPool(delivery.MaxMessagesPerConnection, delivery.ConnectionIdleTimeout);
-        _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool);
+        _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool, services.RelayCredentials);
         _schedule = new RetrySchedule(delivery.RetrySchedule, delivery.RetryJitter);
         _recentlyDone = new RecentlyDone(services.Settings.DeliveryAckTimeout);
 

@@ -1,12 +1,14 @@
 using Router.Actors.Configuration;
+using Router.Actors.Security;
 using Router.Actors.Storage;
 
 namespace Router.Actors.Delivery;
 
-/// <summary>What every domain delivery actor of a node shares.</summary>
+/// <summary>What every domain delivery actor of a node shares; <paramref name="RelayCredentials"/>: router.relay.auth (null: none).</summary>
 public sealed record DomainServices(
     RouterSettings Settings,
     DeliverySettings Delivery,
     IMxResolver Resolver,
     IMessageStore Store,
-    DsnDispatcher Notices);
+    DsnDispatcher Notices,
+    RelayCredentials? RelayCredentials = null);

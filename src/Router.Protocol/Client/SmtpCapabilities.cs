@@ -37,6 +37,15 @@ public sealed class SmtpCapabilities
     public bool Dsn => Keywords.Contains("DSN");
     public bool Auth => AuthMechanisms.Count > 0;
 
+    /// <summary>
+    /// The mechanism a client authenticates with: PLAIN when offered (one round trip, RFC 4616),
+    /// else LOGIN; null when the peer offers neither (none at all, or only others such as CRAM-MD5).
+    /// </summary>
+    public SmtpAuthMechanism? PreferredAuthMechanism =>
+        AuthMechanisms.Contains("PLAIN") ? SmtpAuthMechanism.Plain
+        : AuthMechanisms.Contains("LOGIN") ? SmtpAuthMechanism.Login
+        : null;
+
     /// <summary>Reads the extension lines of a positive EHLO reply; the first line is the peer's name.</summary>
     public static SmtpCapabilities Parse(SmtpReply ehloReply)
     {

@@ -54,6 +54,9 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
     public bool IsEncrypted => _stream is SslStream;
 
+    /// <summary>The user a 235 reply to AUTH (RFC 4954 s4) authenticated on this connection; null before, or after a failed AUTH.</summary>
+    public string? AuthenticatedUser { get; private set; }
+
     /// <summary>The negotiated TLS version after STARTTLS, else null.</summary>
     public SslProtocols? TlsProtocol => (_stream as SslStream)?.SslProtocol;
 
@@ -201,16 +204,37 @@ public sealed class SmtpClientConnection : IAsyncDisposable
                 throw;
             }
         }
+        // RFC 3207 s4.2: what was known before the handshake (an AUTH included) no longer holds.
         Capabilities = SmtpCapabilities.None;
+        AuthenticatedUser = null;
         return await EhloCoreAsync(ct);
     }
 
-    /// <summary>AUTH with PLAIN (initial response, RFC 4616) or LOGIN; returns the final reply (235 on success).</summary>
+    /// <summary>
+    /// AUTH with PLAIN (initial response, RFC 4616) or LOGIN; returns the final reply (235 on
+    /// success, which sets <see cref="AuthenticatedUser"/>). The password goes only into the
+    /// exchange: no exception or reply this method makes carries it.
+    /// </summary>
     public async Task<SmtpReply> AuthenticateAsync(string user, string password, SmtpAuthMechanism mechanism, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(password);
         using var _ = Enter();
+        try
+        {
+            var reply = await AuthenticateCoreAsync(user, password, mechanism, ct);
+            AuthenticatedUser = reply.Code == 235 ? user : null;
+            return reply;
+        }
+        finally
+        {
+            // The command buffer is reused: the encoded password does not stay in it.
+            _commands.Clear();
+        }
+    }
+
+    private async Task<SmtpReply> AuthenticateCoreAsync(string user, string password, SmtpAuthMechanism mechanism, CancellationToken ct)
+    {
         var timeout = _options.CommandTimeout;
         if (mechanism == SmtpAuthMechanism.Plain)
         {

@@ -126,6 +126,9 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.dns.servers = [\"localhost\"]", "router: router.dns.servers: name server 'localhost' is not of the form ip:port")]
     [InlineData("router.relay.transport { \"bad.test\" = \"nohostport:99999\" }", "router: router.relay.transport \"bad.test\": static route 'nohostport:99999': '99999' is not a port")]
     [InlineData("akka.cluster.seed-nodes = [\"nonsense\"]", "router: akka.cluster.seed-nodes: ")]
+    [InlineData("router.relay.auth { \"smtp.provider.test:smtp\" { user = \"u\", password-file = \"/etc/hostname\" } }", "router: router.relay.auth \"smtp.provider.test:smtp\": 'smtp.provider.test:smtp' is not a next hop of the form host:port")]
+    [InlineData("router.relay.auth { \"smtp.provider.test:587\" { user = \"u\", password-file = \"/nonexistent/relay-password\" } }", "router: router.relay.auth \"smtp.provider.test:587\": password-file /nonexistent/relay-password does not exist")]
+    [InlineData("router.relay.auth { \"smtp.provider.test:587\" { user = \"u\", password = \"s3cret\" } }", "router: router.relay.auth \"smtp.provider.test:587\": a password is never written in the configuration")]
     public async Task A_setting_the_start_refuses_fails_the_check_without_connecting_or_creating_files(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
@@ -133,6 +136,24 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Equal(2, exit);
         Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_folder.FullName, "data")), "check created the data folder");
+    }
+
+    [Fact]
+    public async Task Relay_credentials_are_read_and_counted_and_their_password_never_printed()
+    {
+        var password = Path.Combine(_folder.FullName, "relay-password");
+        await File.WriteAllTextAsync(password, "pr0vider-S3cret\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var (exit, stdout, stderr) = await CheckAsync($$"""
+            router.relay {
+              transport { "*" = "smtp.provider.test:587" }
+              auth { "smtp.provider.test:587" { user = "router@example.test", password-file = "{{password}}" } }
+            }
+            """);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("; relay.auth credentials for 1 next hops", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("pr0vider-S3cret", stdout + stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -43,4 +43,7 @@ public sealed record RouterOptions
 
     /// <summary>HOCON appended after the generated settings.</summary>
     public string ExtraHocon { get; init; } = "";
+
+    /// <summary>Environment variables of the router process (SSL_CERT_FILE: the trust store its outbound TLS verifies against).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }

@@ -283,6 +283,7 @@ public sealed class RouterProcess : IDisposable
         // Routers end by SIGKILL here, which leaves the runtime no chance to remove its diagnostics
         // socket and debugger pipes from /tmp: without them there is nothing to leave behind.
         info.Environment["DOTNET_EnableDiagnostics"] = "0";
+        foreach (var (name, value) in Options.Environment) info.Environment[name] = value;
 
         _exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };

@@ -38,6 +38,20 @@ public sealed class SmtpCapabilitiesTests
         Assert.Contains("LOGIN", caps.AuthMechanisms);
     }
 
+    [Theory]
+    [InlineData("AUTH LOGIN PLAIN CRAM-MD5", SmtpAuthMechanism.Plain)]
+    [InlineData("AUTH plain", SmtpAuthMechanism.Plain)]
+    [InlineData("AUTH CRAM-MD5 LOGIN", SmtpAuthMechanism.Login)]
+    [InlineData("AUTH=LOGIN", SmtpAuthMechanism.Login)]
+    public void PLAIN_is_preferred_and_LOGIN_taken_when_PLAIN_is_not_offered(string auth, SmtpAuthMechanism expected) =>
+        Assert.Equal(expected, SmtpCapabilities.Parse(new SmtpReply(250, null, "mx.test", auth)).PreferredAuthMechanism);
+
+    [Theory]
+    [InlineData("AUTH CRAM-MD5 XOAUTH2")]
+    [InlineData("PIPELINING")]
+    public void No_mechanism_is_usable_without_PLAIN_or_LOGIN(string extension) =>
+        Assert.Null(SmtpCapabilities.Parse(new SmtpReply(250, null, "mx.test", extension)).PreferredAuthMechanism);
+
     [Fact]
     public void The_greeting_line_is_not_a_keyword()
     {

@@ -693,6 +693,25 @@ public sealed class SmtpClientConnectionTests
     }
 
     [Fact]
+    public async Task A_235_marks_the_connection_authenticated_as_the_user_and_a_refusal_does_not()
+    {
+        await DialogAsync(async s =>
+        {
+            await GreetAsync(s, "AUTH PLAIN");
+            await s.ExchangeAsync("AUTH PLAIN " + Convert.ToBase64String("\0user\0wrong"u8), "535 5.7.8 bad credentials");
+            await s.ExchangeAsync("AUTH PLAIN " + Convert.ToBase64String("\0user\0secret"u8), "235 2.7.0 ok");
+            await s.ExpectCloseAsync();
+        }, async connection =>
+        {
+            Assert.Null(connection.AuthenticatedUser);
+            Assert.Equal(535, (await connection.AuthenticateAsync("user", "wrong", SmtpAuthMechanism.Plain, Ct)).Code);
+            Assert.Null(connection.AuthenticatedUser);
+            Assert.Equal(235, (await connection.AuthenticateAsync("user", "secret", SmtpAuthMechanism.Plain, Ct)).Code);
+            Assert.Equal("user", connection.AuthenticatedUser);
+        });
+    }
+
+    [Fact]
     public async Task Path_with_a_line_break_is_refused_before_anything_is_sent()
     {
         await DialogAsync(async s =>
