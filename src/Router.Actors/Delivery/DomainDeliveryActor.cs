@@ -372,8 +372,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private void LogOutcome(QueuedMessage message, RecipientResult r, string? relay)
     {
-        var status = !r.Expired ? r.Outcome.ToString()
-            : QueueEntry.WantsNotice(message, r.Index, DsnNotify.Failure) ? "Expired, returned to sender" : "Expired";
+        // Postfix's word for a delivery (status=sent), as the local delivery line writes it.
+        var status = r.Expired ? null : r.Outcome == RecipientOutcome.Delivered ? "Sent" : r.Outcome.ToString();
+        status ??= QueueEntry.WantsNotice(message, r.Index, DsnNotify.Failure) ? "Expired, returned to sender" : "Expired";
         _log.Info("{0}: to=<{1}> relay={2} status={3} ({4})", message.QueueId, message.Recipients[r.Index].Address, relay ?? "none", status, r.FullReply());
     }
 

@@ -48,7 +48,7 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
         var accepted = $@": from=<{Regex.Escape(sender)}> size=\d+ nrcpt=1 client=unknown\[127\.0\.0\.1\] sasl_method=PLAIN sasl_username={Regex.Escape(SmarthostFixture.User)}";
         await Eventually.TrueAsync(() => Regex.IsMatch(SmarthostOutputOfThisTest, accepted), Deadline, () => $"a line matching {accepted} in the smarthost's output:\n{SmarthostOutputOfThisTest}");
         Assert.Contains($"by {SmarthostFixture.Hostname} (Router) with ESMTPSA", MaildirView.TraceOf(File.ReadAllBytes(file)), StringComparison.Ordinal);
-        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Delivered (250 ", Deadline);
+        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Sent (250 ", Deadline);
         Assert.DoesNotContain(SmarthostFixture.Password, router.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(SmarthostFixture.Password, SmarthostOutputOfThisTest, StringComparison.Ordinal);
     }
@@ -62,9 +62,9 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
 
         var firstId = await SendAsync(router, first, "alice@a.test");
         // Logged once the attempt is over, so its connection is back in the pool.
-        await router.WaitForOutputAsync($"{firstId}: to=<{Recipient}> relay=127.0.0.1 status=Delivered (250 ", Deadline);
+        await router.WaitForOutputAsync($"{firstId}: to=<{Recipient}> relay=127.0.0.1 status=Sent (250 ", Deadline);
         var secondId = await SendAsync(router, second, "alice@a.test");
-        await router.WaitForOutputAsync($"{secondId}: to=<{Recipient}> relay=127.0.0.1 status=Delivered (250 ", Deadline);
+        await router.WaitForOutputAsync($"{secondId}: to=<{Recipient}> relay=127.0.0.1 status=Sent (250 ", Deadline);
 
         // Both went over one connection, authenticated once: the smarthost wants AUTH before every MAIL.
         Assert.Single(smarthost.Router.Mailbox(Recipient).NewMessagesContaining(first));
@@ -152,7 +152,7 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
 
         var id = await SendAsync(router, token, "alice@a.test");
 
-        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Delivered (250 ", Deadline);
+        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Sent (250 ", Deadline);
         var file = Assert.Single(smarthost.Router.Mailbox(Recipient).NewFiles(), f => File.ReadAllText(f).Contains(token, StringComparison.Ordinal));
         Assert.Contains($"by {SmarthostFixture.Hostname} (Router) with ESMTPSA", MaildirView.TraceOf(File.ReadAllBytes(file)), StringComparison.Ordinal);
     }
