@@ -7,7 +7,7 @@ namespace Router.Host;
 /// <summary>
 /// `router check`: what `postfix check` is for Postfix. Reads and builds the configuration as a
 /// start (or a SIGHUP) does (<see cref="NodeConfiguration.Read"/>: static routes, name servers,
-/// trusted networks, the queue store, DKIM keys), with the configured TLS certificate, without
+/// trusted networks, DNS blocklists, the queue store, DKIM keys), with the configured TLS certificate, without
 /// starting anything, connecting anywhere or creating a file:
 /// one line on what is wrong and exit code 2, else a summary and 0 (warnings, such as a misspelt
 /// setting, are printed and do not fail it).
@@ -36,7 +36,8 @@ internal static class CheckCommand
         }
         foreach (var warning in configuration.Warnings) Console.Error.WriteLine($"router: warning: {warning}");
         new UserStore(security.UsersFileIn(settings.DataDir), warning => Console.Error.WriteLine($"router: warning: {warning}")).Load();
-        Console.WriteLine($"router: configuration OK: {settings.RoutingSummary}, {security.Dkim.Count} DKIM domains; {tls}");
+        var dnsbl = configuration.Dnsbl.Count > 0 ? $", DNSBL {string.Join(", ", configuration.Dnsbl)}" : "";
+        Console.WriteLine($"router: configuration OK: {settings.RoutingSummary}, {security.Dkim.Count} DKIM domains{dnsbl}; {tls}");
         return 0;
     }
 }

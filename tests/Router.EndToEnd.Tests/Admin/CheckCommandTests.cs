@@ -126,6 +126,8 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.dns.servers = [\"localhost\"]", "router: router.dns.servers: name server 'localhost' is not of the form ip:port")]
     [InlineData("router.relay.transport { \"bad.test\" = \"nohostport:99999\" }", "router: router.relay.transport \"bad.test\": static route 'nohostport:99999': '99999' is not a port")]
     [InlineData("akka.cluster.seed-nodes = [\"nonsense\"]", "router: akka.cluster.seed-nodes: ")]
+    [InlineData("router.smtp.dnsbl = [\"bl.example=127.0.0.[2..300]\"]", "router: router.smtp.dnsbl: 'bl.example=127.0.0.[2..300]': '[2..300]' in the result filter is not")]
+    [InlineData("router.smtp.dnsbl = [\"spamhaus\"]", "router: router.smtp.dnsbl: 'spamhaus': 'spamhaus' is not a DNS zone")]
     public async Task A_setting_the_start_refuses_fails_the_check_without_connecting_or_creating_files(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
@@ -133,6 +135,16 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Equal(2, exit);
         Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_folder.FullName, "data")), "check created the data folder");
+    }
+
+    [Fact]
+    public async Task The_DNS_blocklists_are_named_in_the_summary()
+    {
+        var (exit, stdout, stderr) = await CheckAsync("router.smtp.dnsbl = [\"zen.spamhaus.org=127.0.0.[2..11]\", \"BL.example.\"]");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("0 DKIM domains, DNSBL zen.spamhaus.org=127.0.0.[2..11], bl.example; ", stdout, StringComparison.Ordinal);
+        Assert.Equal("", stderr);
     }
 
     [Fact]
