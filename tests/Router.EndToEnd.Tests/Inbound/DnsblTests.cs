@@ -30,6 +30,8 @@ public sealed class DnsblTests(DnsblTests.World world) : IClassFixture<DnsblTest
 
         public HttpClient Admin { get; private set; } = null!;
 
+        public int SubmissionPort { get; private set; }
+
         /// <summary>The router's MTA listener on [::1].</summary>
         public IPEndPoint Ipv6EndPoint { get; private set; } = null!;
 
@@ -53,6 +55,7 @@ public sealed class DnsblTests(DnsblTests.World world) : IClassFixture<DnsblTest
             new UserStore(users).Set("alice@example.test", Password, iterations: 1000);
             var http = TestPorts.Next();
             var ipv6Port = TestPorts.Next();
+            SubmissionPort = TestPorts.Next();
             Router = await RouterProcess.StartAsync(new RouterOptions
             {
                 TrustedNetworks = ["127.0.0.1/32"],
@@ -62,6 +65,7 @@ public sealed class DnsblTests(DnsblTests.World world) : IClassFixture<DnsblTest
                       smtp.dnsbl = ["bl.test", "codes.test=127.0.0.[2..11]"]
                       dns { servers = ["{{_server}}"], timeout = 2s }
                       http.endpoint = "127.0.0.1:{{http}}"
+                      smtp.submission-endpoints = ["127.0.0.1:{{SubmissionPort}}"]
                       smtp.mta-auth = on
                       auth.users-file = "{{users}}"
                     }
@@ -196,7 +200,26 @@ public sealed class DnsblTests(DnsblTests.World world) : IClassFixture<DnsblTest
         Assert.Single(world.Router.Mailbox("alice@example.test").NewMessagesContaining(token));
         // dnsmasq logs queries in the order they came: the later client's is there, the trusted one's never was.
         await UntilLoggedAsync("query[A] 8.0.0.127.bl.test from");
-        Assert.DoesNotContain("1.0.0.127.bl.test", world.DnsLog, StringComparison.Ordinal);
+        Assert.DoesNotContain(" 1.0.0.127.bl.test ", world.DnsLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Submission_clients_are_never_looked_up_and_MTA_clients_are()
+    {
+        await using (var submission = await SmtpDialog.ConnectAsync(world.SubmissionPort, IPAddress.Parse("127.0.0.10")))
+        {
+            await submission.ExpectAsync("220");
+            await submission.CommandAsync("EHLO client.test", "250");
+            await submission.CommandAsync("QUIT", "221");
+        }
+        await using (var mta = await ConnectAsync(IPAddress.Parse("127.0.0.11")))
+        {
+            await mta.CommandAsync("MAIL FROM:<a@client.test>", "250");
+            await mta.CommandAsync("RCPT TO:<alice@example.test>", "250");
+        }
+
+        await UntilLoggedAsync("query[A] 11.0.0.127.bl.test from");
+        Assert.DoesNotContain(" 10.0.0.127.bl.test ", world.DnsLog, StringComparison.Ordinal);
     }
 
     [Fact]
