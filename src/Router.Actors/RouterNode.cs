@@ -16,6 +16,7 @@ using LinqToDB;
 using Microsoft.Data.Sqlite;
 using Router.Actors.Configuration;
 using Router.Actors.Delivery;
+using Router.Actors.Dnsbl;
 using Router.Actors.Mailbox;
 using Router.Actors.Relay;
 using Router.Actors.Routing;
@@ -282,12 +283,23 @@ public sealed class RouterNode : IAsyncDisposable
         {
             Security = _security = LoadSecurity(configuration.Dkim),
             DeliveredNotices = new DeliveredNotices(notices),
+            Dnsbl = StartDnsbl(configuration.Dnsbl, delivery),
         };
         handoff = services.Handoff;
         BodyBudget = services.BodyBudget;
         SmtpEndpoints = Bind(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services);
         SubmissionEndpoints = Bind(Settings.SubmissionEndpoints, SmtpEndpointKind.Submission, "submission-listener", services);
         TlsEndpoints = Bind(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services);
+    }
+
+    /// <summary>The DNSBL lookups of untrusted clients, through the name servers of router.dns; null when router.smtp.dnsbl names no list.</summary>
+    private DnsblChecker? StartDnsbl(IReadOnlyList<DnsblSite> sites, DeliverySettings delivery)
+    {
+        if (sites.Count == 0) return null;
+        System.Log.Info("DNSBL: untrusted clients of the MTA endpoints are looked up in {0}", string.Join(", ", sites));
+        Admin.RouterMetrics.TrackDnsbl(sites.Select(s => s.Zone));
+        var log = System.Log;
+        return new DnsblChecker(sites, DnsLookupClient.Create(delivery.DnsServers, delivery.DnsTimeout), warning => log.Warning("{0}", warning));
     }
 
     /// <summary>

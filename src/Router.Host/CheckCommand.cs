@@ -7,8 +7,8 @@ namespace Router.Host;
 /// <summary>
 /// `router check`: what `postfix check` is for Postfix. Reads and builds the configuration as a
 /// start (or a SIGHUP) does (<see cref="NodeConfiguration.Read"/>: static routes, name servers,
-/// trusted networks, the queue store, DKIM keys, relay.auth password files), with the configured
-/// TLS certificate, without starting anything, connecting anywhere or creating a file:
+/// trusted networks, DNS blocklists, the queue store, DKIM keys, relay.auth password files), with
+/// the configured TLS certificate, without starting anything, connecting anywhere or creating a file:
 /// one line on what is wrong and exit code 2, else a summary and 0 (warnings, such as a misspelt
 /// setting, are printed and do not fail it).
 /// </summary>
@@ -37,7 +37,8 @@ internal static class CheckCommand
         foreach (var warning in configuration.Warnings) Console.Error.WriteLine($"router: warning: {warning}");
         new UserStore(security.UsersFileIn(settings.DataDir), warning => Console.Error.WriteLine($"router: warning: {warning}")).Load();
         var relayAuth = configuration.RelayCredentials.Count > 0 ? $"; relay.auth credentials for {configuration.RelayCredentials.Count} next hops" : "";
-        Console.WriteLine($"router: configuration OK: {settings.RoutingSummary}, {security.Dkim.Count} DKIM domains; {tls}{relayAuth}");
+        var dnsbl = configuration.Dnsbl.Count > 0 ? $", DNSBL {string.Join(", ", configuration.Dnsbl)}" : "";
+        Console.WriteLine($"router: configuration OK: {settings.RoutingSummary}, {security.Dkim.Count} DKIM domains{dnsbl}; {tls}{relayAuth}");
         return 0;
     }
 }

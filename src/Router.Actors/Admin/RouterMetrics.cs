@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 
@@ -21,6 +22,9 @@ public static class RouterMetrics
     private static long _remoteFailed;
     private static long _sessionsOpen;
 
+    /// <summary>Per DNSBL zone (router.smtp.dnsbl): RCPT commands refused for its listing, lookups that failed.</summary>
+    private static readonly ConcurrentDictionary<string, DnsblCounters> Dnsbl = new(StringComparer.Ordinal);
+
     public static void ConnectionAccepted()
     {
         Interlocked.Increment(ref _connectionsAccepted);
@@ -40,6 +44,20 @@ public static class RouterMetrics
 
     /// <summary>An AUTH attempt refused (535), one per "SASL ... authentication failed" log line.</summary>
     public static void AuthFailed() => Interlocked.Increment(ref _authFailures);
+
+    /// <summary>The zones of router.smtp.dnsbl, so each is exported from the start, at 0.</summary>
+    public static void TrackDnsbl(IEnumerable<string> zones)
+    {
+        foreach (var zone in zones) DnsblOf(zone);
+    }
+
+    /// <summary>A RCPT refused because the client is listed in <paramref name="zone"/> (one per "blocked using" reject line).</summary>
+    public static void DnsblHit(string zone) => Interlocked.Increment(ref DnsblOf(zone).Hits);
+
+    /// <summary>A lookup in <paramref name="zone"/> that failed (timeout, SERVFAIL...): the client was not refused by that list.</summary>
+    public static void DnsblLookupFailed(string zone) => Interlocked.Increment(ref DnsblOf(zone).Failures);
+
+    private static DnsblCounters DnsblOf(string zone) => Dnsbl.GetOrAdd(zone, _ => new DnsblCounters());
 
     public static void LocalDelivery() => Interlocked.Increment(ref _localDeliveries);
 
@@ -85,6 +103,20 @@ public static class RouterMetrics
         Counter("router_mailbox_entities", "Mailbox actors running on this node", ownership.MailboxEntities, "gauge");
         Counter("router_domain_shards", "Destination-domain shards running on this node", ownership.DomainShards, "gauge");
         Counter("router_domain_entities", "Destination-domain queue actors running on this node", ownership.DomainEntities, "gauge");
+        if (!Dnsbl.IsEmpty)
+        {
+            var zones = Dnsbl.OrderBy(z => z.Key, StringComparer.Ordinal).ToArray();
+            void PerZone(string name, string help, Func<DnsblCounters, long> value)
+            {
+                sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
+                  .Append("# TYPE ").Append(name).Append(" counter\n");
+                // Zones are checked to be letters, digits, '-', '_' and dots: nothing to escape in the label.
+                foreach (var (zone, counters) in zones)
+                    sb.Append(name).Append("{zone=\"").Append(zone).Append("\"} ").Append(value(counters).ToString(CultureInfo.InvariantCulture)).Append('\n');
+            }
+            PerZone("router_dnsbl_hits_total", "RCPT commands refused because the client is listed in the DNSBL zone (router.smtp.dnsbl)", c => Interlocked.Read(ref c.Hits));
+            PerZone("router_dnsbl_lookup_failures_total", "DNSBL lookups that failed (timeout, SERVFAIL, REFUSED): the client was not refused by that zone", c => Interlocked.Read(ref c.Failures));
+        }
         if (spool is { } usage)
         {
             Counter("router_spool_segments", "Segment files of the spool log", usage.Segments, "gauge");
@@ -92,5 +124,11 @@ public static class RouterMetrics
             Counter("router_spool_references", "Queued bodies in the spool log, one per destination domain", usage.References, "gauge");
         }
         return sb.ToString();
+    }
+
+    private sealed class DnsblCounters
+    {
+        public long Hits;
+        public long Failures;
     }
 }

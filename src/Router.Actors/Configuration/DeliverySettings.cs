@@ -110,7 +110,7 @@ public sealed record DeliverySettings
         var transport = Map("relay.transport");
         foreach (var (domain, route) in transport) SettingReads.Build($"router.relay.transport \"{domain}\"", () => StaticRoute.Parse(route, mxPort));
         var dnsServers = r.HasPath("dns.servers") ? r.GetStringList("dns.servers").ToArray() : [];
-        foreach (var server in dnsServers) SettingReads.Build("router.dns.servers", () => MxResolver.ParseNameServer(server));
+        foreach (var server in dnsServers) SettingReads.Build("router.dns.servers", () => DnsLookupClient.ParseNameServer(server));
 
         var store = r.GetString("queue.store", "sqlite");
         if (store is not ("sqlite" or "postgresql")) throw new ConfigurationException($"router.queue.store must be \"sqlite\" or \"postgresql\", not \"{store}\"");

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Router.Actors.Dnsbl;
 using Router.Actors.Routing;
 using Router.Actors.Security;
 
@@ -6,19 +7,21 @@ namespace Router.Actors.Configuration;
 
 /// <summary>
 /// What a node builds from its configuration before it starts anything: the delivery and queue
-/// settings (static routes, name servers, the queue store), the trusted networks, the seed nodes,
-/// the DKIM signers and the credentials for next hops (their password files read). <see cref="Read"/> connects nowhere and writes no file; the start, a
+/// settings (static routes, name servers, the queue store), the trusted networks, the DNS
+/// blocklists, the seed nodes, the DKIM signers and the credentials for next hops (their password
+/// files read). <see cref="Read"/> connects nowhere and writes no file; the start, a
 /// SIGHUP and `router check` all go through it, so a configuration that check or a reload passes
 /// is one the next start takes.
 /// </summary>
 public sealed class NodeConfiguration
 {
-    private NodeConfiguration(RouterSettings settings, DeliverySettings delivery, TrustedNetworks trusted, IReadOnlyList<Akka.Actor.Address> seedNodes, DkimMessageSigner? dkim, RelayCredentials relayCredentials, IReadOnlyList<string> warnings)
+    private NodeConfiguration(RouterSettings settings, DeliverySettings delivery, TrustedNetworks trusted, IReadOnlyList<DnsblSite> dnsbl, IReadOnlyList<Akka.Actor.Address> seedNodes, DkimMessageSigner? dkim, RelayCredentials relayCredentials, IReadOnlyList<string> warnings)
     {
         RelayCredentials = relayCredentials;
         Settings = settings;
         Delivery = delivery;
         Trusted = trusted;
+        Dnsbl = dnsbl;
         SeedNodes = seedNodes;
         Dkim = dkim;
         Warnings = warnings;
@@ -30,6 +33,9 @@ public sealed class NodeConfiguration
 
     /// <summary>router.relay.trusted-networks, parsed.</summary>
     public TrustedNetworks Trusted { get; }
+
+    /// <summary>router.smtp.dnsbl, parsed; empty: no list is asked.</summary>
+    public IReadOnlyList<DnsblSite> Dnsbl { get; }
 
     /// <summary>akka.cluster.seed-nodes; empty: the node forms a cluster of its own.</summary>
     public IReadOnlyList<Akka.Actor.Address> SeedNodes { get; }
@@ -48,6 +54,7 @@ public sealed class NodeConfiguration
     {
         var delivery = DeliverySettings.FromConfig(config);
         var trusted = SettingReads.Build("router.relay.trusted-networks", () => new TrustedNetworks(settings.TrustedNetworks));
+        var dnsbl = SettingReads.Build("router.smtp.dnsbl", () => settings.Dnsbl.Select(DnsblSite.Parse).ToArray());
         var seedNodes = SettingReads.Build("akka.cluster.seed-nodes", () => config.GetStringList("akka.cluster.seed-nodes").Select(Akka.Actor.Address.Parse).ToArray());
         var dkim = settings.Security.Dkim.Count > 0 ? DkimMessageSigner.FromSettings(settings.Security.Dkim) : null;
         var relayAuth = settings.Security.RelayAuth;
@@ -61,6 +68,6 @@ public sealed class NodeConfiguration
         var warnings = new List<string>();
         if (new RoutingPolicy(settings).PostmasterProblem(settings.PostmasterAddress) is { } problem) warnings.Add(problem);
         warnings.AddRange(RelayCredentials.ExposedFiles(relayAuth));
-        return new NodeConfiguration(settings, delivery, trusted, seedNodes, dkim, relayCredentials, warnings);
+        return new NodeConfiguration(settings, delivery, trusted, dnsbl, seedNodes, dkim, relayCredentials, warnings);
     }
 }

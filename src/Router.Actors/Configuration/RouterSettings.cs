@@ -27,6 +27,13 @@ public sealed record RouterSettings
     /// smtpd_sasl_auth_enable: port 25 takes mail from other servers, users authenticate on submission.
     /// </summary>
     public bool MtaAuth { get; init; }
+
+    /// <summary>
+    /// router.smtp.dnsbl as written: DNS blocklists ("zone" or "zone=d.d.d.d", Postfix's
+    /// reject_rbl_client) asked about untrusted clients of the MTA endpoints; parsed and checked by
+    /// <see cref="NodeConfiguration"/>. Empty = none.
+    /// </summary>
+    public IReadOnlyList<string> Dnsbl { get; init; } = [];
     public required IReadOnlySet<string> LocalDomains { get; init; }
     public required IReadOnlySet<string> Mailboxes { get; init; }
     public required IReadOnlyDictionary<string, IReadOnlyList<string>> Aliases { get; init; }
@@ -176,6 +183,7 @@ public sealed record RouterSettings
             SubmissionEndpoints = r.HasPath("smtp.submission-endpoints") ? r.GetStringList("smtp.submission-endpoints").Select(ParseEndpoint).ToArray() : [],
             TlsEndpoints = r.HasPath("smtp.tls-endpoints") ? r.GetStringList("smtp.tls-endpoints").Select(ParseEndpoint).ToArray() : [],
             MtaAuth = r.Flag("smtp.mta-auth", false),
+            Dnsbl = DnsblOf(r),
             LocalDomains = localDomains,
             Mailboxes = mailboxes,
             Aliases = aliases,
@@ -214,6 +222,14 @@ public sealed record RouterSettings
         IPAddress.IsLoopback(endpoint.Address)
             ? endpoint
             : throw new ConfigurationException($"router.http.endpoint must be a loopback address (127.0.0.0/8 or ::1), not {endpoint.Address}: the admin endpoint has no authentication and can delete queued mail");
+
+    /// <summary>router.smtp.dnsbl: a list of strings, or one string; an empty list (which Akka's HOCON reads as neither a list nor a string) is none.</summary>
+    private static IReadOnlyList<string> DnsblOf(Config r)
+    {
+        if (!r.HasPath("smtp.dnsbl")) return [];
+        var value = r.GetValue("smtp.dnsbl");
+        return value.IsString() || value.IsArray() || value.IsObject() ? value.Texts("router.smtp.dnsbl") : [];
+    }
 
     /// <summary>router.limits.min-free-space: "auto" (1.5 messages of the largest size, as Postfix's smtpd) or a size; 0 = no check.</summary>
     private static long MinFreeSpaceOf(Config r, long maxMessageSize) =>

@@ -37,16 +37,8 @@ public sealed class MxResolver : IMxResolver
             r => StaticRoute.Parse(r.Value, options.MxPort),
             StringComparer.Ordinal);
 
-        var servers = options.NameServers.Select(ParseNameServer).ToArray();
-        var lookup = servers.Length == 0 ? new LookupClientOptions() : new LookupClientOptions(servers);
-        lookup.UseCache = false;            // we cache whole resolutions, with our own floor and ceiling
-        lookup.Timeout = options.QueryTimeout;
-        lookup.Retries = 1;
-        lookup.ThrowDnsErrors = false;      // NXDOMAIN, SERVFAIL, REFUSED come back as response codes
-        lookup.ContinueOnDnsError = true;   // an erring server hands over to the next configured one
-        lookup.ContinueOnEmptyResponse = false; // NODATA is an answer, not a failure
-        lookup.UseRandomNameServer = false; // the configured order is the order of preference
-        _dns = new LookupClient(lookup);
+        // We cache whole resolutions, with our own floor and ceiling.
+        _dns = DnsLookupClient.Create(options.NameServers, options.QueryTimeout);
     }
 
     public async Task<MxResolution> ResolveAsync(string domain, CancellationToken ct)
@@ -278,16 +270,6 @@ public sealed class MxResolver : IMxResolver
         if (inner.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase))
             return IPAddress.TryParse(inner[5..], out address!) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
         return IPAddress.TryParse(inner, out address!) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
-    }
-
-    /// <summary>"ip:port", or "ip" for port 53; throws FormatException on anything else.</summary>
-    internal static IPEndPoint ParseNameServer(string text)
-    {
-        // IPEndPoint parses "1.2.3.4:53" and "[::1]:53"; without a port it leaves 0, meaning 53.
-        if (!IPEndPoint.TryParse(text.Trim(), out var ep))
-            throw new FormatException($"name server '{text}' is not of the form ip:port");
-        if (ep.Port == 0) ep.Port = 53;
-        return ep;
     }
 
     private enum LookupStatus { Found, NoData, NxDomain, Failed }

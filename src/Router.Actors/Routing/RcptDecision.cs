@@ -7,5 +7,8 @@ public sealed record RcptDecision(IReadOnlyList<Destination> Destinations, SmtpR
 {
     public bool Accepted => Reply.IsPositive;
 
+    /// <summary>Refused as relaying by a client that may not relay (554 5.7.1 Relay access denied).</summary>
+    public bool RelayDenied => ReferenceEquals(Reply, Replies.RelayDenied);
+
     public static RcptDecision Refuse(SmtpReply reply) => new([], reply);
 }

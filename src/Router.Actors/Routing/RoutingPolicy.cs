@@ -32,6 +32,18 @@ public sealed class RoutingPolicy
             ? null
             : $"router.postmaster {postmaster} is neither a local mailbox nor an alias: RCPT TO:<postmaster> gets 550, and RFC 5321 s4.5.1 requires it to take mail";
 
+    /// <summary>
+    /// postmaster@ a local domain (any case), or router.postmaster, where RCPT TO:&lt;postmaster&gt;
+    /// goes: the address a refused client is told to write to, which policy refusals (such as a
+    /// DNSBL listing) leave open, as RFC 5321 s4.5.1 and common practice want.
+    /// </summary>
+    public bool IsPostmaster(MailAddress recipient)
+    {
+        var inUse = _inUse;
+        return recipient.LocalPart.Equals("postmaster", StringComparison.OrdinalIgnoreCase) && inUse.Settings.LocalDomains.Contains(recipient.Domain.ToLowerInvariant())
+            || recipient.LocalPart.Equals(inUse.Postmaster.LocalPart, StringComparison.OrdinalIgnoreCase) && recipient.Domain.Equals(inUse.Postmaster.Domain, StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <param name="recipient">The RCPT address.</param>
     /// <param name="mayRelay">True for trusted or authenticated clients.</param>
     public RcptDecision Decide(MailAddress recipient, bool mayRelay)

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Router.Actors.Configuration;
 using Router.Actors.Delivery;
+using Router.Actors.Dnsbl;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
 using Router.Protocol;
@@ -29,6 +30,9 @@ public sealed record SmtpServices(
 
     /// <summary>"delivered" notices (NOTIFY=SUCCESS at a local mailbox); none unless the node sets it.</summary>
     public DeliveredNotices? DeliveredNotices { get; init; }
+
+    /// <summary>The DNS blocklists asked about untrusted clients of the MTA endpoints (router.smtp.dnsbl); null: none.</summary>
+    public DnsblChecker? Dnsbl { get; init; }
 
     /// <summary>TLS, AUTH, submission sender policy and DKIM; disabled unless the node sets it.</summary>
     public SmtpSecurity Security { get; init; } = SmtpSecurity.Disabled;

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using Router.Actors.Admin;
 using Router.Actors.Delivery;
+using Router.Actors.Dnsbl;
 using Akka.Event;
 using Router.Actors.Mailbox;
 using Router.Actors.Routing;
@@ -23,7 +24,9 @@ namespace Router.Actors.Smtp;
 /// on submission endpoints and, with router.smtp.mta-auth, on the MTA port) lets a user relay;
 /// on submission endpoints (RFC 6409) AUTH comes before MAIL, the sender must
 /// be the user's own, and Date/Message-ID are added when missing. Relayed mail from trusted or
-/// authenticated clients is DKIM-signed (RFC 6376) before its owners get it.
+/// authenticated clients is DKIM-signed (RFC 6376) before its owners get it. An untrusted client
+/// of the MTA port is looked up in the DNS blocklists (router.smtp.dnsbl) as it connects, and
+/// its recipients are refused when it is listed (Postfix's reject_rbl_client).
 /// </summary>
 public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
 {
@@ -51,6 +54,16 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private IReadOnlyList<CommandLine> _heldLines = [];
     private bool _heldClosed;
 
+    /// <summary>
+    /// The DNSBL verdict on the client (a listing, or null), asked for as it connects so that it
+    /// is usually in by its first RCPT; null when no list is asked (trusted networks, submission,
+    /// no router.smtp.dnsbl): then the session does nothing more for DNSBLs than test this field.
+    /// </summary>
+    private Task<DnsblListing?>? _dnsbl;
+
+    /// <summary>A RCPT waits for <see cref="_dnsbl"/>; it and the lines after it are held.</summary>
+    private bool _awaitingDnsbl;
+
     /// <summary>The session's maillog lines (Postfix's wording).</summary>
     private readonly SessionLog _maillog;
 
@@ -65,6 +78,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         Receive<CommandBatch>(OnCommands);
         Receive<TlsStarted>(_ => OnTlsStarted());
         Receive<AuthChecked>(OnAuthChecked);
+        Receive<DnsblChecked>(_ => OnDnsblChecked());
         Receive<BodyRead>(OnBody);
         Receive<ReadFailed>(OnReadFailed);
         Receive<OwnerReply>(OnOwnerReply);
@@ -110,6 +124,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         RouterMetrics.ConnectionAccepted();
         _maillog.Connected();
+        if (_services.Dnsbl is { } dnsbl && _kind == SmtpEndpointKind.Mta && !_trusted) _dnsbl = dnsbl.CheckAsync(_connection.RemoteAddress);
         if (_kind == SmtpEndpointKind.ImplicitTlsSubmission)
         {
             // RFC 8314 s3.3: the TLS handshake comes first; the greeting is the first thing sent under TLS.
@@ -216,6 +231,14 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         for (var i = 0; i < lines.Count; i++)
         {
+            if (_dnsbl is { IsCompleted: false } && _sasl is null && _user is null && IsRcpt(lines[i]))
+            {
+                // The DNSBL answer is not in yet: this RCPT and what follows wait for it.
+                _heldLines = i == 0 ? lines : lines.Skip(i).ToArray();
+                _heldClosed = closed;
+                AwaitDnsbl();
+                return;
+            }
             var next = _sasl is not null ? SaslResponse(lines[i]) : Handle(lines[i]);
             if (next == Next.Wait && _awaitingAuth)
             {
@@ -388,6 +411,11 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         if (rcpt is null) return Error(error!);
         _maillog.Rcpt(rcpt.Recipient);
         var decision = _services.Policy.Decide(rcpt.Recipient, MayRelay);
+        if (_dnsbl is not null && Listed(rcpt.Recipient, decision) is { } listing)
+        {
+            RouterMetrics.DnsblHit(listing.Zone);
+            return Error(listing.Reply);
+        }
         if (!decision.Accepted) return Error(decision.Reply);
         transaction.Recipients.Add(rcpt);
         foreach (var destination in decision.Destinations)
@@ -781,6 +809,38 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         ProcessLines(held, _heldClosed);
     }
 
+    // ---- DNSBL (RFC 5782; Postfix's reject_rbl_client) ----
+
+    private static bool IsRcpt(CommandLine line) =>
+        line.Crlf && !line.IsTooLong && CommandParser.ParseVerb(line.Bytes.Span, out _) == SmtpVerb.Rcpt;
+
+    private void AwaitDnsbl()
+    {
+        _awaitingDnsbl = true;
+        _dnsbl!.ContinueWith(_ => DnsblChecked.Instance, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).PipeTo(Self);
+    }
+
+    private void OnDnsblChecked()
+    {
+        if (!_awaitingDnsbl) return;
+        _awaitingDnsbl = false;
+        var held = _heldLines;
+        _heldLines = [];
+        ProcessLines(held, _heldClosed);
+    }
+
+    /// <summary>
+    /// The listing that refuses this recipient, where Postfix's reject_rbl_client refuses it: not
+    /// for an authenticated user (permit_sasl_authenticated comes first), not when the recipient is
+    /// refused as relaying anyway (reject_unauth_destination comes first: "Relay access denied"
+    /// stays the answer), never for the postmaster (RFC 5321 s4.5.1: a listed sender must be able
+    /// to reach us about it); before an unknown user's 550.
+    /// </summary>
+    private DnsblListing? Listed(MailAddress recipient, RcptDecision decision) =>
+        _dnsbl is { IsCompletedSuccessfully: true, Result: { } listing } && _user is null && !decision.RelayDenied && !_services.Policy.IsPostmaster(recipient)
+            ? listing
+            : null;
+
     // ---- message completion: submission headers (RFC 6409 s8) and DKIM (RFC 6376) ----
 
     /// <summary>The message as its owners get it: a client's Return-Path dropped, missing Date/Message-ID added on submission, then DKIM-signed when it leaves.</summary>
@@ -900,6 +960,12 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     }
 
     private sealed record ReadFailed(Exception? Error);
+
+    /// <summary>The DNSBL verdict is in (<see cref="_dnsbl"/>). Not a dead letter when the session closed meanwhile.</summary>
+    private sealed record DnsblChecked : IDeadLetterSuppression
+    {
+        public static readonly DnsblChecked Instance = new();
+    }
 
     /// <summary>A refused BDAT chunk being read and thrown away, and what to answer after it.</summary>
     private sealed record Discard(SmtpReply Reply, bool EndsTransaction);

@@ -17,7 +17,7 @@ public class DnsmasqFixture : IAsyncLifetime
     public const string DnsmasqPath = "/usr/sbin/dnsmasq";
 
     private static readonly string[] AllowedOptions =
-        ["--mx-host=", "--host-record=", "--cname=", "--txt-record=", "--srv-host=", "--dns-rr=", "--local=", "--address="];
+        ["--mx-host=", "--host-record=", "--cname=", "--txt-record=", "--srv-host=", "--dns-rr=", "--local=", "--address=", "--server=/"];
 
     private readonly ConcurrentDictionary<string, Instance> _instances = new();
 
@@ -26,6 +26,21 @@ public class DnsmasqFixture : IAsyncLifetime
 
     /// <summary>"--host-record=name,ip[,ip...]": A and AAAA records (and the matching PTR).</summary>
     public static string Host(string name, params string[] addresses) => $"--host-record={name},{string.Join(',', addresses)}";
+
+    /// <summary>"--txt-record=name,text": one TXT record of one string.</summary>
+    public static string Txt(string name, string text) => $"--txt-record={name},{text}";
+
+    /// <summary>
+    /// "--server=/domain/127.0.0.1#port": queries under <paramref name="domain"/> are forwarded to
+    /// that loopback server (which may answer SERVFAIL, or nothing at all), and its answer, or
+    /// none, relayed: the failures of a zone behind this dnsmasq.
+    /// </summary>
+    public static string Forward(string domain, string server)
+    {
+        var endpoint = IPEndPoint.Parse(server);
+        if (!IPAddress.IsLoopback(endpoint.Address)) throw new ArgumentException($"{server} is not a loopback server", nameof(server));
+        return $"--server=/{domain}/{endpoint.Address}#{endpoint.Port}";
+    }
 
     /// <summary>
     /// Starts one dnsmasq serving <paramref name="records"/> (dnsmasq options such as

@@ -129,6 +129,8 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.relay.auth { \"smtp.provider.test:smtp\" { user = \"u\", password-file = \"/etc/hostname\" } }", "router: router.relay.auth \"smtp.provider.test:smtp\": 'smtp.provider.test:smtp' is not a next hop of the form host:port")]
     [InlineData("router.relay.auth { \"smtp.provider.test:587\" { user = \"u\", password-file = \"/nonexistent/relay-password\" } }", "router: router.relay.auth \"smtp.provider.test:587\": password-file /nonexistent/relay-password does not exist")]
     [InlineData("router.relay.auth { \"smtp.provider.test:587\" { user = \"u\", password = \"s3cret\" } }", "router: router.relay.auth \"smtp.provider.test:587\": a password is never written in the configuration")]
+    [InlineData("router.smtp.dnsbl = [\"bl.example=127.0.0.[2..300]\"]", "router: router.smtp.dnsbl: 'bl.example=127.0.0.[2..300]': '[2..300]' in the result filter is not")]
+    [InlineData("router.smtp.dnsbl = [\"spamhaus\"]", "router: router.smtp.dnsbl: 'spamhaus': 'spamhaus' is not a DNS zone")]
     public async Task A_setting_the_start_refuses_fails_the_check_without_connecting_or_creating_files(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
@@ -154,6 +156,16 @@ public sealed class CheckCommandTests : IDisposable
         Assert.True(exit == 0, stdout + stderr);
         Assert.Contains("; relay.auth credentials for 1 next hops", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("pr0vider-S3cret", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_DNS_blocklists_are_named_in_the_summary()
+    {
+        var (exit, stdout, stderr) = await CheckAsync("router.smtp.dnsbl = [\"zen.spamhaus.org=127.0.0.[2..11]\", \"BL.example.\"]");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("0 DKIM domains, DNSBL zen.spamhaus.org=127.0.0.[2..11], bl.example; ", stdout, StringComparison.Ordinal);
+        Assert.Equal("", stderr);
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Router.EndToEnd.Tests.Infrastructure;
 
-/// <summary>A router's /metrics (Prometheus text, no labels) as name -> value.</summary>
+/// <summary>A router's /metrics (Prometheus text) as name -> value; a labelled sample is keyed with its labels, as written (<c>router_dnsbl_hits_total{zone="bl.test"}</c>).</summary>
 public static class AdminMetrics
 {
     public static async Task<Dictionary<string, long>> ReadAsync(HttpClient client) =>

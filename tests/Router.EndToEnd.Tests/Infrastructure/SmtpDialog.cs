@@ -28,14 +28,18 @@ public sealed class SmtpDialog : IAsyncDisposable, IDisposable
 
     /// <param name="port">The router's port on 127.0.0.1.</param>
     /// <param name="from">A loopback source address (e.g. 127.0.0.2, an untrusted client); null = the default.</param>
-    public static async Task<SmtpDialog> ConnectAsync(int port, IPAddress? from = null)
+    public static Task<SmtpDialog> ConnectAsync(int port, IPAddress? from = null) => ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), from);
+
+    /// <param name="server">A router's listener on a loopback address, IPv4 or IPv6 ([::1]).</param>
+    /// <param name="from">A loopback source address of the same family; null = the default.</param>
+    public static async Task<SmtpDialog> ConnectAsync(IPEndPoint server, IPAddress? from = null)
     {
-        var client = new TcpClient(AddressFamily.InterNetwork) { NoDelay = true };
+        var client = new TcpClient(server.AddressFamily) { NoDelay = true };
         try
         {
             if (from is not null) client.Client.Bind(new IPEndPoint(from, 0));
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            await client.ConnectAsync(IPAddress.Loopback, port, cts.Token);
+            await client.ConnectAsync(server, cts.Token);
         }
         catch
         {

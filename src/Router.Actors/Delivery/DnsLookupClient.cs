@@ -1,0 +1,38 @@
+using System.Net;
+using DnsClient;
+
+namespace Router.Actors.Delivery;
+
+/// <summary>
+/// The one way the node asks DNS: router.dns.servers in their configured order (empty: the
+/// system's resolvers), router.dns.timeout per query, retried once. Shared by the MX lookups of
+/// relayed mail (<see cref="MxResolver"/>) and the DNSBL lookups of inbound clients, so both see
+/// the same name servers. Errors come back as response codes, never as exceptions, and nothing is
+/// cached here: each user caches what it derives, for the TTLs it read.
+/// </summary>
+internal static class DnsLookupClient
+{
+    public static LookupClient Create(IReadOnlyList<string> nameServers, TimeSpan timeout)
+    {
+        var servers = nameServers.Select(ParseNameServer).ToArray();
+        var lookup = servers.Length == 0 ? new LookupClientOptions() : new LookupClientOptions(servers);
+        lookup.UseCache = false;
+        lookup.Timeout = timeout;
+        lookup.Retries = 1;
+        lookup.ThrowDnsErrors = false;      // NXDOMAIN, SERVFAIL, REFUSED come back as response codes
+        lookup.ContinueOnDnsError = true;   // an erring server hands over to the next configured one
+        lookup.ContinueOnEmptyResponse = false; // NODATA is an answer, not a failure
+        lookup.UseRandomNameServer = false; // the configured order is the order of preference
+        return new LookupClient(lookup);
+    }
+
+    /// <summary>"ip:port", or "ip" for port 53; throws FormatException on anything else.</summary>
+    public static IPEndPoint ParseNameServer(string text)
+    {
+        // IPEndPoint parses "1.2.3.4:53" and "[::1]:53"; without a port it leaves 0, meaning 53.
+        if (!IPEndPoint.TryParse(text.Trim(), out var ep))
+            throw new FormatException($"name server '{text}' is not of the form ip:port");
+        if (ep.Port == 0) ep.Port = 53;
+        return ep;
+    }
+}
