@@ -16,8 +16,10 @@ namespace Router.Actors.Sharding;
 /// <remarks>
 /// Time: the database decides when a lease has expired (<c>now()</c> there), so the nodes' clocks
 /// need not agree. A holder counts on its own monotonic clock from the moment it sent its last
-/// successful renewal, which is before the database stamped it, and gives the lease up one renewal
-/// interval before the TTL has passed: it stops its shard before any other owner can take the lease.
+/// successful renewal, which is before the database stamped it, and gives the lease up two renewal
+/// intervals before the TTL has passed: a renewal may take up to one interval (it is cancelled
+/// then) and the check comes once per interval, so the shard is told to stop before any other
+/// owner can take the lease.
 /// The owner is the node's host:port (Akka's lease owner name): a node restarted on its address
 /// takes its leases back at once; another address waits for the TTL.
 /// </remarks>
@@ -46,7 +48,7 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
         _renewals = RenewLoopAsync(_stop.Token);
     }
 
-    /// <summary>How often the held leases are renewed; a holder gives a lease up after TTL minus this without a renewal.</summary>
+    /// <summary>How often the held leases are renewed; a holder gives a lease up after TTL minus twice this without a renewal.</summary>
     public TimeSpan Interval { get; }
 
     /// <summary>Creates the lease table (one node at a time) and registers the keeper with the actor system.</summary>
@@ -132,7 +134,9 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
         lock (_lock) return _held.TryGetValue(name, out var held) && Stopwatch.GetTimestamp() < held.ValidUntil;
     }
 
-    private long ValidUntil(long sent) => sent + (long)((_ttl - Interval).TotalSeconds * Stopwatch.Frequency);
+    private TimeSpan Validity => _ttl - 2 * Interval;
+
+    private long ValidUntil(long sent) => sent + (long)(Validity.TotalSeconds * Stopwatch.Frequency);
 
     private async Task RenewLoopAsync(CancellationToken ct)
     {
@@ -165,24 +169,27 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
             }
             foreach (var (name, _) in overdue) _held.Remove(name);
         }
-        Lose(overdue, $"not renewed for {(_ttl - Interval).TotalSeconds:0.#} s (the database did not answer, or this process was paused)");
+        Lose(overdue, $"not renewed for {Validity.TotalSeconds:0.#} s (the database did not answer, or this process was paused)");
 
         foreach (var (owner, names) in byOwner)
         {
             var sent = Stopwatch.GetTimestamp();
             HashSet<string> renewed = [];
+            // At most one interval: a database that hangs must not hold up the next deadline check.
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            bounded.CancelAfter(Interval);
             try
             {
                 await using var command = _source.CreateCommand(
                     "UPDATE router_shard_leases SET expires = now() + $3 WHERE owner = $1 AND name = ANY($2) RETURNING name");
-                command.CommandTimeout = Math.Max(1, (int)Interval.TotalSeconds);
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
                 command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. names] });
                 command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _ttl });
-                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await reader.ReadAsync(ct).ConfigureAwait(false)) renewed.Add(reader.GetString(0));
+                await using var reader = await command.ExecuteReaderAsync(bounded.Token).ConfigureAwait(false);
+                while (await reader.ReadAsync(bounded.Token).ConfigureAwait(false)) renewed.Add(reader.GetString(0));
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException
+                || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
                 // Kept until their deadline: the next tick gives them up if the database stays away.
                 _log.Warning("could not renew {0} shard leases: {1}", names.Count, e.Message);
