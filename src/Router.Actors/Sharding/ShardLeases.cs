@@ -241,7 +241,7 @@ public sealed class PostgresShardLease(LeaseSettings settings, ExtendedActorSyst
 {
     private readonly ShardLeases _leases = ShardLeases.Get(system);
 
-    public override Task<bool> Acquire() => Acquire(null!);
+    public override Task<bool> Acquire() => _leases.AcquireAsync(Settings.LeaseName, Settings.OwnerName, lost: null);
 
     public override Task<bool> Acquire(Action<Exception> leaseLostCallback) =>
         _leases.AcquireAsync(Settings.LeaseName, Settings.OwnerName, leaseLostCallback);
