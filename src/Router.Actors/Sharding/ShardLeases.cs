@@ -107,16 +107,25 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
     /// <summary>Once per lease until it is taken (the shard retries every <see cref="Interval"/>): who holds it.</summary>
     private async Task WarnRefusedAsync(string name, string owner)
     {
-        await using var command = _source.CreateCommand("SELECT owner, extract(epoch FROM expires - now())::float8 FROM router_shard_leases WHERE name = $1");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = name });
-        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-        var holder = await reader.ReadAsync().ConfigureAwait(false) ? $"{reader.GetString(0)} (for {reader.GetDouble(1):0.#} s more unless renewed)" : "another owner";
+        var holder = "another owner";
+        try
+        {
+            await using var command = _source.CreateCommand("SELECT owner, extract(epoch FROM expires - now())::float8 FROM router_shard_leases WHERE name = $1");
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = name });
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            if (await reader.ReadAsync().ConfigureAwait(false)) holder = $"{reader.GetString(0)} (for {reader.GetDouble(1):0.#} s more unless renewed)";
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // The warning goes out without the holder's name; the refusal stands either way.
+        }
         _log.Warning("lease {0} is held by {1}: another cluster on this database (check the seed nodes), or a member that stopped without giving it back; {2} waits for it", name, holder, owner);
     }
 
     /// <summary>
-    /// Gives the lease back (nothing to do when another owner had taken it). Synchronous: a shard releases its lease as it stops, and the next owner starts
-    /// the shard right after; a release still in flight would make it wait for a retry.
+    /// Gives the lease back (nothing to do when another owner had taken it). Synchronous: a shard
+    /// releases its lease as it stops, and the next owner starts the shard right after; a release
+    /// still in flight would make it wait for a retry.
     /// </summary>
     public void Release(string name, string owner)
     {
