@@ -234,6 +234,14 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             TryStopForHandOff();
             return;
         }
+        if (_services.HoldsLease is { } holds && !holds(_domain))
+        {
+            // Fenced: this node's lease for the shard has lapsed (the process was paused, or the
+            // database is away) and another node may run this queue now. No attempt starts; the
+            // shard is being stopped.
+            _log.Warning("{0}: no delivery attempt, this node no longer holds the shard's lease", _domain);
+            return;
+        }
         var now = DateTimeOffset.UtcNow;
         foreach (var id in _waiting.TakeDue(now)) _ready.Enqueue(id);
         while (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination)

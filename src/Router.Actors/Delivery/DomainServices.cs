@@ -11,4 +11,11 @@ public sealed record DomainServices(
     IMxResolver Resolver,
     IMessageStore Store,
     DsnDispatcher Notices,
-    RelayCredentials? RelayCredentials = null);
+    RelayCredentials? RelayCredentials = null)
+{
+    /// <summary>
+    /// In a cluster: whether this node still holds the lease of a domain's shard (<see cref="Sharding.ShardLeases"/>),
+    /// by its own clock. Null: no leases (one node).
+    /// </summary>
+    public Func<string, bool>? HoldsLease { get; init; }
+}

@@ -340,6 +340,34 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     /// <summary>
+    /// A queue whose node no longer holds its shard's lease (the process was paused past the
+    /// lease's validity) starts no delivery attempt, even one its own timer asks for: another node
+    /// may be running the same queue.
+    /// </summary>
+    [Fact]
+    public async Task A_queue_whose_node_lost_the_shard_lease_starts_no_attempt()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var holds = false;
+        var queue = Sys.ActorOf(DomainDeliveryActor.Props(Domain, _services.Services with { HoldsLease = domain => domain == Domain && Volatile.Read(ref holds) }));
+
+        queue.Tell(await MessageAsync("Q1"));
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+        queue.Tell(new DomainDeliveryActor.RetryNow(Domain, null));
+        ExpectMsg<DomainDeliveryActor.Retried>(Deadline);
+        Assert.Single(Queue(queue).Messages);
+        Assert.Equal(0, _services.Resolver.Lookups);
+        Assert.Empty(_server.Messages);
+
+        // Held (as by a node that took the lease): the same queue delivers.
+        Volatile.Write(ref holds, true);
+        queue.Tell(new DomainDeliveryActor.RetryNow(Domain, null));
+        ExpectMsg<DomainDeliveryActor.Retried>(Deadline);
+        await _server.Received(1).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+    }
+
+    /// <summary>
     /// An Enqueue that reaches the queue after its session answered 451 (it waited in a shard for
     /// the shard's lease, or behind a slow journal) is not queued: its client sends the message again.
     /// </summary>

@@ -79,6 +79,22 @@ public sealed class ShardLeasesStoreTests : IAsyncLifetime
         Assert.Equal("node-b", await HolderAsync("shard-2"));
     }
 
+    /// <summary>An entity asks by its own id for the lease Akka's sharding took for its shard ("{system}-shard-domain-{shard}").</summary>
+    [Fact]
+    public async Task An_entity_finds_the_lease_of_its_shard_by_the_name_sharding_gives_it()
+    {
+        var a = await KeeperAsync();
+        var extractor = new Router.Actors.Delivery.DomainDeliveryActor.MessageExtractor();
+        var holds = a.HolderCheck(_systems[^1], "domain", extractor);
+        var shard = extractor.ShardId("far.test", null);
+        var other = Enumerable.Range(0, 1000).Select(i => $"d{i}.test").First(d => extractor.ShardId(d, null) != shard);
+
+        Assert.False(holds("far.test"));
+        Assert.True(await a.AcquireAsync($"{_systems[^1].Name}-shard-domain-{shard}", "node-a", null));
+        Assert.True(holds("far.test"));
+        Assert.False(holds(other));
+    }
+
     [Fact]
     public async Task A_holder_hears_that_its_lease_was_taken()
     {
