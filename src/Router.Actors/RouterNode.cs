@@ -121,6 +121,7 @@ public sealed class RouterNode : IAsyncDisposable
               }
             }
             router.shard-lease.lease-class = "{{typeof(PostgresShardLease).AssemblyQualifiedName}}"
+            {{ReplayKeepsEveryEvent("akka.persistence.journal.sql")}}
             akka.cluster.sharding {
               remember-entities-store = eventsourced
               journal-plugin-id = "akka.persistence.journal.sql"
@@ -128,6 +129,17 @@ public sealed class RouterNode : IAsyncDisposable
             }
             """), setup);
     }
+
+    /// <summary>
+    /// A queue's recovery replays every event of its journal. Akka's default replay filter
+    /// (repair-by-discard-old) drops the events of a writer that wrote again after a newer one,
+    /// taking them for a zombie's: when a paused node resumed and wrote before its shard was
+    /// stopped, the queue that took over lost the envelopes written after that (an audit saw two
+    /// messages that had got 250 lost, and delivered ones bounced). Applied in sequence order,
+    /// every event counts: a delivery may be repeated, nothing accepted is dropped. A warning is
+    /// still logged for each such event.
+    /// </summary>
+    internal static string ReplayKeepsEveryEvent(string journalPath) => $"{journalPath}.replay-filter.mode = warn";
 
     /// <summary>The shard hand-off timeout derived from the owners' deadline (<see cref="RouterSettings.ShardHandOffTimeout"/>), unless the configuration sets one.</summary>
     internal static Config ShardingConfig(Config config, RouterSettings settings) =>
