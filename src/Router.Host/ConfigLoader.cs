@@ -46,13 +46,12 @@ internal static class ConfigLoader
     /// </summary>
     private static Config Parse(string path)
     {
-        var text = File.ReadAllText(path);
-        if (HoconShape.Problem(text) is { } problem) throw new ConfigurationException($"{path}, {problem}");
+        var text = Read(path);
         try
         {
-            return ConfigurationFactory.ParseString(text);
+            return ConfigurationFactory.ParseString(text, name => Include(path, name));
         }
-        catch (Exception e) when (e is FormatException or ConfigurationException)
+        catch (Exception e) when (e is FormatException or ConfigurationException && e is not IncludeFailed)
         {
             // Akka's message is "Unknown token at position N:" and the text around it on further lines.
             var message = e.Message.Split('\n')[0].Trim().TrimEnd(':');
@@ -63,6 +62,28 @@ internal static class ConfigLoader
             throw new ConfigurationException($"{path}{line}: {message} (keys with '@', such as addresses, must be quoted: \"user@example.test\" = ...)");
         }
     }
+
+    private static string Read(string path)
+    {
+        var text = File.ReadAllText(path);
+        if (HoconShape.Problem(text) is { } problem) throw new ConfigurationException($"{path}, {problem}");
+        return text;
+    }
+
+    /// <summary>
+    /// <c>include "file"</c> (HOCON): the file relative to the including file's folder, as other
+    /// relative paths in a configuration are. Akka's parser has no resolver of its own (it failed
+    /// with a NullReferenceException).
+    /// </summary>
+    private static Akka.Configuration.Hocon.HoconRoot Include(string including, string name)
+    {
+        var file = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(including))!, name);
+        if (!File.Exists(file)) throw new IncludeFailed($"{including}: include \"{name}\": {file} does not exist");
+        return Akka.Configuration.Hocon.Parser.Parse(Read(file), next => Include(file, next));
+    }
+
+    /// <summary>An include that names no file: its message already says where.</summary>
+    private sealed class IncludeFailed(string message) : ConfigurationException(message);
 
     private static string DefaultConfigPath()
     {

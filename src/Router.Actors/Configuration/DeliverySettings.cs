@@ -116,6 +116,19 @@ public sealed record DeliverySettings
         if (store is not ("sqlite" or "postgresql")) throw new ConfigurationException($"router.queue.store must be \"sqlite\" or \"postgresql\", not \"{store}\"");
         var connection = r.GetString("queue.connection-string", "");
         if (store == "postgresql" && connection.Length == 0) throw new ConfigurationException("router.queue.connection-string is required with store = postgresql");
+        if (store == "postgresql")
+        {
+            // Read as the start reads it (a bad Port= stopped the start with a stack trace); the
+            // message names the key, never the value (it may be a password).
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ConfigurationException($"router.queue.connection-string: {e.Message}");
+            }
+        }
 
         var leaseTtl = r.Duration("queue.lease-ttl", d.LeaseTtl);
         if (leaseTtl < TimeSpan.FromSeconds(3)) throw new ConfigurationException($"router.queue.lease-ttl must be at least 3s, not {leaseTtl.TotalSeconds:0.###}s");

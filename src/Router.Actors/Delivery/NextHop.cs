@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Router.Actors.Delivery;
 
 /// <summary>
@@ -8,10 +10,15 @@ namespace Router.Actors.Delivery;
 /// </summary>
 internal static class NextHop
 {
-    /// <summary>The key of the host (a route's or an MX host's name, or an address) and port a connection goes to.</summary>
+    /// <summary>
+    /// The key of the host (a route's or an MX host's name, or an address) and port a connection
+    /// goes to. An address is written in its one canonical form ("[0:0:0::1]" is "[::1]"), so that
+    /// a key matches the address however the route spells it.
+    /// </summary>
     public static string Key(string host, int port)
     {
         var name = host.Trim().TrimEnd('.').ToLowerInvariant();
+        if (IPAddress.TryParse(name, out var address)) name = address.ToString();
         return name.Contains(':', StringComparison.Ordinal) ? $"[{name}]:{port}" : $"{name}:{port}";
     }
 

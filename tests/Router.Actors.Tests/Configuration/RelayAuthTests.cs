@@ -42,6 +42,8 @@ public sealed class RelayAuthTests : IDisposable
     [InlineData("smtp.provider.test", "smtp.provider.test:25")]
     [InlineData("127.0.0.1:5870", "127.0.0.1:5870")]
     [InlineData("[2001:DB8::1]:587", "[2001:db8::1]:587")]
+    [InlineData("[0:0:0::1]:5871", "[::1]:5871")]
+    [InlineData("[2001:db8:0:0:0:0:0:1]:587", "[2001:db8::1]:587")]
     public void A_next_hop_key_is_written_as_a_route_writes_its_host(string key, string expected) =>
         Assert.Equal(expected, NextHop.ParseKey(key, 25));
 

@@ -126,6 +126,7 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.dns.servers = [\"localhost\"]", "router: router.dns.servers: name server 'localhost' is not of the form ip:port")]
     [InlineData("router.relay.transport { \"bad.test\" = \"nohostport:99999\" }", "router: router.relay.transport \"bad.test\": static route 'nohostport:99999': '99999' is not a port")]
     [InlineData("akka.cluster.seed-nodes = [\"nonsense\"]", "router: akka.cluster.seed-nodes: ")]
+    [InlineData("router.queue { store = \"postgresql\", connection-string = \"Host=127.0.0.1;Port=notaport;Password=s3cr3t\" }", "router: router.queue.connection-string: Couldn't set port")]
     [InlineData("router.relay.auth { \"smtp.provider.test:smtp\" { user = \"u\", password-file = \"/etc/hostname\" } }", "router: router.relay.auth \"smtp.provider.test:smtp\": 'smtp.provider.test:smtp' is not a next hop of the form host:port")]
     [InlineData("router.relay.auth { \"smtp.provider.test:587\" { user = \"u\", password-file = \"/nonexistent/relay-password\" } }", "router: router.relay.auth \"smtp.provider.test:587\": password-file /nonexistent/relay-password does not exist")]
     [InlineData("router.relay.auth { \"smtp.provider.test:587\" { user = \"u\", password = \"s3cret\" } }", "router: router.relay.auth \"smtp.provider.test:587\": a password is never written in the configuration")]
@@ -156,6 +157,22 @@ public sealed class CheckCommandTests : IDisposable
         Assert.True(exit == 0, stdout + stderr);
         Assert.Contains("; relay.auth credentials for 1 next hops", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("pr0vider-S3cret", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>HOCON's include, relative to the including file (Akka's parser has no resolver: it failed with a NullReferenceException).</summary>
+    [Fact]
+    public async Task An_included_file_is_read_relative_to_the_including_one_and_a_missing_one_is_named()
+    {
+        Directory.CreateDirectory(Path.Combine(_folder.FullName, "conf.d"));
+        await File.WriteAllTextAsync(Path.Combine(_folder.FullName, "conf.d", "aliases.conf"), "router.aliases { \"sales@example.test\" = [\"demo@example.test\"] }\n");
+        var (exit, stdout, stderr) = await CheckAsync("include \"conf.d/aliases.conf\"");
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("1 aliases", stdout, StringComparison.Ordinal);
+
+        (exit, stdout, stderr) = await CheckAsync("include \"conf.d/missing.conf\"");
+        Assert.Equal(2, exit);
+        Assert.Equal($"router: {Path.Combine(_folder.FullName, "router.hocon")}: include \"conf.d/missing.conf\": {Path.Combine(_folder.FullName, "conf.d", "missing.conf")} does not exist", stderr.Trim());
+        Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
     }
 
     [Fact]
