@@ -55,6 +55,8 @@ public sealed class NodeConfiguration
         var delivery = DeliverySettings.FromConfig(config);
         var trusted = SettingReads.Build("router.relay.trusted-networks", () => new TrustedNetworks(settings.TrustedNetworks));
         var dnsbl = SettingReads.Build("router.smtp.dnsbl", () => settings.Dnsbl.Select(DnsblSite.Parse).ToArray());
+        if (dnsbl.GroupBy(site => site.Zone, StringComparer.Ordinal).FirstOrDefault(zone => zone.Count() > 1) is { } twice)
+            throw new ConfigurationException($"router.smtp.dnsbl: {twice.Key} is listed more than once (one entry per zone; its filter can take several codes: {twice.Key}=127.0.0.[2;4..11])");
         var seedNodes = SettingReads.Build("akka.cluster.seed-nodes", () => config.GetStringList("akka.cluster.seed-nodes").Select(Akka.Actor.Address.Parse).ToArray());
         var dkim = settings.Security.Dkim.Count > 0 ? DkimMessageSigner.FromSettings(settings.Security.Dkim) : null;
         var relayAuth = settings.Security.RelayAuth;

@@ -132,6 +132,7 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router.relay.auth { \"smtp.provider.test:587\" { user = \"u\", password = \"s3cret\" } }", "router: router.relay.auth \"smtp.provider.test:587\": a password is never written in the configuration")]
     [InlineData("router.smtp.dnsbl = [\"bl.example=127.0.0.[2..300]\"]", "router: router.smtp.dnsbl: 'bl.example=127.0.0.[2..300]': '[2..300]' in the result filter is not")]
     [InlineData("router.smtp.dnsbl = [\"spamhaus\"]", "router: router.smtp.dnsbl: 'spamhaus': 'spamhaus' is not a DNS zone")]
+    [InlineData("router.smtp.dnsbl = [\"bl.test\", \"BL.TEST.=127.0.0.2\"]", "router: router.smtp.dnsbl: bl.test is listed more than once")]
     public async Task A_setting_the_start_refuses_fails_the_check_without_connecting_or_creating_files(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
