@@ -234,8 +234,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             if (_dnsbl is { IsCompleted: false } && _sasl is null && _user is null && IsRcpt(lines[i]))
             {
                 // The DNSBL answer is not in yet: this RCPT and what follows wait for it.
-                _heldLines = i == 0 ? lines : lines.Skip(i).ToArray();
-                _heldClosed = closed;
+                Hold(lines, i, closed);
                 AwaitDnsbl();
                 return;
             }
@@ -243,8 +242,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             if (next == Next.Wait && _awaitingAuth)
             {
                 // The credentials are being checked: lines the client sent after them wait their turn.
-                _heldLines = lines.Skip(i + 1).ToArray();
-                _heldClosed = closed;
+                Hold(lines, i + 1, closed);
                 return;
             }
             if (next != Next.Command)
@@ -804,6 +802,18 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             Continue(next);
             return;
         }
+        ResumeHeld();
+    }
+
+    /// <summary>Keeps the client's lines from <paramref name="from"/> on until an answer the session waits for (AUTH, DNSBL) is in.</summary>
+    private void Hold(IReadOnlyList<CommandLine> lines, int from, bool closed)
+    {
+        _heldLines = from == 0 ? lines : lines.Skip(from).ToArray();
+        _heldClosed = closed;
+    }
+
+    private void ResumeHeld()
+    {
         var held = _heldLines;
         _heldLines = [];
         ProcessLines(held, _heldClosed);
@@ -824,9 +834,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         if (!_awaitingDnsbl) return;
         _awaitingDnsbl = false;
-        var held = _heldLines;
-        _heldLines = [];
-        ProcessLines(held, _heldClosed);
+        ResumeHeld();
     }
 
     /// <summary>
