@@ -280,7 +280,7 @@ public sealed class RouterNode : IAsyncDisposable
         var notices = new DsnDispatcher(Settings, policy, () => handoff!);
         var domainServices = new DomainServices(Settings, delivery, resolver, store, notices, configuration.RelayCredentials)
         {
-            HoldsLease = _leases is { } leases ? leases.HolderCheck(System, "domain", new DomainDeliveryActor.MessageExtractor()) : null,
+            LeaseCheck = _leases is { } leases ? leases.HolderCheck(System, "domain", new DomainDeliveryActor.MessageExtractor()) : null,
         };
         foreach (var (nextHop, user) in configuration.RelayCredentials.Users)
             System.Log.Info("relay.auth: AUTH as {0} at {1} (after STARTTLS only)", user, nextHop);

@@ -42,6 +42,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<string> _notifying = [];
     private readonly CancellationTokenSource _stopping = new();
     /// <summary>The messages being persisted, each with whom to answer.</summary>
+    /// <summary>In a cluster: whether this node still holds this domain's shard lease (null: one node, no leases).</summary>
+    private readonly Func<bool>? _holdsLease;
+
     private readonly Dictionary<string, IActorRef> _enqueuing = [];
     /// <summary>Enqueues that arrived during the recovery (Akka stashes them): answered if it fails.</summary>
     private readonly List<(IActorRef ReplyTo, string QueueId)> _enqueuedWhileRecovering = [];
@@ -68,6 +71,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         var delivery = services.Delivery;
         _pool = new ConnectionPool(delivery.MaxMessagesPerConnection, delivery.ConnectionIdleTimeout);
         _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool, services.RelayCredentials);
+        _holdsLease = services.LeaseCheck?.Invoke(domain);
         _schedule = new RetrySchedule(delivery.RetrySchedule, delivery.RetryJitter);
         _recentlyDone = new RecentlyDone(services.Settings.DeliveryAckTimeout);
 
@@ -234,7 +238,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             TryStopForHandOff();
             return;
         }
-        if (_services.HoldsLease is { } holds && !holds(_domain))
+        if (_holdsLease is { } holds && !holds())
         {
             // Fenced: this node's lease for the shard has lapsed (the process was paused, or the
             // database is away) and another node may run this queue now. No attempt starts; the
@@ -380,9 +384,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private void LogOutcome(QueuedMessage message, RecipientResult r, string? relay)
     {
-        // Postfix's word for a delivery (status=sent), as the local delivery line writes it.
-        var status = r.Expired ? null : r.Outcome == RecipientOutcome.Delivered ? "Sent" : r.Outcome.ToString();
-        status ??= QueueEntry.WantsNotice(message, r.Index, DsnNotify.Failure) ? "Expired, returned to sender" : "Expired";
+        var status = r.Expired
+            ? QueueEntry.WantsNotice(message, r.Index, DsnNotify.Failure) ? "Expired, returned to sender" : "Expired"
+            : r.Outcome == RecipientOutcome.Delivered ? "Sent" // Postfix's word (status=sent), as the local delivery line writes it
+            : r.Outcome.ToString();
         _log.Info("{0}: to=<{1}> relay={2} status={3} ({4})", message.QueueId, message.Recipients[r.Index].Address, relay ?? "none", status, r.FullReply());
     }
 

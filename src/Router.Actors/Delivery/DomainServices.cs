@@ -14,8 +14,8 @@ public sealed record DomainServices(
     RelayCredentials? RelayCredentials = null)
 {
     /// <summary>
-    /// In a cluster: whether this node still holds the lease of a domain's shard (<see cref="Sharding.ShardLeases"/>),
-    /// by its own clock. Null: no leases (one node).
+    /// In a cluster: for a domain, the check of whether this node still holds the lease of the
+    /// domain's shard (<see cref="Sharding.ShardLeases"/>), by its own clock. Null: no leases (one node).
     /// </summary>
-    public Func<string, bool>? HoldsLease { get; init; }
+    public Func<string, Func<bool>>? LeaseCheck { get; init; }
 }

@@ -138,13 +138,17 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether this node holds the lease of an entity's shard, as Akka's sharding names that lease
-    /// ("{system}-shard-{type}-{shard id}"): an entity asks before it acts on its own (a delivery
-    /// attempt from a timer), because after a pause of the process its timers can fire before the
-    /// keeper has told its shard to stop.
+    /// For an entity, the check of whether this node holds the lease of its shard, as Akka's
+    /// sharding names that lease ("{system}-shard-{type}-{shard id}", worked out once per entity):
+    /// an entity asks before it acts on its own (a delivery attempt from a timer), because after a
+    /// pause of the process its timers can fire before the keeper has told its shard to stop.
     /// </summary>
-    public Func<string, bool> HolderCheck(ActorSystem system, string typeName, Akka.Cluster.Sharding.IMessageExtractor extractor) =>
-        entityId => Holds($"{system.Name}-shard-{typeName}-{extractor.ShardId(entityId, null)}");
+    public Func<string, Func<bool>> HolderCheck(ActorSystem system, string typeName, Akka.Cluster.Sharding.IMessageExtractor extractor) =>
+        entityId =>
+        {
+            var name = $"{system.Name}-shard-{typeName}-{extractor.ShardId(entityId, null)}";
+            return () => Holds(name);
+        };
 
     /// <summary>True while the lease was renewed recently enough that no one else can have it.</summary>
     public bool Holds(string name)

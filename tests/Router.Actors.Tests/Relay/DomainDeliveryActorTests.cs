@@ -349,7 +349,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
         var holds = false;
-        var queue = Sys.ActorOf(DomainDeliveryActor.Props(Domain, _services.Services with { HoldsLease = domain => domain == Domain && Volatile.Read(ref holds) }));
+        var queue = Sys.ActorOf(DomainDeliveryActor.Props(Domain, _services.Services with { LeaseCheck = domain => () => domain == Domain && Volatile.Read(ref holds) }));
 
         queue.Tell(await MessageAsync("Q1"));
         Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);

@@ -89,10 +89,10 @@ public sealed class ShardLeasesStoreTests : IAsyncLifetime
         var shard = extractor.ShardId("far.test", null);
         var other = Enumerable.Range(0, 1000).Select(i => $"d{i}.test").First(d => extractor.ShardId(d, null) != shard);
 
-        Assert.False(holds("far.test"));
+        Assert.False(holds("far.test")());
         Assert.True(await a.AcquireAsync($"{_systems[^1].Name}-shard-domain-{shard}", "node-a", null));
-        Assert.True(holds("far.test"));
-        Assert.False(holds(other));
+        Assert.True(holds("far.test")());
+        Assert.False(holds(other)());
     }
 
     [Fact]
