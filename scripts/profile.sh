@@ -16,6 +16,8 @@
 #   PROFILE_DRIVER [loadtest] loadtest (pipelined) or smtp-source (Postfix's, one command per round trip)
 #   PROFILE_PERF [0]           1 = record with perf (installs linux-perf with apt when missing)
 #   PROFILE_PERF_DATA [""]     with PROFILE_PERF=1: keep perf.data here (and the perf map beside it)
+#   PROFILE_THREADS [0]        1 = print the router's threads (by name) with their CPU ms and
+#                              context switches (voluntary / involuntary) per 1,000 messages
 #   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=1"
 #                              (the router runs with DOTNET_TieredCompilation=0, as bench.sh runs it)
 #   PROFILE_ARTIFACTS [/tmp/router-bench-artifacts]  build output (shared with bench.sh)
@@ -112,16 +114,36 @@ if [ "${PROFILE_PERF:-0}" = 1 ]; then
   perf record -F 499 -g -p "$router" -o "$W/perf.data" > "$W/perf.log" 2>&1 &
   perf_pid=$!
 fi
+# One line per thread: name, utime+stime ticks, voluntary and involuntary context switches.
+threads() {
+  local t
+  for t in /proc/"$router"/task/*; do
+    printf '%s\t%s\t%s\t%s\n' "$(cat "$t/comm" 2>/dev/null)" "$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{ print $12 + $13 }')" \
+      "$(awk '/^voluntary_ctxt/ { print $2 }' "$t/status" 2>/dev/null)" "$(awk '/^nonvoluntary_ctxt/ { print $2 }' "$t/status" 2>/dev/null)"
+  done
+}
+[ "${PROFILE_THREADS:-0}" = 1 ] && threads > "$W/threads0.tsv"
 cpu0=$(awk '{ print $14 + $15 }' "/proc/$router/stat")
 t0=$EPOCHREALTIME
 drive "$MESSAGES" "$W/run.json"
 wait_delivered $(( WARMUP + MESSAGES ))
 t1=$EPOCHREALTIME
 cpu1=$(awk '{ print $14 + $15 }' "/proc/$router/stat")
+[ "${PROFILE_THREADS:-0}" = 1 ] && threads > "$W/threads1.tsv"
 ticks=$(getconf CLK_TCK)
 awk -v n="$MESSAGES" -v s="$(awk "BEGIN { print $t1 - $t0 }")" -v c=$(( cpu1 - cpu0 )) -v t="$ticks" \
   -v p99="$(jq .latencyP99Ms "$W/run.json")" -v acc="$(jq .accepted "$W/run.json")" \
   'BEGIN { printf "%d messages accepted of %d; end to end %.0f msg/s; p99 accept %s ms; router CPU %.3f ms per message\n", acc, n, n / s, p99, c * 1000 / t / n }'
+
+if [ "${PROFILE_THREADS:-0}" = 1 ]; then
+  echo "--- threads by name: count, CPU ms, voluntary / involuntary switches per 1,000 messages (threads that ended during the run are missing)"
+  # Threads are told apart by name only; a thread born during the run counts from zero.
+  awk -F'\t' -v n="$MESSAGES" -v t="$(getconf CLK_TCK)" '
+    NR == FNR { c0[$1] += $2; v0[$1] += $3; i0[$1] += $4; next }
+    { k[$1]++; c[$1] += $2; v[$1] += $3; i[$1] += $4 }
+    END { for (x in k) printf "%-28s %3d %8.1f %8.0f %8.0f\n", x, k[x], (c[x] - c0[x]) * 1000 / t * 1000 / n, (v[x] - v0[x]) * 1000 / n, (i[x] - i0[x]) * 1000 / n }' \
+    "$W/threads0.tsv" "$W/threads1.tsv" | sort -k3 -n -r
+fi
 
 if [ "${PROFILE_PERF:-0}" = 1 ]; then
   kill -INT "$perf_pid"; wait "$perf_pid" || true
