@@ -61,29 +61,33 @@ public sealed class MailboxActor : ReceiveActor
         // A repeat of a delivery being written: the first one's answer goes to the same asker.
         if (deliver.StoredAs is { } stored && !_storedInFlight.Add(stored)) return;
         var replyTo = Sender;
-        Task<bool> commit;
+        var self = Self;
+        _inFlight++;
+        // The answer goes out before the actor learns the write is done: a hand-off stop that
+        // waits for it then comes after the answer (a watcher sees the answer, then Terminated).
+        void Done(Exception? error, bool written)
+        {
+            replyTo.Tell(Outcome(deliver, error, written), self);
+            self.Tell(new Written(deliver.StoredAs));
+        }
         try
         {
             _folder.EnsureCreated();
-            commit = deliver.StoredAs is null
-                ? WriteAsync(deliver, deliver.Trace, deliver.Body)
-                : WriteStoredAsync(deliver);
+            if (deliver.StoredAs is null)
+            {
+                // The body is here: the writer answers from its thread, with no task in between.
+                var (name, parts) = File(deliver, deliver.Trace, deliver.Body);
+                _writer.Commit(_folder.Path, name, parts, error => Done(error, written: true));
+                return;
+            }
+            WriteStoredAsync(deliver).ContinueWith(
+                t => Done(t.IsCompletedSuccessfully ? null : t.Exception?.GetBaseException() ?? new OperationCanceledException(), t.IsCompletedSuccessfully && t.Result),
+                TaskScheduler.Default);
         }
         catch (Exception e)
         {
-            commit = Task.FromException<bool>(e);
+            Done(e, written: false);
         }
-        _inFlight++;
-        var self = Self;
-        // The answer goes out before the actor learns the write is done: a hand-off stop that
-        // waits for it then comes after the answer (a watcher sees the answer, then Terminated).
-        commit.ContinueWith(
-            t =>
-            {
-                replyTo.Tell(Outcome(deliver, t), self);
-                self.Tell(new Written(deliver.StoredAs));
-            },
-            TaskScheduler.Default);
     }
 
     private void OnWritten(Written written)
@@ -93,27 +97,18 @@ public sealed class MailboxActor : ReceiveActor
         if (_stopping && _inFlight == 0) Context.Stop(Self);
     }
 
-    private static OwnerReply Outcome(Deliver deliver, Task<bool> commit)
+    private static OwnerReply Outcome(Deliver deliver, Exception? error, bool written)
     {
-        if (!commit.IsCompletedSuccessfully)
-        {
-            return new OwnerReply.Failed(deliver.TransactionId, deliver.Mailbox, commit.Exception?.GetBaseException().Message ?? "cancelled");
-        }
-        if (commit.Result) RouterMetrics.LocalDelivery();
+        if (error is not null) return new OwnerReply.Failed(deliver.TransactionId, deliver.Mailbox, error.Message);
+        if (written) RouterMetrics.LocalDelivery();
         return new OwnerReply.Durable(deliver.TransactionId, deliver.Mailbox);
     }
 
-    private async Task<bool> WriteAsync(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
-    {
-        await Write(deliver, trace, body).ConfigureAwait(false);
-        return true;
-    }
-
-    private Task Write(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    /// <summary>The new file's name and content: Return-Path and Delivered-To, then the trace header and the body.</summary>
+    private (string Name, ReadOnlyMemory<byte>[] Parts) File(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
     {
         var headers = TraceHeaders.DeliveryHeaders(deliver.ReturnPath, deliver.DeliveredTo ?? deliver.Mailbox);
-        var name = _folder.NewFileName(headers.Length + trace.Length + body.Length);
-        return _writer.CommitAsync(_folder.Path, name, headers, trace, body);
+        return (_folder.NewFileName(headers.Length + trace.Length + body.Length), [headers, trace, body]);
     }
 
     /// <summary>
@@ -129,7 +124,8 @@ public sealed class MailboxActor : ReceiveActor
         var owner = StoreOwner(deliver.Mailbox);
         var content = await store.LoadAsync(deliver.StoredAs!, owner, CancellationToken.None).ConfigureAwait(false);
         if (content is null) return false;
-        await Write(deliver, ReadOnlyMemory<byte>.Empty, content).ConfigureAwait(false);
+        var (name, parts) = File(deliver, ReadOnlyMemory<byte>.Empty, content);
+        await _writer.CommitAsync(_folder.Path, name, parts).ConfigureAwait(false);
         await store.ReleaseAsync(deliver.StoredAs!, owner).ConfigureAwait(false);
         return true;
     }

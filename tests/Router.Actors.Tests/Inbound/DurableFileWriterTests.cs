@@ -64,6 +64,45 @@ public sealed class DurableFileWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_callback_runs_once_and_one_that_throws_does_not_stop_the_writer()
+    {
+        using var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512);
+        var calls = new int[3];
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var remaining = calls.Length;
+        for (var i = 0; i < calls.Length; i++)
+        {
+            var n = i;
+            writer.Commit(_folder, $"cb{n}", ["x"u8.ToArray()], error =>
+            {
+                Interlocked.Increment(ref calls[n]);
+                if (Interlocked.Decrement(ref remaining) == 0) all.TrySetResult();
+                if (n == 0) throw new InvalidOperationException("a callback's bug");
+            });
+        }
+        await all.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The writer lives on: a later commit is still written and answered.
+        await writer.CommitAsync(_folder, "after", "y"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal([1, 1, 1], calls);
+        Assert.True(File.Exists(Path.Combine(New, "cb0")));
+        Assert.True(File.Exists(Path.Combine(New, "after")));
+    }
+
+    [Fact]
+    public async Task Commits_queued_before_dispose_are_written_and_later_ones_are_refused()
+    {
+        var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 4);
+        var queued = Enumerable.Range(0, 20).Select(i => writer.CommitAsync(_folder, $"q{i}", "q"u8.ToArray())).ToArray();
+        writer.Dispose();
+
+        await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(20, Directory.GetFiles(New).Length);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => writer.CommitAsync(_folder, "late", "l"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(File.Exists(Path.Combine(New, "late")));
+    }
+
+    [Fact]
     public async Task A_temporary_name_that_exists_is_not_overwritten()
     {
         using var writer = new DurableFileWriter(_root, useSyncfs: true, maxBatch: 512);
