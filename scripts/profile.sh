@@ -11,15 +11,16 @@
 #   PROFILE_SCENARIO [relay]   relay (4 KiB to a loopback sink), maildir (one local mailbox) or
 #                              backlog (relay to a destination that refuses connections: the queue
 #                              grows by every message; done when each has been tried and deferred)
-#   PROFILE_MESSAGES [6000]    measured messages      PROFILE_WARMUP [2000]  warm-up messages
+#   PROFILE_MESSAGES [6000]    measured messages      PROFILE_WARMUP [20000]  warm-up messages
 #   PROFILE_SIZE [4096]        message size in bytes   PROFILE_CONNECTIONS [50]
 #   PROFILE_DRIVER [loadtest] loadtest (pipelined) or smtp-source (Postfix's, one command per round trip)
 #   PROFILE_PERF [0]           1 = record with perf (installs linux-perf with apt when missing)
 #   PROFILE_PERF_DATA [""]     with PROFILE_PERF=1: keep perf.data here (and the perf map beside it)
 #   PROFILE_THREADS [0]        1 = print the router's threads (by name) with their CPU ms and
 #                              context switches (voluntary / involuntary) per 1,000 messages
-#   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=1"
-#                              (the router runs with DOTNET_TieredCompilation=0, as bench.sh runs it)
+#   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=0"
+#                              (the router runs with DOTNET_TC_CallCountingDelayMs=0, as bench.sh and
+#                              run.sh run it)
 #   PROFILE_ARTIFACTS [/tmp/router-bench-artifacts]  build output (shared with bench.sh)
 #   PROFILE_SKIP_BUILD [0]     1 = use what PROFILE_ARTIFACTS holds
 #   PROFILE_TMP [/tmp]         where the run's folder (router data, Maildir, spool) is made; a
@@ -30,7 +31,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 SCENARIO=${PROFILE_SCENARIO:-relay}
 MESSAGES=${PROFILE_MESSAGES:-6000}
-WARMUP=${PROFILE_WARMUP:-2000}
+WARMUP=${PROFILE_WARMUP:-20000}
 SIZE=${PROFILE_SIZE:-4096}
 CONNECTIONS=${PROFILE_CONNECTIONS:-50}
 ART=${PROFILE_ARTIFACTS:-/tmp/router-bench-artifacts}
@@ -75,7 +76,7 @@ fi
 perfmap=""
 [ "${PROFILE_PERF:-0}" = 1 ] && perfmap="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0"
 # shellcheck disable=SC2086
-env $perfmap DOTNET_TieredCompilation=0 ${PROFILE_ENV:-} dotnet "$ROUTER_DLL" --config "$W/router.hocon" > "$W/router.log" 2>&1 &
+env $perfmap DOTNET_TC_CallCountingDelayMs=0 ${PROFILE_ENV:-} dotnet "$ROUTER_DLL" --config "$W/router.hocon" > "$W/router.log" 2>&1 &
 router=$!
 pids+=("$router")
 wait_port "$smtp" 60 || die "the router did not start: $(tail -5 "$W/router.log")"
