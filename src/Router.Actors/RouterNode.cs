@@ -72,6 +72,9 @@ public sealed class RouterNode : IAsyncDisposable
 
     private SmtpSecurity _security = SmtpSecurity.Disabled;
 
+    /// <summary>router.relay.auth as the domain queues use it; replaced on SIGHUP.</summary>
+    private RelayCredentials _relayCredentials = RelayCredentials.None;
+
     /// <summary>Queue administration for the domain queues of the whole cluster.</summary>
     public Admin.QueueAdmin Queue => new(System, Domains, TimeSpan.FromSeconds(10));
 
@@ -282,8 +285,8 @@ public sealed class RouterNode : IAsyncDisposable
         {
             LeaseCheck = _leases is { } leases ? leases.HolderCheck(System, "domain", new DomainDeliveryActor.MessageExtractor()) : null,
         };
-        foreach (var (nextHop, user) in configuration.RelayCredentials.Users)
-            System.Log.Info("relay.auth: AUTH as {0} at {1} (after STARTTLS only)", user, nextHop);
+        _relayCredentials = configuration.RelayCredentials;
+        LogRelayCredentials(_relayCredentials);
         Domains = await sharding.StartAsync(
             "domain",
             domain => DomainDeliveryActor.Props(domain, domainServices),
@@ -384,9 +387,17 @@ public sealed class RouterNode : IAsyncDisposable
         var certificate = LoadCertificate(settings.Security);
         _security.ReloadCertificate(certificate);
         Routing.Reload(settings);
+        _relayCredentials.Replace(configuration.RelayCredentials);
+        LogRelayCredentials(_relayCredentials);
         foreach (var warning in configuration.Warnings) System.Log.Warning(warning);
         _security.Users?.Load();
-        return $"{settings.RoutingSummary}; TLS certificate {ServerCertificate.Describe(certificate)}";
+        return $"{settings.RoutingSummary}; TLS certificate {ServerCertificate.Describe(certificate)}; relay.auth for {_relayCredentials.Count} next hops";
+    }
+
+    private void LogRelayCredentials(RelayCredentials credentials)
+    {
+        foreach (var (nextHop, user) in credentials.Users)
+            System.Log.Info("relay.auth: AUTH as {0} at {1} (after STARTTLS only)", user, nextHop);
     }
 
     /// <summary>

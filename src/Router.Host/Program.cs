@@ -105,7 +105,8 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
 }
 
 // SIGHUP (like `postfix reload`): the configuration files are read again, and the routing tables
-// (local-domains, mailboxes, mailboxes-file, aliases, catch-all) and the TLS certificate replaced;
+// (local-domains, mailboxes, mailboxes-file, aliases, catch-all), the TLS certificate and the
+// smarthost credentials (relay.auth and its password files) replaced;
 // when something does not load, or would stop the next start, what is in use stays. Other settings
 // take effect at the next start.
 static void Reload(RouterNode node, string? configPath)

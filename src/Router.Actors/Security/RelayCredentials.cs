@@ -8,11 +8,13 @@ namespace Router.Actors.Security;
 /// <summary>
 /// What the outbound client authenticates with at a next hop (router.relay.auth; Postfix's
 /// smtp_sasl_password_maps): "host:port" -> user and password, each password read from its file
-/// when the configuration is read. A password is never in a log line, an error or a ToString.
+/// when the configuration is read; a node's set is replaced on SIGHUP (<see cref="Replace"/>), so a
+/// changed password file takes effect without a restart. A password is never in a log line, an
+/// error or a ToString.
 /// </summary>
 public sealed class RelayCredentials
 {
-    private readonly IReadOnlyDictionary<string, SaslCredentials> _byNextHop;
+    private volatile IReadOnlyDictionary<string, SaslCredentials> _byNextHop;
 
     private RelayCredentials(IReadOnlyDictionary<string, SaslCredentials> byNextHop) => _byNextHop = byNextHop;
 
@@ -27,11 +29,25 @@ public sealed class RelayCredentials
     /// <summary>The credentials for a connection to <paramref name="host"/> (a route's or an MX host's name, or an address) on <paramref name="port"/>; null for none.</summary>
     public SaslCredentials? For(string host, int port) => _byNextHop.GetValueOrDefault(NextHop.Key(host, port));
 
-    /// <summary>Reads every password file; one that is missing, unreadable, empty or of several lines fails naming its entry and file, never quoting it.</summary>
+    /// <summary>
+    /// SIGHUP: the credentials read again (<paramref name="loaded"/>, whose files all loaded) are
+    /// used from the next connection on; a pooled connection stays authenticated as it was.
+    /// </summary>
+    public void Replace(RelayCredentials loaded)
+    {
+        ArgumentNullException.ThrowIfNull(loaded);
+        if (ReferenceEquals(this, None)) throw new InvalidOperationException("the empty set shared by all is never replaced");
+        _byNextHop = loaded._byNextHop;
+    }
+
+    /// <summary>
+    /// Reads every password file into a set of its own (even an empty one, which a reload may fill);
+    /// one that is missing, unreadable, empty or of several lines fails naming its entry and file,
+    /// never quoting it.
+    /// </summary>
     public static RelayCredentials Load(IReadOnlyDictionary<string, RelayAuthSettings> settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (settings.Count == 0) return None;
         var loaded = new Dictionary<string, SaslCredentials>(StringComparer.Ordinal);
         foreach (var (nextHop, entry) in settings)
         {

@@ -35,6 +35,19 @@ public sealed class RelayAuthTests : IDisposable
 
     private ConfigurationException Refused(string hocon) => Assert.Throws<ConfigurationException>(() => Read(hocon));
 
+    [Fact]
+    public void A_reload_replaces_the_credentials_in_use_even_when_the_start_had_none()
+    {
+        var inUse = Read("router.relay.auth { }").RelayCredentials;
+        var reloaded = Read($$"""router.relay.auth { "smtp.provider.test:587" { user = "router@example.com", password-file = "{{PasswordFile()}}" } }""").RelayCredentials;
+
+        inUse.Replace(reloaded);
+
+        Assert.Equal(Password, inUse.For("smtp.provider.test", 587)?.Password);
+        Assert.Null(RelayCredentials.None.For("smtp.provider.test", 587));
+        Assert.Throws<InvalidOperationException>(() => RelayCredentials.None.Replace(reloaded));
+    }
+
     [Theory]
     [InlineData("smtp.provider.test:587", "smtp.provider.test:587")]
     [InlineData("SMTP.Provider.Test.:587", "smtp.provider.test:587")]

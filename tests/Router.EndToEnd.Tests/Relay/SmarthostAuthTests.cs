@@ -106,6 +106,32 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_password_file_fixed_and_reloaded_with_SIGHUP_delivers_the_deferred_message_without_a_restart()
+    {
+        var wrong = "stale-" + SmarthostFixture.ReloadPassword;
+        var router = await StartSenderAsync(smarthost.SubmissionPort, SmarthostFixture.ReloadUser, wrong);
+        var token = TestMessages.NewToken();
+        var id = await SendAsync(router, token, "alice@a.test");
+        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=none status=Deferred (451 4.7.0 SASL authentication failed; server 127.0.0.1[127.0.0.1] said: 535 ", Deadline);
+
+        // A password file that does not load fails the reload and changes nothing.
+        var passwordFile = Path.Combine(_folder.FullName, "relay-password");
+        await File.WriteAllTextAsync(passwordFile, "");
+        await router.SignalAsync("HUP");
+        await router.WaitForOutputAsync($"router: reload failed; the routing tables and certificate in use stay: router.relay.auth \"127.0.0.1:{smarthost.SubmissionPort}\": password-file {passwordFile} is empty", Deadline);
+
+        // The right one, then SIGHUP: the next retry (every second) authenticates and delivers.
+        await File.WriteAllTextAsync(passwordFile, SmarthostFixture.ReloadPassword + "\n");
+        await router.SignalAsync("HUP");
+        await router.WaitForOutputAsync("; relay.auth for 1 next hops (other settings take effect at the next start)", Deadline);
+        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Sent (250 ", Deadline);
+
+        Assert.Single(smarthost.Router.Mailbox(Recipient).NewMessagesContaining(token));
+        Assert.DoesNotContain(SmarthostFixture.ReloadPassword, router.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(wrong, router.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_next_hop_without_STARTTLS_gets_no_AUTH_and_the_message_is_deferred()
     {
         // smtp-sink offers AUTH PLAIN LOGIN in clear, takes every mail, and never offers STARTTLS; -v logs each command.

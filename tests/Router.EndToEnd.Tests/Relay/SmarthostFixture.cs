@@ -21,6 +21,10 @@ public sealed class SmarthostFixture : IAsyncLifetime
     public const string OtherUser = "other@example.test";
     public const string OtherPassword = "0ther-Pass";
 
+    /// <summary>A third account, for the reload test, whose stale password fails a few times before the fix.</summary>
+    public const string ReloadUser = "reload@example.test";
+    public const string ReloadPassword = "R3load-Pass";
+
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "router-smarthost-" + Guid.NewGuid().ToString("N")[..12]);
 
     public RouterProcess Router { get; private set; } = null!;
@@ -41,6 +45,7 @@ public sealed class SmarthostFixture : IAsyncLifetime
         // Few iterations keep the tests fast; the format and the check are the production ones.
         users.Set(User, Password, iterations: 1000);
         users.Set(OtherUser, OtherPassword, iterations: 1000);
+        users.Set(ReloadUser, ReloadPassword, iterations: 1000);
 
         Router = await RouterProcess.StartAsync(new RouterOptions
         {
@@ -51,7 +56,7 @@ public sealed class SmarthostFixture : IAsyncLifetime
                   smtp.submission-endpoints = ["127.0.0.1:{{SubmissionPort}}"]
                   tls { certificate = "{{certificate}}", key = "{{key}}" }
                   auth.users-file = "{{usersFile}}"
-                  submission.sender-login-maps { "{{User}}" = ["@a.test"], "{{OtherUser}}" = ["@a.test"] }
+                  submission.sender-login-maps { "{{User}}" = ["@a.test"], "{{OtherUser}}" = ["@a.test"], "{{ReloadUser}}" = ["@a.test"] }
                   dns.servers = ["127.0.0.1:{{TestPorts.Next()}}"]
                 }
                 """,
