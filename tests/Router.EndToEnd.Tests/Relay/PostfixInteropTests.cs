@@ -1,8 +1,4 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Router.EndToEnd.Tests.Infrastructure;
 
 namespace Router.EndToEnd.Tests.Relay;
@@ -15,9 +11,8 @@ namespace Router.EndToEnd.Tests.Relay;
 [Collection(RelayWorldCollection.Name)]
 public sealed class PostfixInteropTests(RelayWorldFixture world) : IDisposable
 {
-    private const string SmtpSink = "/usr/sbin/smtp-sink";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private readonly List<Process> _sinks = [];
+    private readonly List<PostfixSmtpSink> _sinks = [];
     private readonly string _dumps = Directory.CreateTempSubdirectory("router-smtp-sink-").FullName;
 
     [Fact]
@@ -66,52 +61,15 @@ public sealed class PostfixInteropTests(RelayWorldFixture world) : IDisposable
 
     public void Dispose()
     {
-        foreach (var sink in _sinks)
-        {
-            try
-            {
-                if (!sink.HasExited) sink.Kill();
-                sink.WaitForExit(10_000);
-            }
-            catch (InvalidOperationException)
-            {
-                // never started or already reaped
-            }
-            sink.Dispose();
-        }
+        foreach (var sink in _sinks) sink.Dispose();
         Directory.Delete(_dumps, recursive: true);
     }
 
     /// <summary>Starts smtp-sink on the address and the world's MX port (it drops to "nobody"), and waits until it accepts connections.</summary>
     private async Task StartSmtpSinkAsync(IPAddress address, params string[] options)
     {
-        Assert.True(File.Exists(SmtpSink), $"{SmtpSink} is missing: apt-get install postfix");
         // smtp-sink runs as nobody: it must be able to write its dumps.
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dumps, (UnixFileMode)0x1FF);
-        var info = new ProcessStartInfo(SmtpSink) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in (string[])["-u", "nobody", .. options, $"{address}:{world.MxPort.ToString(CultureInfo.InvariantCulture)}", "100"]) info.ArgumentList.Add(a);
-        var errors = new StringBuilder();
-        var process = new Process { StartInfo = info };
-        process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
-        process.Start();
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        _sinks.Add(process);
-
-        await Eventually.TrueAsync(() => !process.HasExited && Accepts(address, world.MxPort), TimeSpan.FromSeconds(10), () => $"smtp-sink listening on {address}; stderr: {errors}");
-    }
-
-    private static bool Accepts(IPAddress address, int port)
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            probe.Connect(new IPEndPoint(address, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
+        _sinks.Add(await PostfixSmtpSink.StartAsync(address, world.MxPort, options));
     }
 }

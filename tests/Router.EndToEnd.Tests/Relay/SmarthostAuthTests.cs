@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using Router.EndToEnd.Tests.Infrastructure;
@@ -19,12 +16,11 @@ namespace Router.EndToEnd.Tests.Relay;
 public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixture<SmarthostFixture>, IDisposable
 {
     private const string Recipient = "demo@example.test";
-    private const string SmtpSink = "/usr/sbin/smtp-sink";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("router-smarthost-a-");
     private readonly List<RouterProcess> _routers = [];
-    private readonly List<Process> _sinks = [];
+    private readonly List<PostfixSmtpSink> _sinks = [];
 
     /// <summary>Where the smarthost's output stood when this test began: its lines after it are this test's.</summary>
     private readonly int _smarthostOutputAtStart = smarthost.Router.Output.Length;
@@ -136,7 +132,8 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
     {
         // smtp-sink offers AUTH PLAIN LOGIN in clear, takes every mail, and never offers STARTTLS; -v logs each command.
         var port = TestPorts.Next();
-        var sink = await StartSmtpSinkAsync(port);
+        var sink = await PostfixSmtpSink.StartAsync(IPAddress.Loopback, port, "-v");
+        _sinks.Add(sink);
         var router = await StartSenderAsync(port, SmarthostFixture.User, SmarthostFixture.Password);
         var token = TestMessages.NewToken();
 
@@ -145,10 +142,10 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
         await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=none status=Deferred (451 4.7.4 TLS is required for SASL authentication, but 127.0.0.1[127.0.0.1] does not offer STARTTLS)", Deadline);
         // The sink saw the EHLO, then the connection closed: no AUTH, no MAIL.
         var log = await Eventually.ValueAsync(
-            () => sink.Log is var text && text.IndexOf("EHLO mx.router.test", StringComparison.Ordinal) is var ehlo and >= 0
+            () => sink.Output is var text && text.IndexOf("EHLO mx.router.test", StringComparison.Ordinal) is var ehlo and >= 0
                 && text.IndexOf("disconnect", ehlo, StringComparison.Ordinal) >= 0 ? text : null,
             Deadline,
-            () => $"EHLO then disconnect in smtp-sink's log:\n{sink.Log}");
+            () => $"EHLO then disconnect in smtp-sink's log:\n{sink.Output}");
         Assert.DoesNotContain(": AUTH", log, StringComparison.Ordinal);
         Assert.DoesNotContain(": MAIL", log, StringComparison.Ordinal);
         Assert.DoesNotContain(Convert.ToBase64String(Encoding.UTF8.GetBytes(SmarthostFixture.Password)), log, StringComparison.Ordinal);
@@ -224,74 +221,10 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
         return TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, Recipient), sender, [Recipient]));
     }
 
-    /// <summary>Postfix's smtp-sink on 127.0.0.1:<paramref name="port"/> with -v (each command on stderr), once it accepts connections.</summary>
-    private async Task<SinkLog> StartSmtpSinkAsync(int port)
-    {
-        Assert.True(File.Exists(SmtpSink), $"{SmtpSink} is missing: apt-get install postfix");
-        var info = new ProcessStartInfo(SmtpSink) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in (string[])["-u", "nobody", "-v", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "100"]) info.ArgumentList.Add(a);
-        var log = new SinkLog();
-        var process = new Process { StartInfo = info };
-        process.ErrorDataReceived += (_, e) => log.Add(e.Data);
-        process.OutputDataReceived += (_, e) => log.Add(e.Data);
-        process.Start();
-        _sinks.Add(process);
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        await Eventually.TrueAsync(() => !process.HasExited && Accepts(port), TimeSpan.FromSeconds(10), () => $"smtp-sink listening on 127.0.0.1:{port}; its log: {log.Log}");
-        return log;
-    }
-
-    private static bool Accepts(int port)
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            probe.Connect(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     public void Dispose()
     {
         foreach (var router in _routers) router.Dispose();
-        foreach (var sink in _sinks)
-        {
-            try
-            {
-                if (!sink.HasExited) sink.Kill();
-                sink.WaitForExit(10_000);
-            }
-            catch (InvalidOperationException)
-            {
-                // already reaped
-            }
-            sink.Dispose();
-        }
+        foreach (var sink in _sinks) sink.Dispose();
         _folder.Delete(recursive: true);
-    }
-
-    /// <summary>What smtp-sink wrote, line by line, as it arrives.</summary>
-    private sealed class SinkLog
-    {
-        private readonly StringBuilder _lines = new();
-
-        public string Log
-        {
-            get
-            {
-                lock (_lines) return _lines.ToString();
-            }
-        }
-
-        public void Add(string? line)
-        {
-            if (line is null) return;
-            lock (_lines) _lines.Append(line).Append('\n');
-        }
     }
 }
