@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Coordination;
 using Akka.Event;
 using Npgsql;
+using Router.Actors.Storage;
 
 namespace Router.Actors.Sharding;
 
@@ -57,18 +58,8 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
         // A pool of its own: renewals never queue behind the bodies' traffic. A short connect
         // timeout: a release waits for it in the shard's PostStop.
         var source = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 4, Timeout = 3 }.ConnectionString);
-        await using (var connection = await source.OpenConnectionAsync().ConfigureAwait(false))
-        await using (var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false))
-        {
-            await using (var command = new NpgsqlCommand("""
-                SELECT pg_advisory_xact_lock(hashtext('router_shard_leases'));
-                CREATE TABLE IF NOT EXISTS router_shard_leases (name text PRIMARY KEY, owner text NOT NULL, expires timestamptz NOT NULL);
-                """, connection, transaction))
-            {
-                await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-            await transaction.CommitAsync().ConfigureAwait(false);
-        }
+        await PostgresSchemaLock.CreateAsync(source, "router_shard_leases",
+            "CREATE TABLE IF NOT EXISTS router_shard_leases (name text PRIMARY KEY, owner text NOT NULL, expires timestamptz NOT NULL);").ConfigureAwait(false);
         var leases = new ShardLeases(source, ttl, Logging.GetLogger(system, "shard-lease"));
         return (ShardLeases)system.RegisterExtension(new Id(leases));
     }

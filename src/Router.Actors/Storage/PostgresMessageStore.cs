@@ -19,12 +19,7 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
     public static async Task<PostgresMessageStore> OpenAsync(string connectionString)
     {
         var store = new PostgresMessageStore(NpgsqlDataSource.Create(connectionString));
-        // Nodes starting together would race in CREATE TABLE IF NOT EXISTS (a unique violation in
-        // pg_type): the advisory lock, held to the commit, creates the tables one node at a time.
-        await using var connection = await store._source.OpenConnectionAsync().ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
-        await using (var command = new NpgsqlCommand("""
-            SELECT pg_advisory_xact_lock(hashtext('router_bodies'));
+        await PostgresSchemaLock.CreateAsync(store._source, "router_bodies", """
             CREATE TABLE IF NOT EXISTS router_bodies (queue_id text PRIMARY KEY, data bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now(), accept_by timestamptz);
             CREATE TABLE IF NOT EXISTS router_body_refs (queue_id text NOT NULL, owner text NOT NULL, PRIMARY KEY (queue_id, owner));
             DO $$ BEGIN
@@ -35,11 +30,7 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
                 ALTER TABLE router_bodies ADD COLUMN accept_by timestamptz;
               END IF;
             END $$;
-            """, connection, transaction))
-        {
-            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
-        await transaction.CommitAsync().ConfigureAwait(false);
+            """).ConfigureAwait(false);
         return store;
     }
 
