@@ -281,17 +281,20 @@ public sealed class RouterNode : IAsyncDisposable
         });
         MessageHandoff? handoff = null;
         var notices = new DsnDispatcher(Settings, policy, () => handoff!);
+        // The lease check rebuilds the lease name Akka gives each shard: the same type name and extractor as the region's.
+        const string domainType = "domain";
+        var domainExtractor = new DomainDeliveryActor.MessageExtractor();
         var domainServices = new DomainServices(Settings, delivery, resolver, store, notices, configuration.RelayCredentials)
         {
-            LeaseCheck = _leases is { } leases ? leases.HolderCheck(System, "domain", new DomainDeliveryActor.MessageExtractor()) : null,
+            LeaseCheck = _leases is { } leases ? leases.HolderCheck(System, domainType, domainExtractor) : null,
         };
         _relayCredentials = configuration.RelayCredentials;
         LogRelayCredentials(_relayCredentials);
         Domains = await sharding.StartAsync(
-            "domain",
+            domainType,
             domain => DomainDeliveryActor.Props(domain, domainServices),
             domainSharding,
-            new DomainDeliveryActor.MessageExtractor(),
+            domainExtractor,
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             HandOffStop.Instance).ConfigureAwait(false);
         var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes), "relay");

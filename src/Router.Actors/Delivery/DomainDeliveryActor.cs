@@ -41,10 +41,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<string> _attempting = [];
     private readonly HashSet<string> _notifying = [];
     private readonly CancellationTokenSource _stopping = new();
-    /// <summary>The messages being persisted, each with whom to answer.</summary>
     /// <summary>In a cluster: whether this node still holds this domain's shard lease (null: one node, no leases).</summary>
     private readonly Func<bool>? _holdsLease;
 
+    /// <summary>The messages being persisted, each with whom to answer.</summary>
     private readonly Dictionary<string, IActorRef> _enqueuing = [];
     /// <summary>Enqueues that arrived during the recovery (Akka stashes them): answered if it fails.</summary>
     private readonly List<(IActorRef ReplyTo, string QueueId)> _enqueuedWhileRecovering = [];
@@ -88,7 +88,6 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         Command<NoticeDone>(OnNoticeDone);
         Command<SweepConnections>(_ => _pool.Sweep());
         Command<SweepBodies>(sweep => ReleaseUnheld(sweep.QueueIds));
-        Command<OrphanCandidates>(candidates => ReleaseUnheld(candidates.QueueIds));
         Command<GetQueue>(_ => Sender.Tell(new QueueListing(_domain, _queue.Entries.Select(Describe).ToArray())));
         Command<RetryNow>(OnRetryNow);
         Command<DeleteMessage>(OnDelete);
@@ -215,7 +214,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         var store = _services.Store;
         store.ListAsync(_domain, _services.Delivery.BodySweepGrace).ContinueWith(
-            t => t.IsCompletedSuccessfully ? new OrphanCandidates(t.Result) : new OrphanCandidates([]),
+            t => new SweepBodies(_domain, t.IsCompletedSuccessfully ? [.. t.Result] : []),
             TaskScheduler.Default).PipeTo(Self);
     }
 
@@ -713,9 +712,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     public sealed record NotAccepted(string QueueId, string Reason);
 
     /// <summary>
-    /// From <see cref="Storage.BodySweeper"/>: this domain's references that the store listed as
-    /// past their acceptance deadline and the sweep's grace; those the queue does not hold are
-    /// released. No answer.
+    /// From <see cref="Storage.BodySweeper"/>, and from the queue itself after its recovery: this
+    /// domain's references that the store listed as past their acceptance deadline and the sweep's
+    /// grace; those the queue does not hold are released. No answer.
     /// </summary>
     public sealed record SweepBodies(string Domain, string[] QueueIds) : INotInfluenceReceiveTimeout;
 
@@ -746,8 +745,6 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         public static readonly SweepConnections Instance = new();
     }
-
-    private sealed record OrphanCandidates(IReadOnlyList<string> QueueIds) : INotInfluenceReceiveTimeout;
 
     private sealed record AttemptDone(string QueueId, RecipientResult[]? Results, byte[]? Content);
 
