@@ -39,49 +39,33 @@ public sealed class RelayActor : ReceiveActor
 
     private static async Task<OwnerReply> AcceptAsync(IMessageStore store, IActorRef domains, IActorRef mailboxes, RelayRequest request, ILoggingAdapter log)
     {
-        try
-        {
-            return await StoreAndAskAsync(store, domains, mailboxes, request, log).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            return new OwnerReply.Failed(request.TransactionId, "relay", e.GetBaseException().Message);
-        }
-    }
-
-    private static async Task<OwnerReply> StoreAndAskAsync(IMessageStore store, IActorRef domains, IActorRef mailboxes, RelayRequest request, ILoggingAdapter log)
-    {
-        var arrived = DateTimeOffset.UtcNow;
-        // The RCPT that named each recipient carries its DSN parameters; an alias target has none.
-        var commands = new Dictionary<string, RcptCommand>(StringComparer.OrdinalIgnoreCase);
-        foreach (var c in request.RcptCommands) commands.TryAdd(c.Recipient.ToString(), c);
-        var byDomain = request.Recipients
-            .Select(r => (Recipient: r, Command: commands.GetValueOrDefault(r.Address)))
-            .GroupBy(x => x.Recipient.Domain)
-            .ToArray();
-        var mailboxOwners = request.Mailboxes.Select(m => MailboxActor.StoreOwner(m.Key)).ToArray();
-        var owners = byDomain.Select(g => g.Key).Concat(mailboxOwners).ToArray();
-        try
-        {
-            // Its deadline: the session waits AckTimeout for the owners, and the queues refuse a later envelope.
-            await store.StoreAsync(request.QueueId, owners, request.Trace, request.Body, request.AckTimeout).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            // It may have been committed all the same; no owner has heard of it.
-            Release(store, request.QueueId, owners, log);
-            return new OwnerReply.Failed(request.TransactionId, "relay", e.GetBaseException().Message);
-        }
+        // The references to give back if the message is not accepted: every owner's while the
+        // store may have committed them and no owner has heard of them; then the mailboxes' (a
+        // mailbox drops its own only after its write; a domain's queue refuses a late envelope).
+        string[] unreleased = [];
         OwnerReply reply;
         try
         {
+            var arrived = DateTimeOffset.UtcNow;
+            // The RCPT that named each recipient carries its DSN parameters; an alias target has none.
+            var commands = new Dictionary<string, RcptCommand>(StringComparer.OrdinalIgnoreCase);
+            foreach (var c in request.RcptCommands) commands.TryAdd(c.Recipient.ToString(), c);
+            var byDomain = request.Recipients
+                .Select(r => (Recipient: r, Command: commands.GetValueOrDefault(r.Address)))
+                .GroupBy(x => x.Recipient.Domain)
+                .ToArray();
+            var mailboxOwners = request.Mailboxes.Select(m => MailboxActor.StoreOwner(m.Key)).ToArray();
+            unreleased = [.. byDomain.Select(g => g.Key), .. mailboxOwners];
+            // Its deadline: the session waits AckTimeout for the owners, and the queues refuse a later envelope.
+            await store.StoreAsync(request.QueueId, unreleased, request.Trace, request.Body, request.AckTimeout).ConfigureAwait(false);
+            unreleased = mailboxOwners;
             reply = await AskOwnersAsync(domains, mailboxes, request, byDomain, arrived).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             reply = new OwnerReply.Failed(request.TransactionId, "relay", e.GetBaseException().Message);
         }
-        if (reply is OwnerReply.Failed) Release(store, request.QueueId, mailboxOwners, log);
+        if (reply is OwnerReply.Failed) Release(store, request.QueueId, unreleased, log);
         return reply;
     }
 
