@@ -61,8 +61,8 @@ public sealed record DeliverySettings
     /// </summary>
     public string TlsPolicyFor(string domain, string host, int port, bool authenticating) =>
         TlsPolicy.TryGetValue(NextHop.Key(host, port), out var hop) ? hop
-        : TlsPolicy.TryGetValue(domain, out var p) ? p
-        : authenticating ? "require" : StartTls;
+        : authenticating && !TlsPolicy.ContainsKey(domain) ? "require"
+        : TlsPolicyFor(domain);
 
     public static DeliverySettings FromConfig(Config config)
     {

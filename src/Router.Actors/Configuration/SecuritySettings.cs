@@ -93,7 +93,7 @@ public sealed record SecuritySettings
     /// </summary>
     private static Dictionary<string, RelayAuthSettings> RelayAuthOf(Config r, Func<string, string, string> pathOf)
     {
-        var mxPort = r.Int("delivery.mx-port", 25);
+        var mxPort = r.Int("delivery.mx-port", new DeliverySettings().MxPort);
         var entries = new Dictionary<string, RelayAuthSettings>(StringComparer.Ordinal);
         foreach (var (name, value) in r.Map("relay.auth", entriesAreObjects: true))
         {
