@@ -1,5 +1,6 @@
 using System.Net;
 using DnsClient;
+using DnsClient.Protocol;
 
 namespace Router.Actors.Delivery;
 
@@ -24,6 +25,17 @@ internal static class DnsLookupClient
         lookup.ContinueOnEmptyResponse = false; // NODATA is an answer, not a failure
         lookup.UseRandomNameServer = false; // the configured order is the order of preference
         return new LookupClient(lookup);
+    }
+
+    /// <summary>How long answers may be kept: their smallest TTL (zero without any).</summary>
+    public static TimeSpan AnswerTtl(IEnumerable<DnsResourceRecord> records) =>
+        TimeSpan.FromSeconds(records.Select(r => Math.Max(r.TimeToLive, 0)).DefaultIfEmpty(0).Min());
+
+    /// <summary>RFC 2308 s5: a negative answer lives for min(SOA TTL, SOA MINIMUM); without an SOA, not at all.</summary>
+    public static TimeSpan NegativeTtl(IDnsQueryResponse response)
+    {
+        var soa = response.Authorities.OfType<SoaRecord>().FirstOrDefault();
+        return soa is null ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(Math.Max(soa.TimeToLive, 0), soa.Minimum));
     }
 
     /// <summary>"ip:port", or "ip" for port 53; throws FormatException on anything else.</summary>

@@ -201,21 +201,14 @@ public sealed class MxResolver : IMxResolver
         {
             case DnsHeaderResponseCode.NoError:
                 var answers = response.Answers;
-                var ttl = answers.Count == 0 ? NegativeTtl(response) : TimeSpan.FromSeconds(answers.Min(a => Math.Max(a.TimeToLive, 0)));
+                var ttl = answers.Count == 0 ? DnsLookupClient.NegativeTtl(response) : DnsLookupClient.AnswerTtl(answers);
                 return new Lookup(answers.Count == 0 ? LookupStatus.NoData : LookupStatus.Found, answers, ttl, "");
             case DnsHeaderResponseCode.NotExistentDomain:
-                return new Lookup(LookupStatus.NxDomain, [], NegativeTtl(response), "");
+                return new Lookup(LookupStatus.NxDomain, [], DnsLookupClient.NegativeTtl(response), "");
             default:
                 // SERVFAIL, REFUSED (dnsmasq's answer outside its local zones), FORMERR...: all temporary.
                 return Lookup.Fail($"{type} {name}: {response.Header.ResponseCode} from {response.NameServer}");
         }
-    }
-
-    /// <summary>RFC 2308 s5: a negative answer lives for min(SOA TTL, SOA MINIMUM); without an SOA, not at all.</summary>
-    private static TimeSpan NegativeTtl(IDnsQueryResponse response)
-    {
-        var soa = response.Authorities.OfType<SoaRecord>().FirstOrDefault();
-        return soa is null ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(Math.Max(soa.TimeToLive, 0), soa.Minimum));
     }
 
     private StaticRoute? FindRoute(string name)

@@ -1,7 +1,7 @@
 using System.Net;
 using DnsClient;
-using DnsClient.Protocol;
 using Router.Actors.Admin;
+using Router.Actors.Delivery;
 
 namespace Router.Actors.Dnsbl;
 
@@ -22,7 +22,7 @@ public sealed class DnsblChecker
     private static readonly TimeSpan MaxCacheTtl = TimeSpan.FromHours(1);
 
     private readonly IDnsQuery _dns;
-    private readonly DnsblCache<(int Site, string Name), Answer> _cache;
+    private readonly DnsblCache<(int Site, string Name), DnsblListing?> _cache;
     private readonly DnsblFailureLog _failures;
 
     /// <param name="dns">The node's DNS client (router.dns.servers and timeout, see Delivery.DnsLookupClient).</param>
@@ -45,52 +45,53 @@ public sealed class DnsblChecker
     /// <summary>The first list, in configured order, that lists <paramref name="client"/>; null when none does or could say. Never throws.</summary>
     public async Task<DnsblListing?> CheckAsync(IPAddress client)
     {
-        var answers = new Task<Answer>[Sites.Count];
+        var names = new string[Sites.Count];
+        var answers = new Task<DnsblListing?>[Sites.Count];
         for (var i = 0; i < answers.Length; i++)
         {
             var site = Sites[i];
-            var name = DnsblQueryName.For(client, site.Zone);
-            answers[i] = _cache.GetOrLookUp((i, name), () => LookUpAsync(site, name));
+            var name = names[i] = DnsblQueryName.For(client, site.Zone);
+            answers[i] = _cache.GetOrLookUp((i, name), () => LookUpAsync(site, name, client));
         }
         for (var i = 0; i < answers.Length; i++)
         {
-            Answer answer;
             try
             {
-                answer = await answers[i].ConfigureAwait(false);
+                if (await answers[i].ConfigureAwait(false) is { } listing) return listing;
             }
             catch (Exception e)
             {
-                _failures.Failed(Sites[i].Zone, DnsblQueryName.For(client, Sites[i].Zone), e.Message);
-                continue;
+                _failures.Failed(Sites[i].Zone, names[i], e.Message);
             }
-            if (answer.Listed) return new DnsblListing(client, Sites[i].Zone, answer.Text);
         }
         return null;
     }
 
-    /// <summary>The A records, and the TXT records when an A record lists the client; with how long the answer may be kept.</summary>
-    private async Task<(Answer, TimeSpan)> LookUpAsync(DnsblSite site, string name)
+    /// <summary>
+    /// The A records, and the TXT records when an A record lists the client: its listing (null: not
+    /// listed), with how long the answer may be kept (the query name holds the client's address).
+    /// </summary>
+    private async Task<(DnsblListing?, TimeSpan)> LookUpAsync(DnsblSite site, string name, IPAddress client)
     {
         var (a, failure) = await QueryAsync(name, QueryType.A).ConfigureAwait(false);
         if (a is null)
         {
             RouterMetrics.DnsblLookupFailed(site.Zone);
             _failures.Failed(site.Zone, name, failure!);
-            return (Answer.NotListed, TimeSpan.Zero);
+            return (null, TimeSpan.Zero);
         }
-        if (a.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain) return (Answer.NotListed, NegativeTtl(a));
+        if (a.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain) return (null, DnsLookupClient.NegativeTtl(a));
         var records = a.Answers.ARecords().ToArray();
-        if (records.Length == 0) return (Answer.NotListed, NegativeTtl(a));
-        var ttl = Ttl(a.Answers);
-        if (!records.Any(r => site.Counts(r.Address))) return (Answer.NotListed, ttl);
+        if (records.Length == 0) return (null, DnsLookupClient.NegativeTtl(a));
+        var ttl = DnsLookupClient.AnswerTtl(a.Answers);
+        if (!records.Any(r => site.Counts(r.Address))) return (null, ttl);
 
         var (txt, _) = await QueryAsync(name, QueryType.TXT).ConfigureAwait(false);
         // A listing without its reason is still a listing; it is asked for again next time.
-        if (txt is null) return (new Answer(true, null), TimeSpan.Zero);
+        if (txt is null) return (new DnsblListing(client, site.Zone, null), TimeSpan.Zero);
         var texts = txt.Answers.TxtRecords().Select(t => string.Concat(t.Text)).Where(t => t.Length > 0).ToArray();
-        if (texts.Length > 0) ttl = Min(ttl, Ttl(txt.Answers));
-        return (new Answer(true, texts.Length == 0 ? null : string.Join("; ", texts)), ttl);
+        if (texts.Length > 0) ttl = Min(ttl, DnsLookupClient.AnswerTtl(txt.Answers));
+        return (new DnsblListing(client, site.Zone, texts.Length == 0 ? null : string.Join("; ", texts)), ttl);
     }
 
     /// <summary>The response (NOERROR or NXDOMAIN), or null and why the lookup failed (a timeout, SERVFAIL, REFUSED...).</summary>
@@ -109,21 +110,5 @@ public sealed class DnsblChecker
         }
     }
 
-    private static TimeSpan Ttl(IEnumerable<DnsResourceRecord> records) =>
-        TimeSpan.FromSeconds(records.Select(r => Math.Max(r.TimeToLive, 0)).DefaultIfEmpty(0).Min());
-
-    /// <summary>RFC 2308 s5: a negative answer lives for min(SOA TTL, SOA MINIMUM); without an SOA, not at all.</summary>
-    private static TimeSpan NegativeTtl(IDnsQueryResponse response)
-    {
-        var soa = response.Authorities.OfType<SoaRecord>().FirstOrDefault();
-        return soa is null ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(Math.Max(soa.TimeToLive, 0), soa.Minimum));
-    }
-
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
-
-    /// <summary>One list's answer for one client: listed (with the TXT text, if any) or not.</summary>
-    private sealed record Answer(bool Listed, string? Text)
-    {
-        public static readonly Answer NotListed = new(false, null);
-    }
 }
