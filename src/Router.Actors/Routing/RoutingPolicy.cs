@@ -40,8 +40,8 @@ public sealed class RoutingPolicy
     public bool IsPostmaster(MailAddress recipient)
     {
         var inUse = _inUse;
-        return recipient.LocalPart.Equals("postmaster", StringComparison.OrdinalIgnoreCase) && inUse.Settings.LocalDomains.Contains(recipient.Domain.ToLowerInvariant())
-            || recipient.LocalPart.Equals(inUse.Postmaster.LocalPart, StringComparison.OrdinalIgnoreCase) && recipient.Domain.Equals(inUse.Postmaster.Domain, StringComparison.OrdinalIgnoreCase);
+        var key = recipient.Key;
+        return IsLocalPostmaster(inUse.Settings, key, recipient.Domain.ToLowerInvariant()) || key == inUse.Postmaster.Key;
     }
 
     /// <param name="recipient">The RCPT address.</param>
@@ -60,7 +60,7 @@ public sealed class RoutingPolicy
 
         var destinations = new List<Destination>();
         if (IsUnmappedPostmaster(tables, key, domain)) key = tables.PostmasterAddress.Key;
-        if (!Expand(tables, key, key, destinations, 0)) return RcptDecision.Refuse(Replies.NoSuchUser);
+        if (!Expand(tables, key, destinations, 0)) return RcptDecision.Refuse(Replies.NoSuchUser);
         return new RcptDecision(destinations.Distinct().ToArray(), Replies.RecipientOk);
     }
 
@@ -70,11 +70,13 @@ public sealed class RoutingPolicy
     /// route, before any catch-all, since abuse and bounce reports belong with the postmaster.
     /// </summary>
     private static bool IsUnmappedPostmaster(RouterSettings tables, string key, string domain) =>
+        IsLocalPostmaster(tables, key, domain) && !tables.Mailboxes.Contains(key) && !tables.Aliases.ContainsKey(key);
+
+    /// <summary>postmaster@ a local domain (<paramref name="key"/> lower case, <paramref name="domain"/> its domain).</summary>
+    private static bool IsLocalPostmaster(RouterSettings tables, string key, string domain) =>
         key.Length == "postmaster@".Length + domain.Length
         && key.StartsWith("postmaster@", StringComparison.Ordinal)
-        && tables.LocalDomains.Contains(domain)
-        && !tables.Mailboxes.Contains(key)
-        && !tables.Aliases.ContainsKey(key);
+        && tables.LocalDomains.Contains(domain);
 
     /// <summary>
     /// The first alias or catch-all target of <paramref name="tables"/> that reaches no mailbox
@@ -89,12 +91,12 @@ public sealed class RoutingPolicy
         {
             foreach (var target in targets)
             {
-                if (!Expand(tables, target.ToLowerInvariant(), target.ToLowerInvariant(), scratch, 1)) return $"router.aliases: {alias} -> {target} reaches no mailbox (no such local mailbox, alias or catch-all, or an alias loop)";
+                if (!Expand(tables, target.ToLowerInvariant(), scratch, 1)) return $"router.aliases: {alias} -> {target} reaches no mailbox (no such local mailbox, alias or catch-all, or an alias loop)";
             }
         }
         foreach (var (domain, target) in tables.CatchAll)
         {
-            if (!Expand(tables, target, target, scratch, 1)) return $"router.catch-all: {domain} -> {target} reaches no mailbox";
+            if (!Expand(tables, target, scratch, 1)) return $"router.catch-all: {domain} -> {target} reaches no mailbox";
         }
         return null;
     }
@@ -102,15 +104,15 @@ public sealed class RoutingPolicy
     /// <summary>
     /// Adds where <paramref name="key"/> goes to <paramref name="into"/>; false when it reaches
     /// nothing. <paramref name="reachedAs"/> is the address a mailbox found at the end is delivered
-    /// to (its Delivered-To): the key, or, once its extension is cut, the key with its extension.
+    /// to (its Delivered-To): the key (null), or, once its extension is cut, the key with its extension.
     /// </summary>
-    private static bool Expand(RouterSettings tables, string key, string reachedAs, List<Destination> into, int depth)
+    private static bool Expand(RouterSettings tables, string key, List<Destination> into, int depth, string? reachedAs = null)
     {
         if (depth > MaxAliasDepth) return false;
         if (Alias(tables, key) is { } targets)
         {
             var any = false;
-            foreach (var target in targets) any |= Expand(tables, target.ToLowerInvariant(), target.ToLowerInvariant(), into, depth + 1);
+            foreach (var target in targets) any |= Expand(tables, target.ToLowerInvariant(), into, depth + 1);
             return any;
         }
         var at = key.LastIndexOf('@');
@@ -124,17 +126,17 @@ public sealed class RoutingPolicy
         }
         if (tables.Mailboxes.Contains(key))
         {
-            into.Add(new Destination.Mailbox(key) { DeliveredTo = reachedAs });
+            into.Add(new Destination.Mailbox(key) { DeliveredTo = reachedAs ?? key });
             return true;
         }
         // user+news@domain: the mailbox (or alias) user@domain takes it, before any catch-all.
         if (WithoutExtension(tables, key) is { } bare)
         {
-            return Expand(tables, bare, reachedAs, into, depth + 1);
+            return Expand(tables, bare, into, depth + 1, reachedAs ?? key);
         }
         if (tables.CatchAll.TryGetValue(domain, out var catchAll) && depth < MaxAliasDepth && catchAll != key)
         {
-            return Expand(tables, catchAll, catchAll, into, depth + 1);
+            return Expand(tables, catchAll, into, depth + 1);
         }
         return false;
     }
