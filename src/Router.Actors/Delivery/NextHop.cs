@@ -43,7 +43,9 @@ internal static class NextHop
         return Key(route.Host, route.Port);
     }
 
+    private static bool IsHostName(string host) => host.Length <= 253 && HasDnsLabels(host);
+
     /// <summary>Letters, digits, '-' and '_' in dot-separated labels of 1-63 characters (RFC 1123 s2.1, as names are written in DNS).</summary>
-    private static bool IsHostName(string host) =>
-        host.Length <= 253 && host.Split('.').All(label => label.Length is > 0 and <= 63 && label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
+    internal static bool HasDnsLabels(string name) =>
+        name.Split('.').All(label => label.Length is > 0 and <= 63 && label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
 }

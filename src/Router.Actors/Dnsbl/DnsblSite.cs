@@ -113,10 +113,7 @@ public sealed class DnsblSite
     private static int? Number(string text) =>
         text.Length is > 0 and <= 3 && text.All(char.IsAsciiDigit) && int.Parse(text, CultureInfo.InvariantCulture) is var n && n <= 255 ? n : null;
 
-    private static bool IsZone(string zone)
-    {
-        if (zone.Length is 0 or > MaxZoneLength) return false;
-        var labels = zone.Split('.');
-        return labels.Length >= 2 && labels.All(l => l.Length is > 0 and <= 63 && l.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
-    }
+    /// <summary>At least two labels (a zone, not a top-level domain), short enough to hold a reversed address.</summary>
+    private static bool IsZone(string zone) =>
+        zone.Length is > 0 and <= MaxZoneLength && zone.Contains('.', StringComparison.Ordinal) && Delivery.NextHop.HasDnsLabels(zone);
 }
