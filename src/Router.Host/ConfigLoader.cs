@@ -40,18 +40,20 @@ internal static class ConfigLoader
         return (config, settings);
     }
 
+    private static Config Parse(string path) => new(ParseFile(path));
+
     /// <summary>
-    /// A file that is not HOCON fails in one line naming the file and line. An address as a key is
-    /// the usual cause: unquoted, its '@' is no HOCON at all.
+    /// A file that is not HOCON fails in one line naming the file and line, an included one too.
+    /// An address as a key is the usual cause: unquoted, its '@' is no HOCON at all.
     /// </summary>
-    private static Config Parse(string path)
+    private static Akka.Configuration.Hocon.HoconRoot ParseFile(string path)
     {
         var text = Read(path);
         try
         {
-            return ConfigurationFactory.ParseString(text, name => Include(path, name));
+            return Akka.Configuration.Hocon.Parser.Parse(text, name => Include(path, name));
         }
-        catch (Exception e) when (e is FormatException or ConfigurationException && e is not IncludeFailed)
+        catch (Exception e) when (e is FormatException or ConfigurationException && e is not Located)
         {
             // Akka's message is "Unknown token at position N:" and the text around it on further lines.
             var message = e.Message.Split('\n')[0].Trim().TrimEnd(':');
@@ -59,14 +61,14 @@ internal static class ConfigLoader
             var line = position.Success && int.TryParse(position.Groups[1].Value, CultureInfo.InvariantCulture, out var at)
                 ? $", line {text.AsSpan(0, Math.Min(at, text.Length)).Count('\n') + 1}"
                 : "";
-            throw new ConfigurationException($"{path}{line}: {message} (keys with '@', such as addresses, must be quoted: \"user@example.test\" = ...)");
+            throw new Located($"{path}{line}: {message} (keys with '@', such as addresses, must be quoted: \"user@example.test\" = ...)");
         }
     }
 
     private static string Read(string path)
     {
         var text = File.ReadAllText(path);
-        if (HoconShape.Problem(text) is { } problem) throw new ConfigurationException($"{path}, {problem}");
+        if (HoconShape.Problem(text) is { } problem) throw new Located($"{path}, {problem}");
         return text;
     }
 
@@ -78,12 +80,12 @@ internal static class ConfigLoader
     private static Akka.Configuration.Hocon.HoconRoot Include(string including, string name)
     {
         var file = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(including))!, name);
-        if (!File.Exists(file)) throw new IncludeFailed($"{including}: include \"{name}\": {file} does not exist");
-        return Akka.Configuration.Hocon.Parser.Parse(Read(file), next => Include(file, next));
+        if (!File.Exists(file)) throw new Located($"{including}: include \"{name}\": {file} does not exist");
+        return ParseFile(file);
     }
 
-    /// <summary>An include that names no file: its message already says where.</summary>
-    private sealed class IncludeFailed(string message) : ConfigurationException(message);
+    /// <summary>An error whose message already names its file (and line): the including file's parse passes it on as it is.</summary>
+    private sealed class Located(string message) : ConfigurationException(message);
 
     private static string DefaultConfigPath()
     {

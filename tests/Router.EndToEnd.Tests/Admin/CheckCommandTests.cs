@@ -177,6 +177,20 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_syntax_error_in_an_included_file_names_that_file_and_its_line()
+    {
+        Directory.CreateDirectory(Path.Combine(_folder.FullName, "conf.d"));
+        var included = Path.Combine(_folder.FullName, "conf.d", "aliases.conf");
+        await File.WriteAllTextAsync(included, "# aliases\nrouter.aliases {\n  sales@example.test = [\"demo@example.test\"]\n}\n");
+
+        var (exit, stdout, stderr) = await CheckAsync("router.hostname = \"mx.example.test\"\ninclude \"conf.d/aliases.conf\"");
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith($"router: {included}, line 3: ", stderr.Trim(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_DNS_blocklists_are_named_in_the_summary()
     {
         var (exit, stdout, stderr) = await CheckAsync("router.smtp.dnsbl = [\"zen.spamhaus.org=127.0.0.[2..11]\", \"BL.example.\"]");
