@@ -80,10 +80,11 @@ public static class RouterMetrics
     public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool, Ownership ownership, Router.Protocol.BodyMemoryBudget bodies)
     {
         var sb = new StringBuilder();
-        void Counter(string name, string help, long value, string type = "counter") =>
+        StringBuilder Header(string name, string help, string type) =>
             sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
-              .Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n')
-              .Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+              .Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        void Counter(string name, string help, long value, string type = "counter") =>
+            Header(name, help, type).Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
         Counter("router_smtp_connections_total", "SMTP connections accepted", Interlocked.Read(ref _connectionsAccepted));
         Counter("router_smtp_connections_refused_total", "SMTP connections refused by limits", Interlocked.Read(ref _connectionsRefused));
         Counter("router_smtp_sessions_open", "SMTP sessions open now", SessionsOpen, "gauge");
@@ -108,8 +109,7 @@ public static class RouterMetrics
             var zones = Dnsbl.OrderBy(z => z.Key, StringComparer.Ordinal).ToArray();
             void PerZone(string name, string help, Func<DnsblCounters, long> value)
             {
-                sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
-                  .Append("# TYPE ").Append(name).Append(" counter\n");
+                Header(name, help, "counter");
                 // Zones are checked to be letters, digits, '-', '_' and dots: nothing to escape in the label.
                 foreach (var (zone, counters) in zones)
                     sb.Append(name).Append("{zone=\"").Append(zone).Append("\"} ").Append(value(counters).ToString(CultureInfo.InvariantCulture)).Append('\n');
