@@ -25,6 +25,9 @@
 #   PROFILE_SKIP_BUILD [0]     1 = use what PROFILE_ARTIFACTS holds
 #   PROFILE_TMP [/tmp]         where the run's folder (router data, Maildir, spool) is made; a
 #                              tmpfs such as /dev/shm takes the disk and ext4 out of the picture
+#   PROFILE_KEEP [0]           1 = keep the run's folder. Runs in a row on this VM's ext4 (no journal)
+#                              should: deleting a run's files slows the next run's file creation for
+#                              minutes (docs/PERFORMANCE.md, "recently deleted" inodes)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -59,7 +62,7 @@ cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$W"
+  if [ "${PROFILE_KEEP:-0}" = 1 ]; then log "run folder kept: $W"; else rm -rf "$W"; fi
   [ -n "${router:-}" ] && rm -f "/tmp/perf-$router.map" "/tmp/jit-$router.dump"
 }
 trap cleanup EXIT
@@ -107,7 +110,13 @@ wait_delivered() { # TOTAL
 
 if [ "$WARMUP" -gt 0 ]; then
   log "warm-up: $WARMUP messages ($SCENARIO, $SIZE bytes, $CONNECTIONS sessions)"
-  drive "$WARMUP" "$W/warm.json"
+  # In rounds of new sessions, as bench.sh does (see there): the per-session code gets tiered up too.
+  left=$WARMUP
+  while [ "$left" -gt 0 ]; do
+    n=$(( left < 4000 ? left : 4000 ))
+    drive "$n" "$W/warm.json"
+    left=$(( left - n ))
+  done
   wait_delivered "$WARMUP"
 fi
 
