@@ -89,9 +89,10 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         // SMTPUTF8 only when something needs it (RFC 6531 s3.4): UTF-8 in a header or an address.
         // A client may flag an all-ASCII message; a peer without SMTPUTF8 can still take that one.
         var smtpUtf8 = message.SmtpUtf8 && !System.Text.Ascii.IsValid(HeaderSection.Of(content));
-        (int[], bool) Failed(SmtpReply error, bool loops = false)
+        // reached: a connection was made, so the log names the host (Postfix's relay=), not "none".
+        (int[], bool) Failed(SmtpReply error, bool reached, bool loops = false)
         {
-            foreach (var i in unsent) latest[i] = RecipientResult.From(i, error, null);
+            foreach (var i in unsent) latest[i] = RecipientResult.From(i, error, null, relay: reached ? host.Name : null);
             return ([.. deferred, .. unsent], loops);
         }
 
@@ -103,8 +104,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             SmtpClientConnection? connection = pooled;
             if (connection is null)
             {
-                var (opened, error, loops) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
-                if (opened is null) return Failed(error!, loops);
+                var (opened, error, reached, loops) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
+                if (opened is null) return Failed(error!, reached, loops);
                 connection = opened;
             }
             try
@@ -129,9 +130,11 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                     for (var k = 0; k < chunk.Length; k++)
                     {
                         // A refusal of our own (SIZE over the peer's limit, SMTPUTF8 not offered) names no
-                        // remote MTA. Who offered DSN took over NOTIFY; who did not leaves a
-                        // NOTIFY=SUCCESS to us (RFC 3461 s5.2.2).
-                        var result = RecipientResult.From(chunk[k], sent.OutcomeFor(k), sent.LocalReply is null ? host.Name : null, connection.Capabilities.Dsn);
+                        // remote MTA, only the host it was met at. Who offered DSN took over NOTIFY; who
+                        // did not leaves a NOTIFY=SUCCESS to us (RFC 3461 s5.2.2).
+                        var result = sent.LocalReply is null
+                            ? RecipientResult.From(chunk[k], sent.OutcomeFor(k), host.Name, connection.Capabilities.Dsn)
+                            : RecipientResult.From(chunk[k], sent.OutcomeFor(k), null, relay: host.Name);
                         if (result.Outcome != RecipientOutcome.Deferred)
                         {
                             results.Add(result);
@@ -144,7 +147,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                     if (sent.Status == TransactionStatus.ServiceClosing) break;
                 }
                 pool.Return(nextHop, connection);
-                return unsent.Length == 0 ? ([.. deferred], false) : Failed(new SmtpReply(421, "4.4.2", $"{host.Name} closed the connection"));
+                return unsent.Length == 0 ? ([.. deferred], false) : Failed(new SmtpReply(421, "4.4.2", $"{host.Name} closed the connection"), reached: true);
             }
             catch (SmtpClientException e)
             {
@@ -152,16 +155,20 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 if (pooled is not null && e.Kind is SmtpClientErrorKind.ConnectionClosed or SmtpClientErrorKind.NotUsable) continue;
                 // Never the reply the exception carries: that is one the dialogue could not go on
                 // from (a 354 to MAIL, a 250 to DATA), and the message was not delivered.
-                return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: {e.Message}"));
+                return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: {e.Message}"), reached: true);
             }
         }
-        return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"));
+        return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"), reached: true);
     }
 
-    /// <summary>A connection to one of the host's addresses, or the last error; Loops: the host is this router.</summary>
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool Loops)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
+    /// <summary>
+    /// A connection to one of the host's addresses, or the last error and whether that address was
+    /// reached (connected: the host refused or failed later); Loops: the host is this router.
+    /// </summary>
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool Reached, bool Loops)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
     {
         SmtpReply error = new(451, "4.4.1", $"{host.Name}: no address could be reached");
+        var reached = false;
         foreach (var address in host.Addresses)
         {
             var (connection, failure, trouble) = await OpenAtAsync(host, address, tlsPolicy, login, ct).ConfigureAwait(false);
@@ -169,17 +176,19 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             // does) instead of deferring the mail for as long as the peer's TLS stays broken; not
             // with credentials, which are never sent in plaintext.
             if (trouble == Trouble.TlsBroke && tlsPolicy == "opportunistic" && login is null) (connection, failure, trouble) = await OpenAtAsync(host, address, "off", null, ct).ConfigureAwait(false);
-            if (connection is not null) return (connection, null, false);
-            if (trouble == Trouble.Loops) return (null, failure, true);
+            if (connection is not null) return (connection, null, true, false);
+            if (trouble == Trouble.Loops) return (null, failure, true, true);
             error = failure!;
+            reached = trouble != Trouble.NoConnection;
         }
-        return (null, error, false);
+        return (null, error, reached, false);
     }
 
-    /// <summary>What went wrong beyond the error reply: the TLS handshake, or the host is this router.</summary>
+    /// <summary>What went wrong beyond the error reply: no connection was made, the TLS handshake, or the host is this router.</summary>
     private enum Trouble
     {
         None,
+        NoConnection,
         TlsBroke,
         Loops,
     }
@@ -229,7 +238,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 ? new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}")
                 // RFC 3463 X.7.5: a certificate that does not pass, or a refused STARTTLS, is a security failure, not "no answer".
                 : new SmtpReply(451, e.Kind == SmtpClientErrorKind.TlsFailed ? "4.7.5" : "4.4.1", $"{host.Name} [{address}]: {e.Message}");
-            return (null, error, e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None);
+            return (null, error, e.Kind == SmtpClientErrorKind.ConnectFailed ? Trouble.NoConnection : e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None);
         }
     }
 

@@ -372,7 +372,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         foreach (var r in results)
         {
             RouterMetrics.RemoteOutcome(r.Outcome);
-            LogOutcome(entry.Message, r, r.RemoteMta);
+            LogOutcome(entry.Message, r, r.RelayHost());
         }
     }
 

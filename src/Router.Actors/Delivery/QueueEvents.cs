@@ -36,24 +36,32 @@ public enum RecipientOutcome
 /// <paramref name="PeerOfferedDsn"/>: for a delivered recipient, whether the server that took it
 /// offered DSN (RFC 3461): if not, a sender who asked NOTIFY=SUCCESS is owed a "relayed" notice
 /// (s5.2.2). Null for other outcomes, and in results written by a version that did not record it
-/// (no notice is owed for those).
+/// (no notice is owed for those). <paramref name="Relay"/>: the host a connection reached when the
+/// outcome is not that host's reply (AUTH or TLS failed, the connection was lost, a refusal of our
+/// own), which the log names as Postfix does (relay=host, where "none" means nothing was reached);
+/// null when <paramref name="RemoteMta"/> names it or no connection was made.
 /// </summary>
-public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Code, string? Enhanced, string Text, string? RemoteMta, bool Expired = false, bool? PeerOfferedDsn = null)
+public sealed record RecipientResult(int Index, RecipientOutcome Outcome, int Code, string? Enhanced, string Text, string? RemoteMta, bool Expired = false, bool? PeerOfferedDsn = null, string? Relay = null)
 {
     public SmtpReply ToReply() => new(Code, Enhanced, Text);
 
     /// <summary>The whole reply as the server gave it, enhanced code included ("450 4.2.1 mailbox busy"), as mailq shows it. A method: the journal stores the parts.</summary>
     public string FullReply() => Enhanced is null ? $"{Code} {Text}" : $"{Code} {Enhanced} {Text}";
 
+    /// <summary>The host the outcome came from or was met at, for the log's relay=; null when none was reached.</summary>
+    public string? RelayHost() => Relay ?? RemoteMta;
+
     /// <param name="peerOfferedDsn">Whether the server offered DSN; kept for a delivered recipient only.</param>
-    public static RecipientResult From(int index, SmtpReply reply, string? remoteMta, bool? peerOfferedDsn = null) => new(
+    /// <param name="relay">The host reached, when the reply is not its own (see <see cref="Relay"/>).</param>
+    public static RecipientResult From(int index, SmtpReply reply, string? remoteMta, bool? peerOfferedDsn = null, string? relay = null) => new(
         index,
         reply.IsPositive ? RecipientOutcome.Delivered : reply.IsTransient ? RecipientOutcome.Deferred : RecipientOutcome.Failed,
         reply.Code,
         reply.Enhanced,
         reply.Text,
         remoteMta,
-        PeerOfferedDsn: reply.IsPositive ? peerOfferedDsn : null);
+        PeerOfferedDsn: reply.IsPositive ? peerOfferedDsn : null,
+        Relay: relay);
 }
 
 /// <summary>The events of a domain's queue: the only facts persisted in the journal.</summary>

@@ -75,6 +75,9 @@ public sealed class DeliveryAttemptAuthTests : IDisposable
 
         Assert.Equal(RecipientOutcome.Deferred, outcome.Outcome);
         Assert.Equal("451 4.7.0 SASL authentication failed; cannot authenticate to server mx.smarthost.test[127.0.0.1]: no mechanism available (offered: CRAM-MD5)", outcome.FullReply());
+        // The log names the host reached (relay=mx.smarthost.test); a notice would name no remote MTA: the reply is ours.
+        Assert.Equal("mx.smarthost.test", outcome.RelayHost());
+        Assert.Null(outcome.RemoteMta);
     }
 
     [Fact]

@@ -84,7 +84,7 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
         var id = await SendAsync(router, token, "alice@a.test");
 
         // Retried on the schedule (1 s), deferred each time with the server's 535 as the reason.
-        var deferred = $@"{id}: to=<{Regex.Escape(Recipient)}> relay=none status=Deferred \(451 4\.7\.0 SASL authentication failed; server 127\.0\.0\.1\[127\.0\.0\.1\] said: 535 5\.7\.8 Authentication credentials invalid\)";
+        var deferred = $@"{id}: to=<{Regex.Escape(Recipient)}> relay=127\.0\.0\.1 status=Deferred \(451 4\.7\.0 SASL authentication failed; server 127\.0\.0\.1\[127\.0\.0\.1\] said: 535 5\.7\.8 Authentication credentials invalid\)";
         await Eventually.TrueAsync(() => Regex.Count(router.Output, deferred) >= 2, Deadline, () => $"two deferred attempts of {id}; output:\n{router.Output}");
         await router.WaitForOutputAsync("delivery to example.test temporarily suspended until", Deadline);
         var (exit, list, _) = await router.RunCliAsync("queue", "list");
@@ -108,7 +108,7 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
         var router = await StartSenderAsync(smarthost.SubmissionPort, SmarthostFixture.ReloadUser, wrong);
         var token = TestMessages.NewToken();
         var id = await SendAsync(router, token, "alice@a.test");
-        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=none status=Deferred (451 4.7.0 SASL authentication failed; server 127.0.0.1[127.0.0.1] said: 535 ", Deadline);
+        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Deferred (451 4.7.0 SASL authentication failed; server 127.0.0.1[127.0.0.1] said: 535 ", Deadline);
 
         // A password file that does not load fails the reload and changes nothing.
         var passwordFile = Path.Combine(_folder.FullName, "relay-password");
@@ -139,7 +139,7 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
 
         var id = await SendAsync(router, token, "alice@a.test");
 
-        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=none status=Deferred (451 4.7.4 TLS is required for SASL authentication, but 127.0.0.1[127.0.0.1] does not offer STARTTLS)", Deadline);
+        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Deferred (451 4.7.4 TLS is required for SASL authentication, but 127.0.0.1[127.0.0.1] does not offer STARTTLS)", Deadline);
         // The sink saw the EHLO, then the connection closed: no AUTH, no MAIL.
         var log = await Eventually.ValueAsync(
             () => sink.Output is var text && text.IndexOf("EHLO mx.router.test", StringComparison.Ordinal) is var ehlo and >= 0
@@ -161,7 +161,7 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
 
         var id = await SendAsync(router, token, "alice@a.test");
 
-        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=none status=Deferred (451 4.7.5 127.0.0.1 [127.0.0.1]: TLS handshake with 127.0.0.1:{smarthost.SubmissionPort} failed", Deadline);
+        await router.WaitForOutputAsync($"{id}: to=<{Recipient}> relay=127.0.0.1 status=Deferred (451 4.7.5 127.0.0.1 [127.0.0.1]: TLS handshake with 127.0.0.1:{smarthost.SubmissionPort} failed", Deadline);
         Assert.DoesNotContain("authenticated as", SmarthostOutputOfThisTest, StringComparison.Ordinal);
         Assert.DoesNotContain("authentication failed", SmarthostOutputOfThisTest, StringComparison.Ordinal);
         Assert.Empty(smarthost.Router.Mailbox(Recipient).NewMessagesContaining(token));
