@@ -21,8 +21,9 @@
 #   BENCH_CONNECTIONS [50]     concurrent SMTP sessions of the drivers
 #   BENCH_RSS_CONNECTIONS [500]  sessions in S4 (0 = skip S4)
 #   BENCH_SCENARIOS ["S0 S1 S2 S3 S4"]  BENCH_DRIVERS ["smtp-source loadtest"]  BENCH_SERVERS ["postfix router"]
-#   BENCH_WARMUP [20000]       warm-up messages before a server's measured runs, in rounds of new sessions (Router's JIT tiers
-#                              its hot methods up with profile data: relay is still tiering after 5,000)
+#   BENCH_WARMUP [20000]       warm-up messages before a server's measured runs, in rounds of new
+#                              sessions (Router's JIT tiers its hot methods up with profile data:
+#                              relay is still tiering after 5,000)
 #   BENCH_MAX_SECONDS [1140]   stop starting runs after this long (the report covers what ran)
 #   BENCH_ARTIFACTS [/tmp/router-bench-artifacts]  where Router and the generator are built
 #   BENCH_SKIP_BUILD [0]       1 = use what BENCH_ARTIFACTS holds
@@ -620,7 +621,7 @@ scenario() {
     # The warm-up goes in rounds of new sessions (at most 4,000 messages each), the drivers taking
     # turns: Router's code that runs once per session (its start, its close) is tiered up only after
     # some rounds of sessions. After one round of 20,000 messages the tiered JIT still took 0.25-0.4
-    # CPU s in the first measured run, a third of that run's Router CPU (docs/PERFORMANCE.md).
+    # CPU s in the first measured run, a fifth of that run's Router CPU (docs/PERFORMANCE.md).
     local left=$WARMUP n turn=0
     local -a warm_drivers=($drivers)
     while [ "$left" -gt 0 ]; do
