@@ -34,6 +34,22 @@ catch (Exception e)
     return 1;
 }
 
+// Whether SIGHUP (signal 1) is ignored in this process: bit 0 of the SigIgn mask in /proc/self/status (Linux).
+static bool SighupIgnored()
+{
+    try
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null
+            && ulong.TryParse(line.AsSpan("SigIgn:".Length).Trim(), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var mask)
+            && (mask & 1) != 0;
+    }
+    catch (IOException)
+    {
+        return false; // no /proc: not Linux, nothing to tell
+    }
+}
+
 static async Task<int> RunAsync(string? configPath, CancellationToken ct)
 {
     // The signals are ours from the start: a SIGTERM while the node starts (joining a cluster can
@@ -55,6 +71,9 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
         if (running is { } started) Reload(started, configPath);
         else Console.Error.WriteLine("router: SIGHUP ignored: still starting");
     });
+    // A SIGHUP that whoever started us set to be ignored (nohup does) stays ignored: the runtime
+    // keeps an inherited SIG_IGN, and `kill -HUP` would then reload nothing, silently.
+    if (SighupIgnored()) Console.Error.WriteLine("router: warning: SIGHUP is ignored (inherited from the process that started the router, e.g. nohup): kill -HUP will not reload the configuration; start the router without nohup");
     RouterNode node;
     try
     {

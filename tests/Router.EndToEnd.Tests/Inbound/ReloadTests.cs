@@ -16,6 +16,19 @@ public sealed class ReloadTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
 
     [Fact]
+    public async Task A_router_started_with_sighup_ignored_warns_that_kill_hup_will_not_reload_it()
+    {
+        // nohup's SIG_IGN is kept by the runtime: the reload would never happen, so the start says so.
+        using (var ignoring = await RouterProcess.StartAsync(new RouterOptions { SighupIgnored = true }))
+        {
+            await ignoring.WaitForOutputAsync("router: warning: SIGHUP is ignored (inherited from the process that started the router, e.g. nohup): kill -HUP will not reload the configuration", Deadline);
+        }
+        // The warning comes before the port opens: a router started as usual has none.
+        using var router = await RouterProcess.StartAsync();
+        Assert.DoesNotContain("SIGHUP is ignored", router.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sighup_takes_new_mailboxes_and_aliases_and_a_broken_file_changes_nothing()
     {
         var folder = Directory.CreateTempSubdirectory("router-reload-");

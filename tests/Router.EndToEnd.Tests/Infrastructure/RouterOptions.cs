@@ -44,6 +44,9 @@ public sealed record RouterOptions
     /// <summary>HOCON appended after the generated settings.</summary>
     public string ExtraHocon { get; init; } = "";
 
+    /// <summary>Start the router through nohup(1), which leaves it SIGHUP set to be ignored.</summary>
+    public bool SighupIgnored { get; init; }
+
     /// <summary>Environment variables of the router process (SSL_CERT_FILE: the trust store its outbound TLS verifies against).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }

@@ -269,13 +269,15 @@ public sealed class RouterProcess : IDisposable
 
     private Process Spawn()
     {
-        var info = new ProcessStartInfo("dotnet")
+        // nohup execs dotnet in the same process, so the pid stays the router's.
+        var info = new ProcessStartInfo(Options.SighupIgnored ? "/usr/bin/nohup" : "dotnet")
         {
             WorkingDirectory = Folder,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (Options.SighupIgnored) info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(RouterDll());
         info.ArgumentList.Add("--config");
         info.ArgumentList.Add(ConfigPath);
