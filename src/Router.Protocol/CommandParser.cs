@@ -164,7 +164,8 @@ public static class CommandParser
         }
         MailAddress? address;
         int used;
-        if (rest.Length >= 12 && Is(rest[..12], "<POSTMASTER>"u8))
+        var barePostmaster = rest.Length >= 12 && Is(rest[..12], "<POSTMASTER>"u8);
+        if (barePostmaster)
         {
             // RFC 5321 s4.1.1.3: "Postmaster" without a domain must be accepted.
             address = postmaster;
@@ -206,7 +207,7 @@ public static class CommandParser
             seen |= 1 << known;
         }
         error = null;
-        return new RcptCommand(address, notify, orcpt);
+        return new RcptCommand(address, notify, orcpt, barePostmaster);
     }
 
     /// <summary>Parses <c>BDAT size [LAST]</c> (RFC 3030 s2).</summary>

@@ -41,5 +41,9 @@ public static class DsnNotifyRules
         notify == DsnNotify.None ? kind != DsnNotify.Success : (notify & kind) != 0;
 }
 
-/// <summary>A parsed RCPT TO command: the forward path and its DSN parameters (RFC 3461 s4).</summary>
-public sealed record RcptCommand(MailAddress Recipient, DsnNotify Notify, string? OriginalRecipient);
+/// <summary>
+/// A parsed RCPT TO command: the forward path and its DSN parameters (RFC 3461 s4).
+/// <paramref name="BarePostmaster"/>: the client wrote <c>&lt;Postmaster&gt;</c> without a domain
+/// (RFC 5321 s4.1.1.3), and <paramref name="Recipient"/> is the address it is delivered to.
+/// </summary>
+public sealed record RcptCommand(MailAddress Recipient, DsnNotify Notify, string? OriginalRecipient, bool BarePostmaster = false);

@@ -127,16 +127,21 @@ internal sealed class SessionLog(ILoggingAdapter log, IPAddress client)
     /// <summary>
     /// Postfix's delivery line for each local mailbox copy, once every owner confirmed it durable
     /// (the 250 is decided): "ID: to=&lt;mailbox&gt; relay=maildir status=Sent (delivered to maildir)",
-    /// with "orig_to=&lt;rcpt&gt;" when the RCPT address was another (an alias, an extension, a catch-all).
+    /// with "orig_to=&lt;rcpt&gt;" when the RCPT address was another (an alias, an extension, a catch-all,
+    /// a bare "postmaster"): <see cref="OrigTo"/>.
     /// </summary>
-    public void Delivered(string queueId, IReadOnlyList<(string Mailbox, MailAddress Rcpt)> mailboxes)
+    public void Delivered(string queueId, IReadOnlyList<(string Mailbox, string? OrigTo)> mailboxes)
     {
-        foreach (var (key, rcpt) in mailboxes)
+        foreach (var (key, origTo) in mailboxes)
         {
-            if (rcpt.Is(key)) log.Info("{0}: to=<{1}> relay=maildir status=Sent (delivered to maildir)", queueId, key);
-            else log.Info("{0}: to=<{1}> orig_to=<{2}> relay=maildir status=Sent (delivered to maildir)", queueId, key, rcpt);
+            if (origTo is null) log.Info("{0}: to=<{1}> relay=maildir status=Sent (delivered to maildir)", queueId, key);
+            else log.Info("{0}: to=<{1}> orig_to=<{2}> relay=maildir status=Sent (delivered to maildir)", queueId, key, origTo);
         }
     }
+
+    /// <summary>What a delivery line gives as orig_to for <paramref name="rcpt"/> reaching <paramref name="mailbox"/>: null when it is the mailbox itself.</summary>
+    public static string? OrigTo(RcptCommand rcpt, string mailbox) =>
+        rcpt.BarePostmaster ? "postmaster" : rcpt.Recipient.Is(mailbox) ? null : rcpt.Recipient.ToString();
 
     /// <summary>A name the client chose, with control characters replaced, so that it cannot forge log lines.</summary>
     private static string Printable(string text)

@@ -419,7 +419,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         foreach (var destination in decision.Destinations)
         {
             // A mailbox is written once, for the first recipient that reached it: its log line names that one.
-            if (transaction.Destinations.Add(destination) && destination is Destination.Mailbox mailbox) (transaction.Mailboxes ??= []).Add((mailbox.Key, rcpt.Recipient));
+            if (transaction.Destinations.Add(destination) && destination is Destination.Mailbox mailbox) (transaction.Mailboxes ??= []).Add((mailbox.Key, SessionLog.OrigTo(rcpt, mailbox.Key)));
         }
         if (DeliveredNotices.Owed(transaction.Mail, rcpt, decision.Destinations) is { } notice) (transaction.Notices ??= []).Add((notice, rcpt));
         transaction.Forwarded = AliasTargets.AddForwarded(rcpt, decision.Destinations, transaction.Forwarded);
@@ -990,7 +990,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public DeliveredNotices.Pending? Notice { get; init; }
 
         /// <summary>The local mailboxes written, each with the recipient that reached it first, for the delivery lines.</summary>
-        public List<(string Key, MailAddress Rcpt)>? Mailboxes { get; init; }
+        public List<(string Key, string? OrigTo)>? Mailboxes { get; init; }
     }
 
     /// <summary>The envelope and body of the message being received.</summary>
@@ -1008,7 +1008,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public List<RcptCommand>? Forwarded { get; set; }
 
         /// <summary>Each local mailbox the message goes to, with the recipient that reached it first (null while none).</summary>
-        public List<(string Key, MailAddress Rcpt)>? Mailboxes { get; set; }
+        public List<(string Key, string? OrigTo)>? Mailboxes { get; set; }
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
         public bool Chunked { get; private set; }

@@ -38,6 +38,17 @@ public sealed class MaillogTests(InboundRouterFixture fixture)
     }
 
     [Fact]
+    public async Task Rcpt_to_a_bare_postmaster_logs_postmaster_as_the_address_the_client_gave()
+    {
+        await using var c = await _router.ConnectEhloAsync();
+        // <Postmaster> without a domain (RFC 5321 s4.1.1.3) goes to router.postmaster, here an alias of carol.
+        var id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken()), "a@remote.test", ["Postmaster"]));
+
+        await ExpectLineAsync($"{id}: to=<carol@example.test> orig_to=<postmaster> relay=maildir status=Sent (delivered to maildir)");
+        Assert.Single(Lines($"{id}: to="));
+    }
+
+    [Fact]
     public async Task A_relay_refused_to_an_untrusted_client_logs_a_NOQUEUE_reject()
     {
         var rcpt = TestMessages.NewToken() + "@remote.test";

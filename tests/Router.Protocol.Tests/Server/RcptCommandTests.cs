@@ -29,6 +29,7 @@ public sealed class RcptCommandTests
         Assert.Equal(new MailAddress("a", "b.c"), rcpt.Recipient);
         Assert.Equal(DsnNotify.None, rcpt.Notify);
         Assert.Null(rcpt.OriginalRecipient);
+        Assert.False(rcpt.BarePostmaster);
     }
 
     [Fact]
@@ -44,7 +45,9 @@ public sealed class RcptCommandTests
     [InlineData("To:<pOsTmAsTeR>")]
     public void Postmaster_without_domain_is_accepted_in_any_case(string argument)
     {
-        Assert.Equal(Postmaster, Accepted(argument).Recipient);
+        var rcpt = Accepted(argument);
+        Assert.Equal(Postmaster, rcpt.Recipient);
+        Assert.True(rcpt.BarePostmaster);
     }
 
     [Fact]
