@@ -989,7 +989,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         public bool Failed { get; set; }
         public DeliveredNotices.Pending? Notice { get; init; }
 
-        /// <summary>The local mailboxes written, each with the recipient that reached it first, for the delivery lines.</summary>
+        /// <summary>The local mailboxes written, each with the orig_to of the recipient that reached it first (null: the mailbox itself), for the delivery lines.</summary>
         public List<(string Key, string? OrigTo)>? Mailboxes { get; init; }
     }
 
@@ -1007,7 +1007,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         /// <summary>The DSN parameters of remote addresses that aliases expand to (see <see cref="AliasTargets"/>).</summary>
         public List<RcptCommand>? Forwarded { get; set; }
 
-        /// <summary>Each local mailbox the message goes to, with the recipient that reached it first (null while none).</summary>
+        /// <summary>Each local mailbox the message goes to, with the orig_to of the recipient that reached it first (the list is null while none).</summary>
         public List<(string Key, string? OrigTo)>? Mailboxes { get; set; }
         public DataReader? Reader { get; private set; }
         public BodyBuffer? Body { get; private set; }
