@@ -104,8 +104,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             SmtpClientConnection? connection = pooled;
             if (connection is null)
             {
-                var (opened, error, reached, loops) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
-                if (opened is null) return Failed(error!, reached, loops);
+                var (opened, error, trouble) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
+                if (opened is null) return Failed(error!, reached: trouble != Trouble.NoConnection, loops: trouble == Trouble.Loops);
                 connection = opened;
             }
             try
@@ -161,14 +161,11 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"), reached: true);
     }
 
-    /// <summary>
-    /// A connection to one of the host's addresses, or the last error and whether that address was
-    /// reached (connected: the host refused or failed later); Loops: the host is this router.
-    /// </summary>
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, bool Reached, bool Loops)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
+    /// <summary>A connection to one of the host's addresses, or the last error and what went wrong with it (<see cref="Trouble"/>).</summary>
+    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, Trouble Trouble)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
     {
         SmtpReply error = new(451, "4.4.1", $"{host.Name}: no address could be reached");
-        var reached = false;
+        var last = Trouble.NoConnection;
         foreach (var address in host.Addresses)
         {
             var (connection, failure, trouble) = await OpenAtAsync(host, address, tlsPolicy, login, ct).ConfigureAwait(false);
@@ -176,12 +173,10 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             // does) instead of deferring the mail for as long as the peer's TLS stays broken; not
             // with credentials, which are never sent in plaintext.
             if (trouble == Trouble.TlsBroke && tlsPolicy == "opportunistic" && login is null) (connection, failure, trouble) = await OpenAtAsync(host, address, "off", null, ct).ConfigureAwait(false);
-            if (connection is not null) return (connection, null, true, false);
-            if (trouble == Trouble.Loops) return (null, failure, true, true);
-            error = failure!;
-            reached = trouble != Trouble.NoConnection;
+            if (connection is not null || trouble == Trouble.Loops) return (connection, failure, trouble);
+            (error, last) = (failure!, trouble);
         }
-        return (null, error, reached, false);
+        return (null, error, last);
     }
 
     /// <summary>What went wrong beyond the error reply: no connection was made, the TLS handshake, or the host is this router.</summary>
