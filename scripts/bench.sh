@@ -622,13 +622,12 @@ scenario() {
     # turns: Router's code that runs once per session (its start, its close) is tiered up only after
     # some rounds of sessions. After one round of 20,000 messages the tiered JIT still took 0.25-0.4
     # CPU s in the first measured run, a fifth of that run's Router CPU (docs/PERFORMANCE.md).
-    local left=$WARMUP n turn=0
+    local n turn=0
     local -a warm_drivers=($drivers)
-    while [ "$left" -gt 0 ]; do
-      n=$(( left < 4000 ? left : 4000 ))
+    for n in $(warmup_rounds "$WARMUP"); do
       measure "$sc" "$sv" "${warm_drivers[turn % ${#warm_drivers[@]}]}" 0 "${port[$sv]}" "$kind" "${dest[$sv]}" "$to" "$size" "$n" "$sessions" "${cpu_pid[$sv]}" "${cpu_mode[$sv]}"
       sed -i '$d' "$JSONL"  # the warm-up is counted for losses, not reported
-      left=$(( left - n )); turn=$(( turn + 1 ))
+      turn=$(( turn + 1 ))
     done
     tot_acc[$sv]=$TOTAL_ACCEPTED; tot_del[$sv]=$TOTAL_DELIVERED; tot_dup[$sv]=$TOTAL_DUPS
   done

@@ -110,13 +110,7 @@ wait_delivered() { # TOTAL
 
 if [ "$WARMUP" -gt 0 ]; then
   log "warm-up: $WARMUP messages ($SCENARIO, $SIZE bytes, $CONNECTIONS sessions)"
-  # In rounds of new sessions, as bench.sh does (see there): the per-session code gets tiered up too.
-  left=$WARMUP
-  while [ "$left" -gt 0 ]; do
-    n=$(( left < 4000 ? left : 4000 ))
-    drive "$n" "$W/warm.json"
-    left=$(( left - n ))
-  done
+  for n in $(warmup_rounds "$WARMUP"); do drive "$n" "$W/warm.json"; done
   wait_delivered "$WARMUP"
 fi
 

@@ -11,6 +11,12 @@ build_router_and_loadtest() { # ARTIFACTS SKIP(0|1): sets ROUTER_DLL and LOADTES
   [ -f "$ROUTER_DLL" ] && [ -f "$LOADTEST_DLL" ] || die "build output missing under $1"
 }
 
+warmup_rounds() { # TOTAL: the sizes of the warm-up's rounds, at most 4,000 messages each; each round
+  # opens new sessions, so that the code run once per session gets tiered up too (docs/PERFORMANCE.md)
+  local left=$1
+  while [ "$left" -gt 0 ]; do echo $(( left < 4000 ? left : 4000 )); left=$(( left - 4000 )); done
+}
+
 free_port() { # a loopback port nobody listens on (others may run servers on this machine)
   local p
   while :; do
