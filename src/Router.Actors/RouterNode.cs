@@ -220,7 +220,7 @@ public sealed class RouterNode : IAsyncDisposable
         // Maildir folder that every node writes into.
         var clustered = delivery.Clustered;
         Directory.CreateDirectory(Settings.MaildirRoot);
-        _writer = new DurableFileWriter(Settings.MaildirRoot, Settings.UseSyncfs, Settings.MaxCommitBatch, shared: clustered);
+        _writer = new DurableFileWriter(Settings.MaildirRoot, Settings.UseSyncfs, Settings.MaxCommitBatch, shared: clustered, Settings.DropWrittenPages);
         var writer = _writer;
         if (writer.Recovery is { Linked: > 0 } or { AlreadyDelivered: > 0 } or { Discarded: > 0 })
         {

@@ -72,6 +72,9 @@ public sealed record RouterSettings
     public bool NormalizeBareLineEndings { get; init; }
     public bool UseSyncfs { get; init; } = true;
     public int MaxCommitBatch { get; init; } = 512;
+
+    /// <summary>router.storage.drop-written-pages: a Maildir file's pages leave the page cache once it is durable.</summary>
+    public bool DropWrittenPages { get; init; } = true;
     public TimeSpan DeliveryAckTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -206,6 +209,7 @@ public sealed record RouterSettings
             NormalizeBareLineEndings = bare == "normalize",
             UseSyncfs = sync == "syncfs" && OperatingSystem.IsLinux(),
             MaxCommitBatch = r.Int("storage.max-batch", 512),
+            DropWrittenPages = r.Flag("storage.drop-written-pages", true),
             DeliveryAckTimeout = r.Duration("delivery-ack-timeout", TimeSpan.FromSeconds(30)),
             ShutdownGrace = r.Duration("shutdown-grace", TimeSpan.FromSeconds(10)),
             ClusterJoinTimeout = r.Duration("cluster-join-timeout", TimeSpan.FromSeconds(60)),

@@ -29,15 +29,22 @@ public sealed class DurableFileWriter : IDisposable
     private bool _closed;
     private readonly bool _useSyncfs;
     private readonly bool _shared;
+    private readonly bool _dropWrittenPages;
     private readonly int _maxBatch;
     private readonly Thread _thread;
     private int _rootFd = -1;
 
     /// <param name="root">The Maildir root (<c>&lt;root&gt;/&lt;domain&gt;/&lt;user&gt;/</c>); its file system is flushed by syncfs.</param>
     /// <param name="shared">Other processes (cluster nodes) write into the same Maildirs.</param>
-    public DurableFileWriter(string root, bool useSyncfs, int maxBatch, bool shared = false)
+    /// <param name="dropWrittenPages">
+    /// Each file's pages leave the page cache once flushed (router.storage.drop-written-pages): the
+    /// message is read later, by the mail reader, if at all, and the next files reuse the freed pages
+    /// instead of taking fresh memory, which costs more to touch (docs/PERFORMANCE.md).
+    /// </param>
+    public DurableFileWriter(string root, bool useSyncfs, int maxBatch, bool shared = false, bool dropWrittenPages = true)
     {
         _useSyncfs = useSyncfs;
+        _dropWrittenPages = dropWrittenPages;
         _shared = shared;
         _maxBatch = Math.Max(1, maxBatch);
         Directory.CreateDirectory(root);
@@ -154,11 +161,12 @@ public sealed class DurableFileWriter : IDisposable
     private void CommitBatch(List<FileCommit> batch, List<FileCommit> linked)
     {
         var written = new List<FileCommit>(batch.Count);
+        var descriptors = new List<int>(batch.Count);
         foreach (var request in batch)
         {
             try
             {
-                NativeMethods.WriteNewFile(request.TempPath, request.Content, sync: !_useSyncfs);
+                descriptors.Add(NativeMethods.WriteNewFile(request.TempPath, request.Content, sync: !_useSyncfs));
                 written.Add(request);
             }
             catch (Exception e)
@@ -172,12 +180,15 @@ public sealed class DurableFileWriter : IDisposable
         }
         catch (Exception e)
         {
+            foreach (var fd in descriptors) NativeMethods.CloseFile(fd, dropPages: false);
             // Durability of this batch is unknown: report failure (the client retries; a duplicate
             // is acceptable, a loss is not). The links of the batch before keep their tmp/ names
             // until a flush succeeds.
             Abandon(written, e, linked: false);
             return;
         }
+        // Flushed, so clean: the pages can leave the cache (see the constructor).
+        foreach (var fd in descriptors) NativeMethods.CloseFile(fd, _dropWrittenPages);
         var previous = linked.ToArray();
         linked.Clear();
         foreach (var request in written)

@@ -5,7 +5,7 @@ namespace Router.Actors.Storage;
 
 /// <summary>
 /// The few libc calls .NET does not expose (directory handles, fsync of them, fdatasync(2),
-/// syncfs(2), link(2)), and a bare create-write-close for whole files: File.OpenHandle adds an
+/// syncfs(2), link(2), posix_fadvise(2)), and a bare create-write-close for whole files: File.OpenHandle adds an
 /// fstat and an flock per file, which the Maildir writer would pay per message.
 /// </summary>
 internal static partial class NativeMethods
@@ -28,6 +28,9 @@ internal static partial class NativeMethods
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
+    private static partial int Fadvise(int fd, long offset, long length, int advice);
+
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
 
@@ -39,10 +42,11 @@ internal static partial class NativeMethods
 
     /// <summary>
     /// Creates <paramref name="path"/>, which must not exist (mode 0600), writes <paramref name="parts"/>
-    /// one after the other with one gathered write, fsyncs it when <paramref name="sync"/>, and closes it;
-    /// a file it created but could not complete is removed.
+    /// one after the other with one gathered write, fsyncs it when <paramref name="sync"/>, and returns
+    /// its descriptor, for <see cref="CloseFile"/>; a file it created but could not complete is closed
+    /// and removed.
     /// </summary>
-    public static unsafe void WriteNewFile(string path, ReadOnlyMemory<byte>[] parts, bool sync)
+    public static unsafe int WriteNewFile(string path, ReadOnlyMemory<byte>[] parts, bool sync)
     {
         const int flags = 0x1 | 0x40 | 0x80 | 0x80000; // O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC (Linux)
         var fd = Open(path, flags, 0x180);
@@ -69,9 +73,26 @@ internal static partial class NativeMethods
         finally
         {
             foreach (var pin in pins) pin.Dispose();
-            Close(fd);
-            if (!complete) File.Delete(path);
+            if (!complete)
+            {
+                Close(fd);
+                File.Delete(path);
+            }
         }
+        return fd;
+    }
+
+    /// <summary>
+    /// Closes a file <see cref="WriteNewFile"/> wrote. With <paramref name="dropPages"/> its pages leave
+    /// the page cache first (posix_fadvise(POSIX_FADV_DONTNEED)), which drops only clean pages: call it
+    /// after the flush.
+    /// </summary>
+    public static void CloseFile(int fd, bool dropPages)
+    {
+        const int DontNeed = 4; // POSIX_FADV_DONTNEED (Linux)
+        // Advice only: a failure leaves the pages cached, which is no error.
+        if (dropPages) _ = Fadvise(fd, 0, 0, DontNeed);
+        Close(fd);
     }
 
     /// <summary>link(2): a second name for a file; fails if <paramref name="name"/> exists.</summary>

@@ -27,6 +27,8 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Equal(25L * 1024 * 1024, settings.MaxMessageSize);
         Assert.Equal(25L * 1024 * 1024 * 3 / 2, settings.MinFreeSpace);
         Assert.Equal(TimeSpan.FromMinutes(5), settings.IdleTimeout);
+        Assert.True(settings.DropWrittenPages);
+        Assert.False(SettingsWith("router.storage.drop-written-pages = off").DropWrittenPages);
         Assert.Equal(TimeSpan.FromHours(4), delivery.WarnAfter);
         Assert.Equal(TimeSpan.FromDays(5), delivery.GiveUpAfter);
         Assert.Equal(20, delivery.MaxConnectionsPerDestination);

@@ -171,6 +171,49 @@ public sealed class DurableFileWriterTests : IDisposable
         Assert.Equal("one\r\n", await File.ReadAllTextAsync(Path.Combine(New, "one")));
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task A_durable_file_leaves_the_page_cache_unless_it_is_to_stay(bool useSyncfs, bool dropWrittenPages)
+    {
+        // On the disk, not in /tmp: a tmpfs keeps its pages whatever the advice.
+        var root = Path.Combine(AppContext.BaseDirectory, "writer-cache-" + Guid.NewGuid().ToString("N")[..12]);
+        var folder = Path.Combine(root, "example.test", "alice");
+        foreach (var sub in new[] { "tmp", "new", "cur" }) Directory.CreateDirectory(Path.Combine(folder, sub));
+        try
+        {
+            var content = new byte[256 << 10];
+            Random.Shared.NextBytes(content);
+            using (var writer = new DurableFileWriter(root, useSyncfs, maxBatch: 512, dropWrittenPages: dropWrittenPages))
+            {
+                await writer.CommitAsync(folder, "big", content).WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            var path = Path.Combine(folder, "new", "big");
+
+            var pages = (content.Length + Environment.SystemPageSize - 1) / Environment.SystemPageSize;
+            Assert.Equal(dropWrittenPages ? 0 : pages, CachedPages(path));
+            Assert.Equal(content, await File.ReadAllBytesAsync(path));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>How many of a file's pages are in the page cache, by fincore(1) (util-linux).</summary>
+    private static int CachedPages(string path)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("fincore") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "--noheadings", "--raw", "--output", "PAGES", path }) start.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"fincore {path}: exit {process.ExitCode} {error}");
+        return int.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private static string Names(string directory) => string.Join(' ', Directory.GetFiles(directory).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
 
     /// <summary>The name under which the writer keeps <paramref name="content"/> in tmp/ until its link into new/ is durable.</summary>
