@@ -15,8 +15,13 @@
 # 25 are never touched). Needs root (Postfix's master). Only processes it started are killed.
 #
 # Environment (defaults in brackets):
-#   BENCH_MESSAGES [10000]     messages per run for 4 KiB scenarios
-#   BENCH_BIG_MESSAGES [MESSAGES/4]  messages per run for S3 (100 KiB)
+#   BENCH_MESSAGES [10000]     messages per run for 4 KiB scenarios (at least; see BENCH_MIN_SECONDS)
+#   BENCH_BIG_MESSAGES [MESSAGES/4]  messages per run for S3 (100 KiB) (likewise)
+#   BENCH_MIN_SECONDS [5]      each measured run lasts about this long at least: a server (or S0's
+#                              sink) that would take less gets more messages per run, from the rate
+#                              of its last warm-up round (S0: of a run before the measured ones),
+#                              rounded up to thousands. A run of about a second measured mostly the
+#                              drivers' start and the sessions' set-up (docs/PERFORMANCE.md). 0 = off
 #   BENCH_RUNS [3]             runs per scenario, server and driver
 #   BENCH_CONNECTIONS [50]     concurrent SMTP sessions of the drivers
 #   BENCH_RSS_CONNECTIONS [500]  sessions in S4 (0 = skip S4)
@@ -44,6 +49,7 @@ SCENARIOS=${BENCH_SCENARIOS:-"S0 S1 S2 S3 S4"}
 DRIVERS=${BENCH_DRIVERS:-"smtp-source loadtest"}
 SERVERS=${BENCH_SERVERS:-"postfix router"}
 WARMUP=${BENCH_WARMUP:-20000}
+MIN_SECONDS=${BENCH_MIN_SECONDS:-5}
 MAX_SECONDS=${BENCH_MAX_SECONDS:-1140}
 ART=${BENCH_ARTIFACTS:-/tmp/router-bench-artifacts}
 RESULTS=${BENCH_RESULTS:-$root/bench-results}
@@ -332,7 +338,8 @@ def report(jsonl, machine_json, out_md, out_json):
     lines.append(f"Machine: {machine['cpus']} CPUs ({machine['cpu_model']}), {machine['mem_gb']} GB RAM, "
                  f"{machine['fs']} on {machine['disk']}, Linux {machine['kernel']}, Postfix {machine['postfix']}, .NET {machine['dotnet']}; "
                  f"load average before/after: {machine['load_before']} / {machine.get('load_after', '?')}")
-    lines.append(f"Settings: {machine['messages']} x 4 KiB and {machine['big_messages']} x 100 KiB messages per run, "
+    lines.append(f"Settings: at least {machine['messages']} x 4 KiB and {machine['big_messages']} x 100 KiB messages per run, "
+                 f"and runs of at least about {machine.get('min_seconds', 0)} s (messages per run below), "
                  f"{machine['connections']} concurrent sessions, {machine['runs']} runs (medians), warm-up {machine['warmup']} messages per server.")
     lines.append('')
     lines.append('| Scenario | Driver | Postfix msg/s | Router msg/s | Router / Postfix | p99 accept ms (Postfix / Router) | CPU s per 1k msgs (Postfix / Router) | Peak memory MB (Postfix PSS sum / Router RSS) | Lost (Postfix / Router) | Duplicated (Postfix / Router) |')
@@ -375,6 +382,14 @@ def report(jsonl, machine_json, out_md, out_json):
                      f"peak RSS (VmHWM) {fmt((sv.get('hwm_kb') or 0) / 1024)} MB, "
                      f"lost / dup {sv.get('lost', '-')} / {sv.get('duplicated', '-')}.")
         lines.append('')
+    sizes = {}
+    for (sc, sv, dr), v in summary.items():
+        if sc != 'S0-end':
+            sizes.setdefault(sc, {}).setdefault(sv, set()).add(v['messages'])
+    lines.append('Messages per run: ' + '; '.join(
+        f"{sc}: " + ', '.join(f"{sv} {'/'.join(str(n) for n in sorted(ns))}" for sv, ns in sorted(sizes[sc].items()))
+        for sc in sorted(sizes)) + '.')
+    lines.append('')
     lines.append('msg/s: end to end (from the first message sent until the last one is in new/ or counted by the sink), median of the runs. '
                  'p99: MAIL to the reply after the final dot, from our generator (smtp-source reports none). '
                  'CPU: utime+stime of the server processes only (Postfix: master and all its children), not the driver or the sink. '
@@ -584,9 +599,15 @@ measure() {
   fi
   TOTAL_ACCEPTED=$(( TOTAL_ACCEPTED + ACCEPTED ))
   TOTAL_DUPS=$(( TOTAL_DUPS + dups ))
+  LAST_RATE=$(awk "BEGIN { printf \"%.0f\", $delivered / ($e2e + 1e-9) }")
   printf '{"type":"run","scenario":"%s","server":"%s","driver":"%s","run":%s,"messages":%s,"connections":%s,"size":%s,"accepted":%s,"delivered_in_time":%s,"duplicate_ids":%s,"accept_s":%s,"e2e_s":%s,"p99_ms":%s,"cpu_s":%s}\n' \
     "$sc" "$server" "$driver" "$run" "$count" "$sessions" "$size" "$ACCEPTED" "$delivered" "$dups" "$accept_s" "$e2e" "$P99" "$cpu" >> "$JSONL"
-  log "$sc $server $driver #$run: $ACCEPTED accepted in ${accept_s}s, $delivered delivered in ${e2e}s ($(awk "BEGIN { printf \"%.0f\", $delivered / ($e2e + 1e-9) }") msg/s), p99 $P99 ms, cpu $cpu s"
+  log "$sc $server $driver #$run: $ACCEPTED accepted in ${accept_s}s, $delivered delivered in ${e2e}s ($LAST_RATE msg/s), p99 $P99 ms, cpu $cpu s"
+}
+
+# run_size COUNT RATE: messages per measured run: COUNT, or enough for MIN_SECONDS at RATE msg/s
+run_size() {
+  awk -v n="$1" -v rate="${2:-0}" -v t="$MIN_SECONDS" 'BEGIN { m = int((rate * t + 999) / 1000) * 1000; print (m > n ? m : n) }'
 }
 
 # scenario SC SERVER KIND TO SIZE COUNT SESSIONS "DRIVERS" RUNS
@@ -596,7 +617,7 @@ measure() {
 scenario() {
   local sc=$1 kind=$2 to=$3 size=$4 count=$5 sessions=$6 drivers=$7 runs=$8
   local sv dir settled lost dup driver run rss hwm
-  local -A port dest cpu_pid cpu_mode sampler sink_before tot_acc tot_del tot_dup
+  local -A port dest cpu_pid cpu_mode sampler sink_before tot_acc tot_del tot_dup run_count
   time_left || { log "time budget spent: skipping $sc"; return 0; }
   for sv in $SERVERS; do
     [ "$sc" = S4 ] && [ "$sv" != router ] && continue
@@ -630,6 +651,9 @@ scenario() {
       turn=$(( turn + 1 ))
     done
     tot_acc[$sv]=$TOTAL_ACCEPTED; tot_del[$sv]=$TOTAL_DELIVERED; tot_dup[$sv]=$TOTAL_DUPS
+    run_count[$sv]=$count
+    [ "$WARMUP" -gt 0 ] && run_count[$sv]=$(run_size "$count" "$LAST_RATE")
+    log "$sc $sv: ${run_count[$sv]} messages per measured run"
   done
   for driver in $drivers; do
     for run in $(seq "$runs"); do
@@ -637,7 +661,7 @@ scenario() {
         [ -n "${port[$sv]:-}" ] || continue
         time_left || break 3
         TOTAL_ACCEPTED=${tot_acc[$sv]}; TOTAL_DELIVERED=${tot_del[$sv]}; TOTAL_DUPS=${tot_dup[$sv]}
-        measure "$sc" "$sv" "$driver" "$run" "${port[$sv]}" "$kind" "${dest[$sv]}" "$to" "$size" "$count" "$sessions" "${cpu_pid[$sv]}" "${cpu_mode[$sv]}"
+        measure "$sc" "$sv" "$driver" "$run" "${port[$sv]}" "$kind" "${dest[$sv]}" "$to" "$size" "${run_count[$sv]}" "$sessions" "${cpu_pid[$sv]}" "${cpu_mode[$sv]}"
         tot_acc[$sv]=$TOTAL_ACCEPTED; tot_del[$sv]=$TOTAL_DELIVERED; tot_dup[$sv]=$TOTAL_DUPS
       done
     done
@@ -670,29 +694,42 @@ scenario() {
 # S0: one hop into a sink that stores nothing. Measured before the servers (S0) and again after
 # them (S0-end): the machine's ceiling is the better of the two, so a disturbance during one of
 # them (host load, writeback after a build) cannot make the ceiling look low.
+# The runs are sized once, before the first S0 run of each driver (S0-end uses the same size).
+declare -A S0_COUNT
 ceiling() { # SCENARIO-NAME
-  local sc=$1 driver run port pid before got t0
+  local sc=$1 driver run
   for driver in $DRIVERS; do
+    if [ -z "${S0_COUNT[$driver]:-}" ]; then
+      time_left || return 0
+      one_hop "$driver" "$MESSAGES" "$W/drive-$sc-$driver-0.out"
+      S0_COUNT[$driver]=$(run_size "$MESSAGES" "$(awk "BEGIN { printf \"%.0f\", $GOT / ($ELAPSED + 1e-9) }")")
+      log "$sc $driver: ${S0_COUNT[$driver]} messages per measured run"
+    fi
     for run in $(seq "$RUNS"); do
       time_left || return 0
-      if [ "$driver" = smtp-source ]; then
-        port=$(free_port)
-        smtp-sink -u nobody "127.0.0.1:$port" 256 > "$W/smtp-sink.log" 2>&1 &
-        pid=$!; PIDS+=("$pid")
-        wait_port "$port" 10 || die "smtp-sink did not start"
-        drive smtp-source "$port" sink@remote.test "$SMALL" "$MESSAGES" "$CONNECTIONS" "$W/drive-$sc-$driver-$run.out"
-        stop_pid "$pid"
-        got=$ACCEPTED
-      else
-        before=$(py count sink "$W/sink-router.json")
-        drive loadtest "${SINK_PORTS[router]}" sink@remote.test "$SMALL" "$MESSAGES" "$CONNECTIONS" "$W/drive-$sc-$driver-$run.out"
-        got=$(( $(py settle sink "$W/sink-router.json" $(( before + ACCEPTED )) 0.3) - before ))
-      fi
+      one_hop "$driver" "${S0_COUNT[$driver]}" "$W/drive-$sc-$driver-$run.out"
       printf '{"type":"run","scenario":"%s","server":"%s","driver":"%s","run":%s,"messages":%s,"connections":%s,"size":%s,"accepted":%s,"delivered_in_time":%s,"duplicate_ids":0,"accept_s":%s,"e2e_s":%s,"p99_ms":%s,"cpu_s":null}\n' \
-        "$sc" "$([ "$driver" = smtp-source ] && echo smtp-sink || echo loadtest-sink)" "$driver" "$run" "$MESSAGES" "$CONNECTIONS" "$SMALL" "$ACCEPTED" "$got" "$ELAPSED" "$ELAPSED" "$P99" >> "$JSONL"
-      log "$sc $driver #$run: $got in ${ELAPSED}s"
+        "$sc" "$([ "$driver" = smtp-source ] && echo smtp-sink || echo loadtest-sink)" "$driver" "$run" "${S0_COUNT[$driver]}" "$CONNECTIONS" "$SMALL" "$ACCEPTED" "$GOT" "$ELAPSED" "$ELAPSED" "$P99" >> "$JSONL"
+      log "$sc $driver #$run: $GOT in ${ELAPSED}s"
     done
   done
+}
+
+one_hop() { # DRIVER COUNT OUT: one S0 run; sets GOT (and drive's ACCEPTED, ELAPSED, P99)
+  local driver=$1 count=$2 out=$3 port pid before
+  if [ "$driver" = smtp-source ]; then
+    port=$(free_port)
+    smtp-sink -u nobody "127.0.0.1:$port" 256 > "$W/smtp-sink.log" 2>&1 &
+    pid=$!; PIDS+=("$pid")
+    wait_port "$port" 10 || die "smtp-sink did not start"
+    drive smtp-source "$port" sink@remote.test "$SMALL" "$count" "$CONNECTIONS" "$out"
+    stop_pid "$pid"
+    GOT=$ACCEPTED
+  else
+    before=$(py count sink "$W/sink-router.json")
+    drive loadtest "${SINK_PORTS[router]}" sink@remote.test "$SMALL" "$count" "$CONNECTIONS" "$out"
+    GOT=$(( $(py settle sink "$W/sink-router.json" $(( before + ACCEPTED )) 0.3) - before ))
+  fi
 }
 
 # ---- machine description ---------------------------------------------------------------------
@@ -711,8 +748,8 @@ json.dump({
   'fs': sh("df --output=fstype '$W' | tail -1"), 'kernel': platform.release(),
   'postfix': sh('postconf -d -h mail_version'), 'dotnet': sh('dotnet --version'),
   'load_before': open('/proc/loadavg').read().split()[0],
-  'messages': $MESSAGES, 'big_messages': $BIG_MESSAGES, 'connections': $CONNECTIONS, 'runs': $RUNS, 'warmup': $WARMUP,
-  'command': 'BENCH_MESSAGES=$MESSAGES BENCH_BIG_MESSAGES=$BIG_MESSAGES BENCH_RUNS=$RUNS BENCH_CONNECTIONS=$CONNECTIONS scripts/bench.sh',
+  'messages': $MESSAGES, 'big_messages': $BIG_MESSAGES, 'connections': $CONNECTIONS, 'runs': $RUNS, 'warmup': $WARMUP, 'min_seconds': $MIN_SECONDS,
+  'command': 'BENCH_MESSAGES=$MESSAGES BENCH_BIG_MESSAGES=$BIG_MESSAGES BENCH_MIN_SECONDS=$MIN_SECONDS BENCH_RUNS=$RUNS BENCH_CONNECTIONS=$CONNECTIONS scripts/bench.sh',
 }, open(sys.argv[1], 'w'))
 PY
 
