@@ -34,7 +34,7 @@
 #   BENCH_SKIP_BUILD [0]       1 = use what BENCH_ARTIFACTS holds
 #   BENCH_RESULTS [bench-results/]  results folder (bench-<time>.md and .json)
 #   BENCH_KEEP [0]             1 = keep the temp folder (logs, Maildirs, Postfix's maillog)
-# Quick mode: BENCH_MESSAGES=2000 BENCH_WARMUP=1000 BENCH_RUNS=1 scripts/bench.sh
+# Quick mode: BENCH_MESSAGES=2000 BENCH_WARMUP=1000 BENCH_RUNS=1 BENCH_MIN_SECONDS=0 scripts/bench.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

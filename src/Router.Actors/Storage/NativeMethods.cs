@@ -5,8 +5,8 @@ namespace Router.Actors.Storage;
 
 /// <summary>
 /// The few libc calls .NET does not expose (directory handles, fsync of them, fdatasync(2),
-/// syncfs(2), link(2), posix_fadvise(2)), and a bare create-write-close for whole files: File.OpenHandle adds an
-/// fstat and an flock per file, which the Maildir writer would pay per message.
+/// syncfs(2), link(2), posix_fadvise(2)), and a bare create-and-write for whole files:
+/// File.OpenHandle adds an fstat and an flock per file, which the Maildir writer would pay per message.
 /// </summary>
 internal static partial class NativeMethods
 {
