@@ -15,11 +15,17 @@ public sealed class MaillogTests(InboundRouterFixture fixture)
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
     private readonly RouterProcess _router = fixture.Router;
 
+    /// <summary>Sends a message from a@remote.test to <paramref name="rcpt"/> in a session of its own; its queue id.</summary>
+    private async Task<string> SendAsync(string rcpt, string to = "alice@example.test")
+    {
+        await using var c = await _router.ConnectEhloAsync();
+        return TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken(), to), "a@remote.test", [rcpt]));
+    }
+
     [Fact]
     public async Task A_local_delivery_logs_its_mailbox()
     {
-        await using var c = await _router.ConnectEhloAsync();
-        var id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken()), "a@remote.test", ["alice@example.test"]));
+        var id = await SendAsync("alice@example.test");
 
         await ExpectLineAsync($"{id}: to=<alice@example.test> relay=maildir status=Sent (delivered to maildir)");
         Assert.Single(Lines($"{id}: to="));
@@ -28,9 +34,8 @@ public sealed class MaillogTests(InboundRouterFixture fixture)
     [Fact]
     public async Task An_alias_logs_each_mailbox_once_with_the_address_the_client_gave()
     {
-        await using var c = await _router.ConnectEhloAsync();
         // team -> alice, bob, alice: two copies; the log names team as each one's orig_to.
-        var id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken(), to: "team@example.test"), "a@remote.test", ["team@example.test"]));
+        var id = await SendAsync("team@example.test", to: "team@example.test");
 
         await ExpectLineAsync($"{id}: to=<alice@example.test> orig_to=<team@example.test> relay=maildir status=Sent (delivered to maildir)");
         await ExpectLineAsync($"{id}: to=<bob@example.test> orig_to=<team@example.test> relay=maildir status=Sent (delivered to maildir)");
@@ -40,9 +45,8 @@ public sealed class MaillogTests(InboundRouterFixture fixture)
     [Fact]
     public async Task Rcpt_to_a_bare_postmaster_logs_postmaster_as_the_address_the_client_gave()
     {
-        await using var c = await _router.ConnectEhloAsync();
         // <Postmaster> without a domain (RFC 5321 s4.1.1.3) goes to router.postmaster, here an alias of carol.
-        var id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken()), "a@remote.test", ["Postmaster"]));
+        var id = await SendAsync("Postmaster");
 
         await ExpectLineAsync($"{id}: to=<carol@example.test> orig_to=<postmaster> relay=maildir status=Sent (delivered to maildir)");
         Assert.Single(Lines($"{id}: to="));
