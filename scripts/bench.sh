@@ -599,11 +599,13 @@ measure() {
   fi
   TOTAL_ACCEPTED=$(( TOTAL_ACCEPTED + ACCEPTED ))
   TOTAL_DUPS=$(( TOTAL_DUPS + dups ))
-  LAST_RATE=$(awk "BEGIN { printf \"%.0f\", $delivered / ($e2e + 1e-9) }")
+  LAST_RATE=$(per_second "$delivered" "$e2e")
   printf '{"type":"run","scenario":"%s","server":"%s","driver":"%s","run":%s,"messages":%s,"connections":%s,"size":%s,"accepted":%s,"delivered_in_time":%s,"duplicate_ids":%s,"accept_s":%s,"e2e_s":%s,"p99_ms":%s,"cpu_s":%s}\n' \
     "$sc" "$server" "$driver" "$run" "$count" "$sessions" "$size" "$ACCEPTED" "$delivered" "$dups" "$accept_s" "$e2e" "$P99" "$cpu" >> "$JSONL"
   log "$sc $server $driver #$run: $ACCEPTED accepted in ${accept_s}s, $delivered delivered in ${e2e}s ($LAST_RATE msg/s), p99 $P99 ms, cpu $cpu s"
 }
+
+per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f\n", n / (s + 1e-9) }'; } # COUNT SECONDS: msg/s
 
 # run_size COUNT RATE: messages per measured run: COUNT, or enough for MIN_SECONDS at RATE msg/s
 run_size() {
@@ -702,7 +704,7 @@ ceiling() { # SCENARIO-NAME
     if [ -z "${S0_COUNT[$driver]:-}" ]; then
       time_left || return 0
       one_hop "$driver" "$MESSAGES" "$W/drive-$sc-$driver-0.out"
-      S0_COUNT[$driver]=$(run_size "$MESSAGES" "$(awk "BEGIN { printf \"%.0f\", $GOT / ($ELAPSED + 1e-9) }")")
+      S0_COUNT[$driver]=$(run_size "$MESSAGES" "$(per_second "$GOT" "$ELAPSED")")
       log "$sc $driver: ${S0_COUNT[$driver]} messages per measured run"
     fi
     for run in $(seq "$RUNS"); do
