@@ -21,6 +21,8 @@
 #   PROFILE_ENV [""]           extra environment for the router, e.g. "DOTNET_TieredCompilation=0"
 #                              (the router runs with DOTNET_TC_CallCountingDelayMs=0, as bench.sh and
 #                              run.sh run it)
+#   PROFILE_HOCON [""]         extra settings for the router's configuration, e.g.
+#                              "router.smtp.sessions-on-socket-threads = off"
 #   PROFILE_ARTIFACTS [/tmp/router-bench-artifacts]  build output (shared with bench.sh)
 #   PROFILE_SKIP_BUILD [0]     1 = use what PROFILE_ARTIFACTS holds
 #   PROFILE_TMP [/tmp]         where the run's folder (router data, Maildir, spool) is made; a
@@ -68,7 +70,7 @@ cleanup() {
 trap cleanup EXIT
 
 smtp=$(free_port); sink=$(free_port)
-router_bench_config "$W/data" "$smtp" "$sink" > "$W/router.hocon"
+{ router_bench_config "$W/data" "$smtp" "$sink"; printf '%s\n' "${PROFILE_HOCON:-}"; } > "$W/router.hocon"
 
 if [ "$SCENARIO" = relay ]; then
   dotnet "$LOADTEST_DLL" sink --listen "127.0.0.1:$sink" --stats-file "$W/sink.json" > "$W/sink.log" 2>&1 &

@@ -188,6 +188,7 @@ public sealed class RouterNode : IAsyncDisposable
             .WithFallback(ShardingConfig(config, settings))
             .WithFallback(persistence)
             .WithFallback(config)
+            .WithFallback(SessionDispatcher.Config(SessionDispatcher.Applies(settings, configuration.Delivery)))
             .WithFallback(QueueSerializer.Config)
             .WithFallback(SqlPersistence.DefaultConfiguration)
             .WithFallback(ClusterSharding.DefaultConfig())

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Akka.Configuration;
 using Router.Actors;
+using Router.Actors.Smtp;
 using Router.Host;
 
 var configOption = new Option<FileInfo?>("--config") { Description = "HOCON file whose values override config/akka.hocon", Recursive = true };
@@ -78,6 +79,8 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     try
     {
         var (config, settings) = ConfigLoader.Load(configPath);
+        // Read once, when System.Net.Sockets first uses its engine: before any socket is opened.
+        if (SessionDispatcher.Applies(settings, Router.Actors.Configuration.DeliverySettings.FromConfig(config))) Environment.SetEnvironmentVariable(SessionDispatcher.InlineCompletionsVariable, "1");
         node = await RouterNode.StartAsync(config, settings, starting.Token).ConfigureAwait(false);
     }
     catch (OperationCanceledException) when (stop.Task.IsCompleted)

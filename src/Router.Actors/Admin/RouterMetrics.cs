@@ -90,6 +90,10 @@ public static class RouterMetrics
         Counter("router_smtp_sessions_open", "SMTP sessions open now", SessionsOpen, "gauge");
         Counter("router_smtp_recipients_rejected_total", "RCPT commands refused, 4xx or 5xx (unknown user, relay denied, too many recipients, syntax, sequence)", Interlocked.Read(ref _recipientsRejected));
         Counter("router_smtp_auth_failures_total", "AUTH attempts refused with 535 (wrong user name or password, or a user name locked after too many failures)", Interlocked.Read(ref _authFailures));
+        var (onSocketThreads, onThreadPool) = Smtp.SessionDispatcher.Runs;
+        Header("router_smtp_session_runs_total", "SMTP session actor runs, on the socket thread that completed a read (router.smtp.sessions-on-socket-threads) or queued on the thread pool", "counter")
+            .Append("router_smtp_session_runs_total{on=\"socket-thread\"} ").Append(onSocketThreads.ToString(CultureInfo.InvariantCulture)).Append('\n')
+            .Append("router_smtp_session_runs_total{on=\"thread-pool\"} ").Append(onThreadPool.ToString(CultureInfo.InvariantCulture)).Append('\n');
         Counter("router_messages_accepted_total", "Messages answered 250 after DATA/BDAT", MessagesAccepted);
         Counter("router_messages_rejected_total", "Messages refused after DATA/BDAT (size, bare line endings, owners failed)", Interlocked.Read(ref _messagesRejected));
         Counter("router_local_deliveries_total", "Copies written durably into local Maildirs", Interlocked.Read(ref _localDeliveries));

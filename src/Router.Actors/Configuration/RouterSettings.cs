@@ -29,6 +29,13 @@ public sealed record RouterSettings
     public bool MtaAuth { get; init; }
 
     /// <summary>
+    /// router.smtp.sessions-on-socket-threads: SMTP sessions run on the socket threads that complete
+    /// their reads (<see cref="Smtp.SessionDispatcher"/>; the host turns on inline socket completions).
+    /// A single node's only: see <see cref="Smtp.SessionDispatcher.Applies"/>.
+    /// </summary>
+    public bool SessionsOnSocketThreads { get; init; } = true;
+
+    /// <summary>
     /// router.smtp.dnsbl as written: DNS blocklists ("zone" or "zone=d.d.d.d", Postfix's
     /// reject_rbl_client) asked about untrusted clients of the MTA endpoints; parsed and checked by
     /// <see cref="NodeConfiguration"/>. Empty = none.
@@ -186,6 +193,7 @@ public sealed record RouterSettings
             SubmissionEndpoints = r.HasPath("smtp.submission-endpoints") ? r.GetStringList("smtp.submission-endpoints").Select(ParseEndpoint).ToArray() : [],
             TlsEndpoints = r.HasPath("smtp.tls-endpoints") ? r.GetStringList("smtp.tls-endpoints").Select(ParseEndpoint).ToArray() : [],
             MtaAuth = r.Flag("smtp.mta-auth", false),
+            SessionsOnSocketThreads = r.Flag("smtp.sessions-on-socket-threads", true),
             Dnsbl = DnsblOf(r),
             LocalDomains = localDomains,
             Mailboxes = mailboxes,

@@ -119,7 +119,7 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
         }
         else
         {
-            var session = Context.ActorOf(SmtpSessionActor.Props(socket, _services, _kind), $"session-{++_sessionCounter}");
+            var session = Context.ActorOf(SmtpSessionActor.Props(socket, _services, _kind).WithDispatcher(SessionDispatcher.Id), $"session-{++_sessionCounter}");
             Context.Watch(session);
             _sessions.Add(session, client);
         }

@@ -1,3 +1,4 @@
+using System.Data;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -61,7 +62,10 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
             "SELECT b.data FROM router_bodies b JOIN router_body_refs r ON r.queue_id = b.queue_id WHERE b.queue_id = $1 AND r.owner = $2");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queueId });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
-        return await command.ExecuteScalarAsync(ct).ConfigureAwait(false) as byte[];
+        // Not ExecuteScalarAsync: it reads a large value with blocking reads of the socket, which
+        // hold a thread for as long as a body of megabytes takes to arrive.
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+        return await reader.ReadAsync(ct).ConfigureAwait(false) ? await reader.GetFieldValueAsync<byte[]>(0, ct).ConfigureAwait(false) : null;
     }
 
     public async Task ReleaseAsync(string queueId, string owner)

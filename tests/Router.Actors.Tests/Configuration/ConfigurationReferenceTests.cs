@@ -29,6 +29,8 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Equal(TimeSpan.FromMinutes(5), settings.IdleTimeout);
         Assert.True(settings.DropWrittenPages);
         Assert.False(SettingsWith("router.storage.drop-written-pages = off").DropWrittenPages);
+        Assert.True(settings.SessionsOnSocketThreads);
+        Assert.False(SettingsWith("router.smtp.sessions-on-socket-threads = off").SessionsOnSocketThreads);
         Assert.Equal(TimeSpan.FromHours(4), delivery.WarnAfter);
         Assert.Equal(TimeSpan.FromDays(5), delivery.GiveUpAfter);
         Assert.Equal(20, delivery.MaxConnectionsPerDestination);
@@ -40,6 +42,16 @@ public sealed partial class ConfigurationReferenceTests
     /// <summary>The shipped configuration with <paramref name="overrides"/> (HOCON) over it.</summary>
     private static RouterSettings SettingsWith(string overrides) =>
         RouterSettings.FromConfig(ConfigurationFactory.ParseString(overrides).WithFallback(Shipped), _ => "/srv/router");
+
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("router.smtp.sessions-on-socket-threads = off", false)]
+    [InlineData("router.queue { store = \"postgresql\", connection-string = \"Host=127.0.0.1;Database=router\" }", false)]
+    public void Sessions_run_on_the_socket_threads_of_a_single_node_only(string overrides, bool expected)
+    {
+        var config = ConfigurationFactory.ParseString(overrides).WithFallback(Shipped);
+        Assert.Equal(expected, Router.Actors.Smtp.SessionDispatcher.Applies(RouterSettings.FromConfig(config, _ => "/srv/router"), DeliverySettings.FromConfig(config)));
+    }
 
     [Theory]
     [InlineData("max-message-size = 10MiB", 15L * 1024 * 1024)]
