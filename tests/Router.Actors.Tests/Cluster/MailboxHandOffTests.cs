@@ -73,6 +73,25 @@ public sealed class MailboxHandOffTests : TestKit
     }
 
     [Fact]
+    public void Hand_off_stop_waits_for_every_file_in_flight_written_from_the_body_it_was_sent()
+    {
+        // A single node sends the body itself (no store): many writes are in flight in the writer
+        // when the stop comes.
+        const int count = 200;
+        var mailbox = StartMailbox();
+        Watch(mailbox);
+        for (var i = 1; i <= count; i++)
+            mailbox.Tell(new MailboxActor.Deliver(Mailbox, i, "a@remote.test", "Received: by test\r\n"u8.ToArray(), Encoding.ASCII.GetBytes($"Subject: {i}\r\n\r\nhello\r\n")), TestActor);
+        mailbox.Tell(HandOffStop.Instance);
+
+        var answered = new HashSet<long>();
+        for (var i = 0; i < count; i++) answered.Add(ExpectMsg<OwnerReply.Durable>(Deadline).TransactionId);
+        ExpectTerminated(mailbox, Deadline);
+        Assert.Equal(count, answered.Count);
+        Assert.Equal(count, Directory.GetFiles(NewFolder).Length);
+    }
+
+    [Fact]
     public void Hand_off_stop_of_an_idle_mailbox_stops_it_at_once()
     {
         var mailbox = StartMailbox();
