@@ -91,7 +91,7 @@ public static class RouterMetrics
         Counter("router_smtp_recipients_rejected_total", "RCPT commands refused, 4xx or 5xx (unknown user, relay denied, too many recipients, syntax, sequence)", Interlocked.Read(ref _recipientsRejected));
         Counter("router_smtp_auth_failures_total", "AUTH attempts refused with 535 (wrong user name or password, or a user name locked after too many failures)", Interlocked.Read(ref _authFailures));
         var (onSocketThreads, onThreadPool) = Smtp.SessionDispatcher.Runs;
-        Header("router_smtp_session_runs_total", "SMTP session actor runs, on the socket thread that completed a read (router.smtp.sessions-on-socket-threads) or queued on the thread pool", "counter")
+        Header("router_smtp_session_runs_total", "SMTP session actor runs while router.smtp.sessions-on-socket-threads is in effect: on the socket thread that completed a read, or queued on the thread pool (both 0 otherwise)", "counter")
             .Append("router_smtp_session_runs_total{on=\"socket-thread\"} ").Append(onSocketThreads.ToString(CultureInfo.InvariantCulture)).Append('\n')
             .Append("router_smtp_session_runs_total{on=\"thread-pool\"} ").Append(onThreadPool.ToString(CultureInfo.InvariantCulture)).Append('\n');
         Counter("router_messages_accepted_total", "Messages answered 250 after DATA/BDAT", MessagesAccepted);
