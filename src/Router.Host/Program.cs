@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Akka.Configuration;
 using Router.Actors;
+using Router.Actors.Configuration;
 using Router.Actors.Smtp;
 using Router.Host;
 
@@ -80,7 +81,7 @@ static async Task<int> RunAsync(string? configPath, CancellationToken ct)
     {
         var (config, settings) = ConfigLoader.Load(configPath);
         // Read once, when System.Net.Sockets first uses its engine: before any socket is opened.
-        if (SessionDispatcher.Applies(settings, Router.Actors.Configuration.DeliverySettings.FromConfig(config))) Environment.SetEnvironmentVariable(SessionDispatcher.InlineCompletionsVariable, "1");
+        if (SessionDispatcher.Applies(settings, DeliverySettings.FromConfig(config))) Environment.SetEnvironmentVariable(SessionDispatcher.InlineCompletionsVariable, "1");
         node = await RouterNode.StartAsync(config, settings, starting.Token).ConfigureAwait(false);
     }
     catch (OperationCanceledException) when (stop.Task.IsCompleted)

@@ -85,15 +85,21 @@ public static class RouterMetrics
               .Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
         void Counter(string name, string help, long value, string type = "counter") =>
             Header(name, help, type).Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        // A counter with one sample per value of a label (values that need no escaping).
+        void Labelled(string name, string help, string label, IEnumerable<(string Value, long Count)> samples)
+        {
+            Header(name, help, "counter");
+            foreach (var (value, count) in samples)
+                sb.Append(name).Append('{').Append(label).Append("=\"").Append(value).Append("\"} ").Append(count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
         Counter("router_smtp_connections_total", "SMTP connections accepted", Interlocked.Read(ref _connectionsAccepted));
         Counter("router_smtp_connections_refused_total", "SMTP connections refused by limits", Interlocked.Read(ref _connectionsRefused));
         Counter("router_smtp_sessions_open", "SMTP sessions open now", SessionsOpen, "gauge");
         Counter("router_smtp_recipients_rejected_total", "RCPT commands refused, 4xx or 5xx (unknown user, relay denied, too many recipients, syntax, sequence)", Interlocked.Read(ref _recipientsRejected));
         Counter("router_smtp_auth_failures_total", "AUTH attempts refused with 535 (wrong user name or password, or a user name locked after too many failures)", Interlocked.Read(ref _authFailures));
         var (onSocketThreads, onThreadPool) = Smtp.SessionDispatcher.Runs;
-        Header("router_smtp_session_runs_total", "SMTP session actor runs while router.smtp.sessions-on-socket-threads is in effect: on the socket thread that completed a read, or queued on the thread pool (both 0 otherwise)", "counter")
-            .Append("router_smtp_session_runs_total{on=\"socket-thread\"} ").Append(onSocketThreads.ToString(CultureInfo.InvariantCulture)).Append('\n')
-            .Append("router_smtp_session_runs_total{on=\"thread-pool\"} ").Append(onThreadPool.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        Labelled("router_smtp_session_runs_total", "SMTP session actor runs while router.smtp.sessions-on-socket-threads is in effect: on the socket thread that completed a read, or queued on the thread pool (both 0 otherwise)",
+            "on", [("socket-thread", onSocketThreads), ("thread-pool", onThreadPool)]);
         Counter("router_messages_accepted_total", "Messages answered 250 after DATA/BDAT", MessagesAccepted);
         Counter("router_messages_rejected_total", "Messages refused after DATA/BDAT (size, bare line endings, owners failed)", Interlocked.Read(ref _messagesRejected));
         Counter("router_local_deliveries_total", "Copies written durably into local Maildirs", Interlocked.Read(ref _localDeliveries));
@@ -111,15 +117,11 @@ public static class RouterMetrics
         if (!Dnsbl.IsEmpty)
         {
             var zones = Dnsbl.OrderBy(z => z.Key, StringComparer.Ordinal).ToArray();
-            void PerZone(string name, string help, Func<DnsblCounters, long> value)
-            {
-                Header(name, help, "counter");
-                // Zones are checked to be letters, digits, '-', '_' and dots: nothing to escape in the label.
-                foreach (var (zone, counters) in zones)
-                    sb.Append(name).Append("{zone=\"").Append(zone).Append("\"} ").Append(value(counters).ToString(CultureInfo.InvariantCulture)).Append('\n');
-            }
-            PerZone("router_dnsbl_hits_total", "RCPT commands refused because the client is listed in the DNSBL zone (router.smtp.dnsbl)", c => Interlocked.Read(ref c.Hits));
-            PerZone("router_dnsbl_lookup_failures_total", "DNSBL lookups that failed (timeout, SERVFAIL, REFUSED): the client was not refused by that zone", c => Interlocked.Read(ref c.Failures));
+            // Zones are checked to be letters, digits, '-', '_' and dots: nothing to escape in the label.
+            Labelled("router_dnsbl_hits_total", "RCPT commands refused because the client is listed in the DNSBL zone (router.smtp.dnsbl)",
+                "zone", zones.Select(z => (z.Key, Interlocked.Read(ref z.Value.Hits))));
+            Labelled("router_dnsbl_lookup_failures_total", "DNSBL lookups that failed (timeout, SERVFAIL, REFUSED): the client was not refused by that zone",
+                "zone", zones.Select(z => (z.Key, Interlocked.Read(ref z.Value.Failures))));
         }
         if (spool is { } usage)
         {
