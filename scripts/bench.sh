@@ -30,6 +30,8 @@
 #                              sessions (Router's JIT tiers its hot methods up with profile data:
 #                              relay is still tiering after 5,000)
 #   BENCH_MAX_SECONDS [1140]   stop starting runs after this long (the report covers what ran)
+#   BENCH_SETTLE [360]         start the measured work only this many seconds after the last run's
+#                              clean-up (0: at once; see the work folder below)
 #   BENCH_ARTIFACTS [/tmp/router-bench-artifacts]  where Router and the generator are built
 #   BENCH_SKIP_BUILD [0]       1 = use what BENCH_ARTIFACTS holds
 #   BENCH_RESULTS [bench-results/]  results folder (bench-<time>.md and .json)
@@ -88,6 +90,21 @@ build_router_and_loadtest "$ART" "${BENCH_SKIP_BUILD:-0}"
 
 # ---- work folder, helper, cleanup ------------------------------------------------------------
 
+# A run right after another one's clean-up would create its files among the tens of thousands of
+# inodes that clean-up freed, which on an ext4 without a journal (this VM's root) an inode
+# allocation scans past for one to six minutes (recently_deleted in fs/ext4/ialloc.c): Router's
+# S1 did 7,603 msg/s in a run started as the one before deleted its files, 9,518 in the next one,
+# started five minutes after (docs/PERFORMANCE.md).
+# So a run waits until the last clean-up is SETTLE seconds old; the stamp is that clean-up's time.
+CLEANUP_STAMP=/tmp/router-bench.cleaned-up
+SETTLE=${BENCH_SETTLE:-360}
+if [ -f "$CLEANUP_STAMP" ]; then
+  wait_s=$(( $(stat -c %Y "$CLEANUP_STAMP") + SETTLE - $(date +%s) ))
+  if [ "$wait_s" -gt 0 ]; then
+    log "waiting ${wait_s} s: the last run's files were deleted $(( SETTLE - wait_s )) s ago (BENCH_SETTLE=$SETTLE)"
+    sleep "$wait_s"
+  fi
+fi
 W=$(mktemp -d /tmp/router-bench.XXXXXX)
 chmod 755 "$W"
 # Each server's folder ($W/S1-postfix, $W/S1-router...) is a top of a directory hierarchy for
@@ -105,7 +122,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   sleep 0.5
   for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
-  if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then log "work folder kept: $W"; else rm -rf "$W"; fi
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then log "work folder kept: $W"; else rm -rf "$W" && touch "$CLEANUP_STAMP"; fi
   exit $rc
 }
 trap cleanup EXIT
