@@ -31,9 +31,13 @@ public sealed class MailboxHandOffTests : TestKit
 
     private IActorRef StartMailbox() => Sys.ActorOf(MailboxActor.Props(Mailbox, Path.Combine(_root, "maildir"), "mx.test", _writer, _store));
 
+    private static byte[] Header => "Received: by test\r\n"u8.ToArray();
+
+    private static byte[] Body(object id) => Encoding.ASCII.GetBytes($"Subject: {id}\r\n\r\nhello\r\n");
+
     private async Task<MailboxActor.Deliver> StoredAsync(string id)
     {
-        await _store.StoreAsync(id, [MailboxActor.StoreOwner(Mailbox)], "Received: by test\r\n"u8.ToArray(), Encoding.ASCII.GetBytes($"Subject: {id}\r\n\r\nhello\r\n"), TimeSpan.FromSeconds(30));
+        await _store.StoreAsync(id, [MailboxActor.StoreOwner(Mailbox)], Header, Body(id), TimeSpan.FromSeconds(30));
         return new MailboxActor.Deliver(Mailbox, 1, "a@remote.test", [], ReadOnlyMemory<byte>.Empty, id);
     }
 
@@ -81,7 +85,7 @@ public sealed class MailboxHandOffTests : TestKit
         var mailbox = StartMailbox();
         Watch(mailbox);
         for (var i = 1; i <= count; i++)
-            mailbox.Tell(new MailboxActor.Deliver(Mailbox, i, "a@remote.test", "Received: by test\r\n"u8.ToArray(), Encoding.ASCII.GetBytes($"Subject: {i}\r\n\r\nhello\r\n")), TestActor);
+            mailbox.Tell(new MailboxActor.Deliver(Mailbox, i, "a@remote.test", Header, Body(i)), TestActor);
         mailbox.Tell(HandOffStop.Instance);
 
         var answered = new HashSet<long>();
