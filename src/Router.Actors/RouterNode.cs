@@ -301,7 +301,9 @@ public sealed class RouterNode : IAsyncDisposable
         var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes), "relay");
         System.ActorOf(BodySweeper.Props(store, Domains, delivery.BodySweepInterval, delivery.BodySweepGrace), "body-sweeper");
 
-        var services = new SmtpServices(Settings, policy, configuration.Trusted, mailboxes, relay, clustered)
+        // On one node local mailboxes are written without the mailbox actors' hops (MaildirDelivery).
+        var direct = clustered ? null : new MaildirDelivery(Settings.MaildirRoot, Settings.Hostname, writer);
+        var services = new SmtpServices(Settings, policy, configuration.Trusted, mailboxes, relay, clustered, direct)
         {
             Security = _security = LoadSecurity(configuration.Dkim),
             DeliveredNotices = new DeliveredNotices(notices),

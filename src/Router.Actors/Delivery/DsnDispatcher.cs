@@ -33,8 +33,7 @@ public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy,
         var mail = new MailCommand(null, bytes.Length, DsnBuilder.Requires8BitMime(request) ? BodyType.EightBitMime : BodyType.SevenBit, DsnBuilder.RequiresSmtpUtf8(request), false, null);
         var rcpts = new[] { new RcptCommand(request.Sender, DsnNotify.Never, null) };
         var plan = handoff().Plan(tx, id, mail, decision.Destinations, rcpts, trace, bytes);
-        var owners = plan.Messages.Select(p => p.Owner.Ask<OwnerReply>(p.Message, plan.AckTimeout)).ToArray();
-        var replies = await Task.WhenAll(owners).ConfigureAwait(false);
+        var replies = await plan.AskAsync().ConfigureAwait(false);
         return new Sent(replies.All(r => r is OwnerReply.Durable), id, null);
     }
 

@@ -76,7 +76,7 @@ public sealed class MailboxActor : ReceiveActor
             if (deliver.StoredAs is null)
             {
                 // The body is here: the writer answers from its thread, with no task in between.
-                var (name, parts) = File(deliver, deliver.Trace, deliver.Body);
+                var (name, parts) = File(_folder, deliver, deliver.Trace, deliver.Body);
                 _writer.Commit(_folder.Path, name, parts, error => Done(error, written: true));
                 return;
             }
@@ -97,7 +97,7 @@ public sealed class MailboxActor : ReceiveActor
         if (_stopping && _inFlight == 0) Context.Stop(Self);
     }
 
-    private static OwnerReply Outcome(Deliver deliver, Exception? error, bool written)
+    internal static OwnerReply Outcome(Deliver deliver, Exception? error, bool written)
     {
         if (error is not null) return new OwnerReply.Failed(deliver.TransactionId, deliver.Mailbox, error.Message);
         if (written) RouterMetrics.LocalDelivery();
@@ -105,10 +105,10 @@ public sealed class MailboxActor : ReceiveActor
     }
 
     /// <summary>The new file's name and content: Return-Path and Delivered-To, then the trace header and the body.</summary>
-    private (string Name, ReadOnlyMemory<byte>[] Parts) File(Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
+    internal static (string Name, ReadOnlyMemory<byte>[] Parts) File(MaildirFolder folder, Deliver deliver, ReadOnlyMemory<byte> trace, ReadOnlyMemory<byte> body)
     {
         var headers = TraceHeaders.DeliveryHeaders(deliver.ReturnPath, deliver.DeliveredTo ?? deliver.Mailbox);
-        return (_folder.NewFileName(headers.Length + trace.Length + body.Length), [headers, trace, body]);
+        return (folder.NewFileName(headers.Length + trace.Length + body.Length), [headers, trace, body]);
     }
 
     /// <summary>
@@ -124,7 +124,7 @@ public sealed class MailboxActor : ReceiveActor
         var owner = StoreOwner(deliver.Mailbox);
         var content = await store.LoadAsync(deliver.StoredAs!, owner, CancellationToken.None).ConfigureAwait(false);
         if (content is null) return false;
-        var (name, parts) = File(deliver, ReadOnlyMemory<byte>.Empty, content);
+        var (name, parts) = File(_folder, deliver, ReadOnlyMemory<byte>.Empty, content);
         await _writer.CommitAsync(_folder.Path, name, parts).ConfigureAwait(false);
         await store.ReleaseAsync(deliver.StoredAs!, owner).ConfigureAwait(false);
         return true;

@@ -2,22 +2,27 @@ using Akka.Actor;
 using Router.Actors.Configuration;
 using Router.Actors.Delivery;
 using Router.Actors.Dnsbl;
+using Router.Actors.Mailbox;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
 using Router.Protocol;
 
 namespace Router.Actors.Smtp;
 
-/// <summary>What every session needs from the node: settings, the routing policy and the owners' regions.</summary>
+/// <summary>
+/// What every session needs from the node: settings, the routing policy and the owners' regions,
+/// or, for local mailboxes on a single node, the <see cref="MaildirDelivery"/> that writes them directly.
+/// </summary>
 public sealed record SmtpServices(
     RouterSettings Settings,
     RoutingPolicy Policy,
     TrustedNetworks Trusted,
     IActorRef Mailboxes,
     IActorRef Relay,
-    bool BodiesByReference = false)
+    bool BodiesByReference = false,
+    MaildirDelivery? DirectDelivery = null)
 {
-    public MessageHandoff Handoff { get; } = new(Mailboxes, Relay, BodiesByReference, Settings.AckTimeoutFor);
+    public MessageHandoff Handoff { get; } = new(Mailboxes, Relay, BodiesByReference, Settings.AckTimeoutFor, DirectDelivery);
 
     /// <summary>Per-client limits shared by every listener of the node.</summary>
     public ClientLimits Limits { get; init; } = new(Settings);

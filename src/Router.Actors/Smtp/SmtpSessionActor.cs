@@ -557,8 +557,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             recipients.Count == 1 ? recipients[0].Recipient.ToString() : null, DateTimeOffset.Now);
         var plan = _services.Handoff.Plan(transaction.Id, id, transaction.Mail, transaction.Destinations,
             transaction.Forwarded is { } forwarded ? [.. recipients, .. forwarded] : recipients, trace, body);
-        foreach (var (owner, message) in plan.Messages) owner.Tell(message);
-        _pending = new PendingAcks(transaction.Id, id, plan.Messages.Count, plan.AckTimeout)
+        plan.Send(Self);
+        _pending = new PendingAcks(transaction.Id, id, plan.Count, plan.AckTimeout)
         {
             Notice = DeliveredNotices.Prepare(id, transaction.Mail, transaction.Notices, trace, body.Span),
             Mailboxes = transaction.Mailboxes,

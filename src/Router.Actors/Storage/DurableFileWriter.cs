@@ -87,13 +87,7 @@ public sealed class DurableFileWriter : IDisposable
     /// </summary>
     public void Commit(string folder, string name, ReadOnlyMemory<byte>[] content, Action<Exception?> done)
     {
-        var crc = new Crc32();
-        foreach (var part in content) crc.Append(part.Span);
-        var request = new FileCommit(
-            Path.Combine(folder, "tmp", $"{name}{ChecksumMark}{crc.GetCurrentHashAsUInt32():x8}"),
-            Path.Combine(folder, "new", name),
-            content,
-            done);
+        var request = new FileCommit(folder, name, content, done);
         lock (_queue)
         {
             if (!_closed)
@@ -166,6 +160,9 @@ public sealed class DurableFileWriter : IDisposable
         {
             try
             {
+                // The checksum is taken here, not by the caller: a session's thread serves other
+                // sockets too, and a large message to many mailboxes would hold it up.
+                request.NameTempFile();
                 descriptors.Add(NativeMethods.WriteNewFile(request.TempPath, request.Content, sync: !_useSyncfs));
                 written.Add(request);
             }
@@ -353,9 +350,21 @@ public sealed class DurableFileWriter : IDisposable
         }
     }
 
-    private sealed record FileCommit(string TempPath, string FinalPath, ReadOnlyMemory<byte>[] Content, Action<Exception?> Done)
+    private sealed record FileCommit(string Folder, string Name, ReadOnlyMemory<byte>[] Content, Action<Exception?> Done)
     {
         private bool _completed;
+
+        public string FinalPath { get; } = Path.Combine(Folder, "new", Name);
+
+        /// <summary>The name in tmp/: the final one plus the content's CRC-32 (<see cref="NameTempFile"/>).</summary>
+        public string TempPath { get; private set; } = "";
+
+        public void NameTempFile()
+        {
+            var crc = new Crc32();
+            foreach (var part in Content) crc.Append(part.Span);
+            TempPath = Path.Combine(Folder, "tmp", $"{Name}{ChecksumMark}{crc.GetCurrentHashAsUInt32():x8}");
+        }
 
         /// <summary>Tells the requester once; a callback that throws must not stop the writer.</summary>
         public void Complete(Exception? error)
