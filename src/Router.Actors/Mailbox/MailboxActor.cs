@@ -17,7 +17,8 @@ namespace Router.Actors.Mailbox;
 /// (the relay sends it again until it gets an answer, see <see cref="ShardedAsk"/>): a repeat of
 /// one being written is left to the first, and one whose reference is already released was
 /// delivered, so it is confirmed without a second copy. On <see cref="HandOffStop"/> it stops once
-/// the files in flight are durable.
+/// the files in flight are durable. A cluster's sessions and relay deliver through these actors; on
+/// a single node sessions write through <see cref="MaildirDelivery"/> instead.
 /// </summary>
 public sealed class MailboxActor : ReceiveActor
 {
