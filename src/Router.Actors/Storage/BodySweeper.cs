@@ -21,7 +21,10 @@ namespace Router.Actors.Storage;
 /// envelope was persisted, by a write that may even have been reported as failed.</item>
 /// <item>A body without any reference left is deleted.</item>
 /// </list>
-/// Every node runs one; what they do is idempotent, so two nodes sweeping at once only repeat each other.
+/// Every node runs one, and at each tick asks the store whether the sweep is its turn
+/// (<see cref="IMessageStore.ClaimSweepAsync"/>): a cluster sweeps about once per interval, by
+/// whichever node's timer comes first. What a sweep does is idempotent, so a sweep that stops
+/// halfway (its node died) is only taken up by the next one.
 /// </summary>
 internal sealed class BodySweeper : ReceiveActor, IWithTimers
 {
@@ -56,11 +59,13 @@ internal sealed class BodySweeper : ReceiveActor, IWithTimers
     {
         if (_sweeping) return;
         _sweeping = true;
-        SweepAsync(_store, _domains, _grace).PipeTo(Self, failure: e => new Swept(0, 0, 0, e.GetBaseException().Message));
+        SweepAsync(_store, _domains, _interval, _grace).PipeTo(Self, failure: e => new Swept(0, 0, 0, e.GetBaseException().Message));
     }
 
-    private static async Task<Swept> SweepAsync(IMessageStore store, IActorRef domains, TimeSpan grace)
+    private static async Task<Swept> SweepAsync(IMessageStore store, IActorRef domains, TimeSpan interval, TimeSpan grace)
     {
+        // A tenth of slack: this node's next tick must find its own claim old enough.
+        if (!await store.ClaimSweepAsync(interval * 0.9).ConfigureAwait(false)) return Swept.NotOurTurn;
         var stale = await store.StaleReferencesAsync(grace).ConfigureAwait(false);
         var released = 0;
         foreach (var reference in stale.Where(r => MailboxActor.IsStoreOwner(r.Owner)))
@@ -80,6 +85,11 @@ internal sealed class BodySweeper : ReceiveActor, IWithTimers
     private void OnSwept(Swept swept)
     {
         _sweeping = false;
+        if (swept.Skipped)
+        {
+            _log.Debug("body sweep: another node swept less than {0} ago", _interval);
+            return;
+        }
         if (swept.Error is not null)
         {
             _log.Warning("body sweep failed ({0}); trying again in {1}", swept.Error, _interval);
@@ -98,5 +108,8 @@ internal sealed class BodySweeper : ReceiveActor, IWithTimers
         public static readonly Sweep Instance = new();
     }
 
-    private sealed record Swept(int MailboxReferences, int Queues, int Unreferenced, string? Error);
+    private sealed record Swept(int MailboxReferences, int Queues, int Unreferenced, string? Error, bool Skipped = false)
+    {
+        public static readonly Swept NotOurTurn = new(0, 0, 0, null, Skipped: true);
+    }
 }

@@ -42,6 +42,13 @@ public interface IMessageStore
     /// than <paramref name="grace"/> ago (a release cut short between its two steps); returns how many.
     /// </summary>
     Task<int> DropUnreferencedAsync(TimeSpan grace) => Task.FromResult(0);
+
+    /// <summary>
+    /// Whether this node is to run the body sweep now: false when a node sharing the store claimed
+    /// a sweep less than <paramref name="interval"/> ago, so that a cluster sweeps once per
+    /// interval, not once per node. A store of one node is always its own.
+    /// </summary>
+    Task<bool> ClaimSweepAsync(TimeSpan interval) => Task.FromResult(true);
 }
 
 /// <summary>One owner's reference to a stored message.</summary>

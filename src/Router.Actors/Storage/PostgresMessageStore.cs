@@ -23,6 +23,7 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
         await PostgresSchemaLock.CreateAsync(store._source, "router_bodies", """
             CREATE TABLE IF NOT EXISTS router_bodies (queue_id text PRIMARY KEY, data bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now(), accept_by timestamptz);
             CREATE TABLE IF NOT EXISTS router_body_refs (queue_id text NOT NULL, owner text NOT NULL, PRIMARY KEY (queue_id, owner));
+            CREATE TABLE IF NOT EXISTS router_body_sweep (id int PRIMARY KEY, claimed_at timestamptz NOT NULL);
             DO $$ BEGIN
               -- A database from before accept_by: the column is added once (an ALTER that finds it
               -- would still wait for, and then block, every body read in flight).
@@ -121,6 +122,19 @@ public sealed class PostgresMessageStore : IMessageStore, IAsyncDisposable
             $"DELETE FROM router_bodies b WHERE {AcceptanceEnded} < now() - $1 AND NOT EXISTS (SELECT 1 FROM router_body_refs r WHERE r.queue_id = b.queue_id)");
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = grace });
         return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    public async Task<bool> ClaimSweepAsync(TimeSpan interval)
+    {
+        // One row: its lock orders concurrent claims, and only the first finds the last claim old
+        // enough. PostgreSQL's clock, as everywhere the sweep judges time.
+        await using var command = _source.CreateCommand("""
+            INSERT INTO router_body_sweep (id, claimed_at) VALUES (1, now())
+            ON CONFLICT (id) DO UPDATE SET claimed_at = now() WHERE router_body_sweep.claimed_at <= now() - $1
+            RETURNING 1
+            """);
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = interval });
+        return await command.ExecuteScalarAsync().ConfigureAwait(false) is not null;
     }
 
     public ValueTask DisposeAsync() => _source.DisposeAsync();

@@ -7,7 +7,7 @@ namespace Router.EndToEnd.Tests.Cluster;
 /// <summary>
 /// Cluster nodes start together and each opens the body store, and warms up the journal, on an
 /// empty database: creating their tables must not fail on any of them (CREATE TABLE IF NOT EXISTS
-/// alone races in PostgreSQL).
+/// alone races in PostgreSQL); and they share the body sweep's turn.
 /// </summary>
 public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
 {
@@ -30,6 +30,49 @@ public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
         {
             foreach (var store in stores) await store.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// The body sweep's turn: of nodes claiming it at once, one gets it; the others get it only
+    /// once the interval since the last claim has passed (PostgreSQL's clock).
+    /// </summary>
+    [Fact]
+    public async Task One_node_of_many_claiming_at_once_gets_the_sweep_and_the_next_claim_waits_for_the_interval()
+    {
+        var stores = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => PostgresMessageStore.OpenAsync(_postgres.ConnectionString)));
+        try
+        {
+            var claims = await Task.WhenAll(stores.Select(s => Task.Run(() => s.ClaimSweepAsync(TimeSpan.FromHours(1)))));
+            Assert.Single(claims, granted => granted);
+            var winner = Array.IndexOf(claims, true);
+            Assert.False(await stores[winner].ClaimSweepAsync(TimeSpan.FromHours(1)), "the same node got the turn again within the interval");
+
+            var claimedAt = await ClaimedAtAsync();
+            await Eventually.UntilAsync(async () => await AgeAsync(claimedAt) > TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(10), "the claim to age");
+            Assert.True(await stores[(winner + 1) % stores.Length].ClaimSweepAsync(TimeSpan.FromMilliseconds(300)), "another node refused the turn after the interval");
+            Assert.True(await ClaimedAtAsync() > claimedAt, "the new claim did not move the claim's time");
+        }
+        finally
+        {
+            foreach (var store in stores) await store.DisposeAsync();
+        }
+    }
+
+    private async Task<DateTime> ClaimedAtAsync()
+    {
+        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT claimed_at FROM router_body_sweep", connection);
+        return (DateTime)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task<TimeSpan> AgeAsync(DateTime at)
+    {
+        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT now() - @at", connection);
+        command.Parameters.AddWithValue("at", at);
+        return (TimeSpan)(await command.ExecuteScalarAsync())!;
     }
 
     /// <summary>The lock a node holds while the journal creates its tables: one holder at a time, released by Dispose.</summary>
