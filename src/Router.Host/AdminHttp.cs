@@ -3,7 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.DependencyInjection;
 using Router.Actors;
 using Router.Actors.Admin;
 
@@ -18,9 +18,13 @@ internal static class AdminHttp
 {
     public static async Task<WebApplication> StartAsync(RouterNode node, IPEndPoint endpoint)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://{endpoint}");
+        // The empty builder: no appsettings.json, no environment, no logging. The slim one reads
+        // appsettings.json from the working directory and watches that directory, recursively,
+        // for changes: with the data folder under it (scripts/run.sh), every Maildir file sent the
+        // process inotify events, and a router started in / would watch the whole tree.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().UseUrls($"http://{endpoint}");
+        builder.Services.AddRoutingCore();
         var app = builder.Build();
         var queue = node.Queue;
 
