@@ -33,11 +33,10 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
         _services = services;
         _kind = kind;
         Receive<Accepted>(OnAccepted);
-        Receive<AcceptFailed>(f =>
+        Receive<AcceptFailed>(OnAcceptFailed);
+        Receive<AcceptAgain>(_ =>
         {
-            if (_listener is null) return;
-            _log.Warning("accept on {0} failed: {1}", _endpoint, f.Error.Message);
-            Accept();
+            if (_listener is not null) Accept();
         });
         Receive<Terminated>(t =>
         {
@@ -101,8 +100,36 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
             TaskScheduler.Default).PipeTo(Self);
     }
 
+    /// <summary>How long the listener pauses after a failed accept; doubled after each next one in a row, up to <see cref="MaxAcceptPause"/>.</summary>
+    private static readonly TimeSpan FirstAcceptPause = TimeSpan.FromMilliseconds(50);
+
+    private static readonly TimeSpan MaxAcceptPause = TimeSpan.FromSeconds(1);
+
+    /// <summary>While accepts keep failing, one warning per this many (about every 20 s at the longest pause).</summary>
+    private const int FailuresPerWarning = 20;
+
+    private int _acceptFailures;
+
+    /// <summary>
+    /// A failed accept (no descriptors left: EMFILE, ENFILE; no buffer space) leaves the connection
+    /// in the backlog and would fail again at once: the next try comes after a pause, as in
+    /// Postfix, and the log gets one warning, not one per try.
+    /// </summary>
+    private void OnAcceptFailed(AcceptFailed failed)
+    {
+        if (_listener is null) return;
+        var failures = _acceptFailures++;
+        if (failures == 0) _log.Warning("accept on {0} failed: {1}; trying again after a pause (at most {2} ms)", _endpoint, failed.Error.Message, MaxAcceptPause.TotalMilliseconds);
+        else if (failures % FailuresPerWarning == 0) _log.Warning("accept on {0} still failing after {1} tries: {2}", _endpoint, failures + 1, failed.Error.Message);
+        var pause = FirstAcceptPause * Math.Pow(2, Math.Min(failures, 10));
+        if (pause > MaxAcceptPause) pause = MaxAcceptPause;
+        if (failures > 0) _log.Debug("accept on {0} failed again ({1} tries): {2}; next try in {3} ms", _endpoint, failures + 1, failed.Error.Message, pause.TotalMilliseconds);
+        Timers.StartSingleTimer("accept", AcceptAgain.Instance, pause);
+    }
+
     private void OnAccepted(Accepted accepted)
     {
+        _acceptFailures = 0;
         var socket = accepted.Socket;
         if (_listener is null)
         {
@@ -173,6 +200,11 @@ public sealed class SmtpListenerActor : ReceiveActor, IWithTimers
 
     /// <summary>Not logged as a dead letter: the accept in flight when the listener stops fails after the actor has gone.</summary>
     private sealed record AcceptFailed(Exception Error) : IDeadLetterSuppression;
+
+    private sealed record AcceptAgain
+    {
+        public static readonly AcceptAgain Instance = new();
+    }
 
     private sealed record GraceExpired;
 
