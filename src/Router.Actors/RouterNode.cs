@@ -305,6 +305,7 @@ public sealed class RouterNode : IAsyncDisposable
         var direct = clustered ? null : new MaildirDelivery(Settings.MaildirRoot, Settings.Hostname, writer);
         var services = new SmtpServices(Settings, policy, configuration.Trusted, mailboxes, relay, clustered, direct)
         {
+            Limits = new ClientLimits(Settings, maxConnections: ConnectionCap()),
             Security = _security = LoadSecurity(configuration.Dkim),
             DeliveredNotices = new DeliveredNotices(notices),
             Dnsbl = StartDnsbl(configuration.Dnsbl, delivery),
@@ -314,6 +315,17 @@ public sealed class RouterNode : IAsyncDisposable
         SmtpEndpoints = Bind(Settings.SmtpEndpoints, SmtpEndpointKind.Mta, "smtp-listener", services);
         SubmissionEndpoints = Bind(Settings.SubmissionEndpoints, SmtpEndpointKind.Submission, "submission-listener", services);
         TlsEndpoints = Bind(Settings.TlsEndpoints, SmtpEndpointKind.ImplicitTlsSubmission, "submissions-listener", services);
+    }
+
+    /// <summary><c>limits.max-connections</c>, or fewer when the open-file limit leaves no room for them (with a warning).</summary>
+    private int ConnectionCap()
+    {
+        if (DescriptorBudget.ConnectionCap(Settings.MaxConnections) is not { } budget) return Settings.MaxConnections;
+        if (Settings.MaxConnections == 0) return budget.Cap; // "no limit": the open-file limit's room is the limit
+        System.Log.Warning(
+            "open files are limited to {0} (RLIMIT_NOFILE) and {1} are open: at most {2} SMTP connections at once instead of {3} (router.limits.max-connections), so that connections cannot take the descriptors the runtime and deliveries need; raise the limit (LimitNOFILE= in systemd, ulimit -n) to allow more",
+            budget.Limit, budget.InUse, budget.Cap, Settings.MaxConnections);
+        return budget.Cap;
     }
 
     /// <summary>The DNSBL lookups of untrusted clients, through the name servers of router.dns; null when router.smtp.dnsbl names no list.</summary>

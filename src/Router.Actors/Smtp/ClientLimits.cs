@@ -18,13 +18,16 @@ public sealed class ClientLimits
     private readonly Dictionary<IPAddress, Client> _clients = [];
     private readonly RouterSettings _settings;
     private readonly TimeProvider _clock;
+    private readonly int _maxConnections;
     private int _open;
     private int _sinceSweep;
 
-    public ClientLimits(RouterSettings settings, TimeProvider? clock = null)
+    /// <param name="maxConnections">Connections at once in total, if not <c>limits.max-connections</c> (<see cref="DescriptorBudget"/>).</param>
+    public ClientLimits(RouterSettings settings, TimeProvider? clock = null, int? maxConnections = null)
     {
         _settings = settings;
         _clock = clock ?? TimeProvider.System;
+        _maxConnections = maxConnections ?? settings.MaxConnections;
     }
 
     /// <summary>Connections open now, in total.</summary>
@@ -42,7 +45,7 @@ public sealed class ClientLimits
         var now = _clock.GetUtcNow();
         lock (_gate)
         {
-            if (_settings.MaxConnections > 0 && _open >= _settings.MaxConnections) return Replies.TooManyConnections;
+            if (_maxConnections > 0 && _open >= _maxConnections) return Replies.TooManyConnections;
             var client = Get(Normalize(address));
             if (!exempt)
             {

@@ -47,6 +47,9 @@ public sealed record RouterOptions
     /// <summary>Start the router through nohup(1), which leaves it SIGHUP set to be ignored.</summary>
     public bool SighupIgnored { get; init; }
 
+    /// <summary>Starts the router under prlimit(1) with this open-file limit (soft and hard); null: the inherited one.</summary>
+    public int? OpenFileLimit { get; init; }
+
     /// <summary>Environment variables of the router process (SSL_CERT_FILE: the trust store its outbound TLS verifies against).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }

@@ -269,15 +269,18 @@ public sealed class RouterProcess : IDisposable
 
     private Process Spawn()
     {
-        // nohup execs dotnet in the same process, so the pid stays the router's.
-        var info = new ProcessStartInfo(Options.SighupIgnored ? "/usr/bin/nohup" : "dotnet")
+        // nohup and prlimit exec the command in the same process, so the pid stays the router's.
+        List<string> command = ["dotnet"];
+        if (Options.OpenFileLimit is { } files) command.InsertRange(0, ["/usr/bin/prlimit", $"--nofile={files}:{files}", "--"]);
+        if (Options.SighupIgnored) command.Insert(0, "/usr/bin/nohup");
+        var info = new ProcessStartInfo(command[0])
         {
             WorkingDirectory = Folder,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (Options.SighupIgnored) info.ArgumentList.Add("dotnet");
+        foreach (var argument in command.Skip(1)) info.ArgumentList.Add(argument);
         info.ArgumentList.Add(RouterDll());
         info.ArgumentList.Add("--config");
         info.ArgumentList.Add(ConfigPath);
