@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
+using Akka.Actor;
 using Akka.Event;
 using Akka.TestKit.Xunit2;
 using Router.Actors.Routing;
 using Router.Actors.Smtp;
-using Akka.Actor;
 
 namespace Router.Actors.Tests.Inbound;
 
