@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Npgsql;
 using Router.EndToEnd.Tests.Infrastructure;
 
 namespace Router.EndToEnd.Tests.Cluster;
@@ -27,6 +28,16 @@ public sealed class PostgresFixture : IAsyncDisposable
         $"Host=127.0.0.1;Port={Port};Database={Database};Username=postgres;Maximum Pool Size=40;Timeout=30;Command Timeout=60";
 
     private string DataDir => Path.Combine(Folder, "data");
+
+    /// <summary>The first column of the first row of <paramref name="sql"/>, on a connection of its own; $1, $2... are <paramref name="parameters"/>.</summary>
+    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters) command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
 
     public async Task StartAsync()
     {

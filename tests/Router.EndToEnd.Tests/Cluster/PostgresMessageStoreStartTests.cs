@@ -1,4 +1,3 @@
-using Npgsql;
 using Router.Actors.Storage;
 using Router.EndToEnd.Tests.Infrastructure;
 
@@ -58,22 +57,9 @@ public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
         }
     }
 
-    private async Task<DateTime> ClaimedAtAsync()
-    {
-        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT claimed_at FROM router_body_sweep", connection);
-        return (DateTime)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<DateTime> ClaimedAtAsync() => _postgres.ScalarAsync<DateTime>("SELECT claimed_at FROM router_body_sweep");
 
-    private async Task<TimeSpan> AgeAsync(DateTime at)
-    {
-        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT now() - @at", connection);
-        command.Parameters.AddWithValue("at", at);
-        return (TimeSpan)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<TimeSpan> AgeAsync(DateTime at) => _postgres.ScalarAsync<TimeSpan>("SELECT now() - $1", at);
 
     /// <summary>The lock a node holds while the journal creates its tables: one holder at a time, released by Dispose.</summary>
     [Fact]
@@ -92,12 +78,6 @@ public sealed class PostgresMessageStoreStartTests : IAsyncLifetime
         await Eventually.UntilAsync(async () => await AdvisoryLocksAsync(granted: true) == 0, TimeSpan.FromSeconds(10), "the lock released after Dispose");
     }
 
-    private async Task<long> AdvisoryLocksAsync(bool granted)
-    {
-        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = @granted", connection);
-        command.Parameters.AddWithValue("granted", granted);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> AdvisoryLocksAsync(bool granted) =>
+        _postgres.ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = $1", granted);
 }
