@@ -61,6 +61,9 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The memory the bodies being received may hold, shared by every session of the node.</summary>
     public BodyMemoryBudget BodyBudget { get; private set; } = null!;
 
+    /// <summary>The node's delivery slots (router.delivery.max-connections), shared by its destination queues.</summary>
+    public DeliverySlots DeliverySlots { get; private set; } = null!;
+
     /// <summary>The shard region of the destination-domain queues.</summary>
     public IActorRef Domains { get; private set; } = ActorRefs.Nobody;
 
@@ -289,6 +292,7 @@ public sealed class RouterNode : IAsyncDisposable
         {
             LeaseCheck = _leases is { } leases ? leases.HolderCheck(System, domainType, domainExtractor) : null,
         };
+        DeliverySlots = domainServices.Slots;
         _relayCredentials = configuration.RelayCredentials;
         LogRelayCredentials(_relayCredentials);
         Domains = await sharding.StartAsync(

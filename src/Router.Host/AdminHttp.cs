@@ -33,7 +33,7 @@ internal static class AdminHttp
         {
             var listings = await queue.ListAsync().ConfigureAwait(false);
             var ownership = await node.OwnershipAsync().ConfigureAwait(false);
-            return Results.Text(RouterMetrics.ToPrometheus(listings.Sum(l => l.Messages.Length), node.SpoolUsage, ownership, node.BodyBudget), "text/plain; version=0.0.4");
+            return Results.Text(RouterMetrics.ToPrometheus(listings.Sum(l => l.Messages.Length), node.SpoolUsage, ownership, node.BodyBudget, node.DeliverySlots), "text/plain; version=0.0.4");
         });
         app.MapGet("/queue", async () => Results.Json(await queue.ListAsync().ConfigureAwait(false)));
         app.MapPost("/queue/retry", async (string? domain, string? id) =>

@@ -77,7 +77,7 @@ public static class RouterMetrics
 
     /// <summary>The counters in Prometheus exposition format (text/plain; version=0.0.4).</summary>
     /// <param name="spool">The spool log's usage (one node), or null (a cluster keeps bodies in PostgreSQL).</param>
-    public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool, Ownership ownership, Router.Protocol.BodyMemoryBudget bodies)
+    public static string ToPrometheus(int queuedMessages, Storage.SpoolUsage? spool, Ownership ownership, Router.Protocol.BodyMemoryBudget bodies, Delivery.DeliverySlots deliverySlots)
     {
         var sb = new StringBuilder();
         StringBuilder Header(string name, string help, string type) =>
@@ -109,6 +109,8 @@ public static class RouterMetrics
         Counter("router_body_memory_bytes", "Memory held by the bodies being received (and not yet on disk)", bodies.Used, "gauge");
         Counter("router_body_memory_limit_bytes", "router.limits.max-body-memory", bodies.Limit, "gauge");
         Counter("router_queue_messages", "Messages in the queues of the domain actors on this node", queuedMessages, "gauge");
+        Counter("router_delivery_attempts_active", "Delivery attempts running on this node, or slots granted to a destination about to start one (at most router.delivery.max-connections)", deliverySlots.InUse, "gauge");
+        Counter("router_delivery_destinations_waiting", "Destination queues waiting for a delivery slot (router.delivery.max-connections reached)", deliverySlots.Waiting, "gauge");
         Counter("router_cluster_members_up", "Cluster members this node sees up (1 on a single node)", ownership.MembersUp, "gauge");
         Counter("router_mailbox_shards", "Mailbox shards running on this node", ownership.MailboxShards, "gauge");
         Counter("router_mailbox_entities", "Mailbox actors running on this node", ownership.MailboxEntities, "gauge");

@@ -16,6 +16,9 @@ public sealed record DeliverySettings
     public int MxPort { get; init; } = 25;
     public int MaxMxHosts { get; init; } = 5;
     public int MaxConnectionsPerDestination { get; init; } = 20;
+
+    /// <summary>router.delivery.max-connections: delivery attempts (and so outbound connections in use) at once on this node, over all destinations.</summary>
+    public int MaxConnections { get; init; } = 100;
     public int MaxRecipientsPerTransaction { get; init; } = 50;
     public int MaxMessagesPerConnection { get; init; } = 100;
     public TimeSpan ConnectionIdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -146,6 +149,7 @@ public sealed record DeliverySettings
             MxPort = mxPort,
             MaxMxHosts = r.Int("delivery.max-mx-hosts", d.MaxMxHosts),
             MaxConnectionsPerDestination = Math.Max(1, r.Int("delivery.max-connections-per-destination", d.MaxConnectionsPerDestination)),
+            MaxConnections = Math.Max(1, r.Int("delivery.max-connections", d.MaxConnections)),
             MaxRecipientsPerTransaction = Math.Max(1, r.Int("delivery.max-recipients-per-transaction", d.MaxRecipientsPerTransaction)),
             MaxMessagesPerConnection = Math.Max(1, r.Int("delivery.max-messages-per-connection", d.MaxMessagesPerConnection)),
             ConnectionIdleTimeout = r.Duration("delivery.connection-idle-timeout", d.ConnectionIdleTimeout),

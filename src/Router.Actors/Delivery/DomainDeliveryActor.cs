@@ -84,6 +84,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
         Command<Enqueue>(OnEnqueue);
         Command<Tick>(_ => Kick());
+        Command<DeliverySlots.Granted>(_ =>
+        {
+            Kick();
+            // A grant this queue had no use for goes to the next one in line.
+            _services.Slots.GiveBack(Self);
+        });
         Command<AttemptDone>(OnAttemptDone);
         Command<NoticeDone>(OnNoticeDone);
         Command<SweepConnections>(_ => _pool.Sweep());
@@ -131,6 +137,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop()
     {
         _stopping.Cancel();
+        _services.Slots.Leave(Self);
         _ = _pool.DisposeAsync().AsTask();
         base.PostStop();
     }
@@ -229,7 +236,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    /// <summary>Starts the attempts that are due, within the concurrency and rate limits, then sets the timer for the next.</summary>
+    /// <summary>
+    /// Starts the attempts that are due, within this destination's concurrency and rate limits and
+    /// the node's delivery slots (a queue that finds none free is told when one is granted to it),
+    /// then sets the timer for the next.
+    /// </summary>
     private void Kick()
     {
         if (_handingOff)
@@ -247,48 +258,52 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
         var now = DateTimeOffset.UtcNow;
         foreach (var id in _waiting.TakeDue(now)) _ready.Enqueue(id);
+        var rated = _services.Delivery.RatePerDomain > 0;
+        bool holdingSlot = false, inLine = false;
         while (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination)
         {
-            if (_services.Delivery.RatePerDomain > 0)
+            if (rated && now < _nextStartAllowed) break;
+            if (!holdingSlot && !(holdingSlot = _services.Slots.TryTake(Self)))
             {
-                if (now < _nextStartAllowed) break;
-                _nextStartAllowed = now + TimeSpan.FromSeconds(1 / _services.Delivery.RatePerDomain);
+                inLine = true;
+                break;
             }
-            var id = _ready.Dequeue();
-            var entry = _queue.Find(id);
-            if (entry is null || _attempting.Contains(id) || _notifying.Contains(id)) continue;
-            if (SendOwedNotice(entry)) continue;
-            if (now < _suspendedUntil && !IsOverdue(entry, now))
-            {
-                _waiting.Add(id, _suspendedUntil);
-                continue;
-            }
-            StartAttempt(entry, now);
+            if (rated) _nextStartAllowed = now + TimeSpan.FromSeconds(1 / _services.Delivery.RatePerDomain);
+            if (StartNext(now)) holdingSlot = false;
         }
+        if (holdingSlot) _services.Slots.Release();
         var next = _waiting.NextDue;
-        if (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination && _nextStartAllowed < next) next = _nextStartAllowed;
+        if (rated && !inLine && _ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination && _nextStartAllowed < next) next = _nextStartAllowed;
         if (next == DateTimeOffset.MaxValue) Timers.Cancel("tick");
         else Timers.StartSingleTimer("tick", Tick.Instance, Max(next - now, TimeSpan.FromMilliseconds(1)));
     }
 
-    private void StartAttempt(QueueEntry entry, DateTimeOffset now)
+    /// <summary>Takes the next ready message and starts its attempt with the slot the caller holds; false if it needed none (gone, owing a notice, suspended, empty or expired).</summary>
+    private bool StartNext(DateTimeOffset now)
     {
+        var id = _ready.Dequeue();
+        var entry = _queue.Find(id);
+        if (entry is null || _attempting.Contains(id) || _notifying.Contains(id)) return false;
+        if (SendOwedNotice(entry)) return false;
+        if (now < _suspendedUntil && !IsOverdue(entry, now))
+        {
+            _waiting.Add(id, _suspendedUntil);
+            return false;
+        }
         var message = entry.Message;
         var pending = entry.PendingRecipients.ToArray();
-        if (pending.Length == 0) return;
+        if (pending.Length == 0) return false;
         if (IsOverdue(entry, now))
         {
             // Expiry applies whatever state the message is in: no further attempt.
             var expired = pending.Select(i => Expired(i, entry.States[i])).ToArray();
             Record(entry, expired, now, attempted: false, content: null);
             foreach (var r in expired) LogOutcome(message, r, relay: null);
-            return;
+            return false;
         }
         _attempting.Add(message.QueueId);
-        var store = _services.Store;
-        var attempt = _attempt;
-        var ct = _stopping.Token;
-        RunAttemptAsync(store, attempt, message, pending, ct).PipeTo(Self);
+        RunAttemptAsync(_services, _attempt, message, pending, _stopping.Token).PipeTo(Self);
+        return true;
     }
 
     /// <summary>Past the give-up time after at least one attempt: it expires rather than being tried again.</summary>
@@ -313,11 +328,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, results[0].FullReply());
     }
 
-    private static async Task<AttemptDone> RunAttemptAsync(Storage.IMessageStore store, DeliveryAttempt attempt, QueuedMessage message, int[] pending, CancellationToken ct)
+    /// <summary>One attempt, holding one of the node's delivery slots until it ends, whether or not this actor is still there to hear of it.</summary>
+    private static async Task<AttemptDone> RunAttemptAsync(DomainServices services, DeliveryAttempt attempt, QueuedMessage message, int[] pending, CancellationToken ct)
     {
         try
         {
-            var content = await store.LoadAsync(message.QueueId, message.Domain, ct).ConfigureAwait(false);
+            var content = await services.Store.LoadAsync(message.QueueId, message.Domain, ct).ConfigureAwait(false);
             if (content is null) return new AttemptDone(message.QueueId, null, null);
             var results = await attempt.RunAsync(message, pending, content, ct).ConfigureAwait(false);
             return new AttemptDone(message.QueueId, results, content);
@@ -326,6 +342,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             var error = new SmtpReply(451, "4.3.0", "Local error during delivery: " + e.Message);
             return new AttemptDone(message.QueueId, pending.Select(i => RecipientResult.From(i, error, null)).ToArray(), null);
+        }
+        finally
+        {
+            services.Slots.Release();
         }
     }
 

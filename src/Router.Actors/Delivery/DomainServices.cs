@@ -18,4 +18,7 @@ public sealed record DomainServices(
     /// domain's shard (<see cref="Sharding.ShardLeases"/>), by its own clock. Null: no leases (one node).
     /// </summary>
     public Func<string, Func<bool>>? LeaseCheck { get; init; }
+
+    /// <summary>The node's delivery attempts at once, over all its destinations (router.delivery.max-connections).</summary>
+    public DeliverySlots Slots { get; init; } = new(Delivery.MaxConnections);
 }

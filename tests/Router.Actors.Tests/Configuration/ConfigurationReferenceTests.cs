@@ -34,6 +34,8 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Equal(TimeSpan.FromHours(4), delivery.WarnAfter);
         Assert.Equal(TimeSpan.FromDays(5), delivery.GiveUpAfter);
         Assert.Equal(20, delivery.MaxConnectionsPerDestination);
+        Assert.Equal(100, delivery.MaxConnections);
+        Assert.Equal(100, new Router.Actors.Delivery.DomainServices(settings, delivery, null!, null!, null!).Slots.Capacity);
         Assert.Equal([TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30), TimeSpan.FromHours(1)], delivery.RetrySchedule);
     }
 

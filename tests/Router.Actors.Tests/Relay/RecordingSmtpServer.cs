@@ -55,6 +55,9 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
     /// <summary>The reply to DATA with recipients ("354 Go ahead" by default); anything else is sent instead, and no content is read.</summary>
     public string DataReply { get; set; } = "354 Go ahead";
 
+    /// <summary>Awaited after a message's content is read and before it is recorded and answered: a test holds transactions open with it.</summary>
+    public Func<Task> BeforeDataReply { get; set; } = () => Task.CompletedTask;
+
     public IReadOnlyCollection<(string From, string[] To, string Data)> Messages => _messages;
 
     /// <summary>Completes once <paramref name="count"/> messages have been accepted in total.</summary>
@@ -141,6 +144,7 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
                         if (!DataReply.StartsWith("354", StringComparison.Ordinal)) break;
                         var data = new StringBuilder();
                         while (await reader.ReadLineAsync(_stop.Token) is { } body && body != ".") data.Append(body).Append("\r\n");
+                        await BeforeDataReply();
                         Record(from!, [.. to], data.ToString());
                         await writer.WriteLineAsync("250 2.0.0 Ok: queued");
                         break;

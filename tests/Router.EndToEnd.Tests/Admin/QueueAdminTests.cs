@@ -49,6 +49,9 @@ public sealed class QueueAdminTests
         Assert.Equal(1, metrics["router_domain_entities"]);
         Assert.True(metrics["router_spool_segments"] >= 1 && metrics["router_spool_bytes"] > 0, "spool gauges");
         Assert.True(metrics["router_remote_deferred_total"] >= 1, "deferred counter");
+        // The attempt ended: its delivery slot is free again.
+        Assert.Equal(0, metrics["router_delivery_attempts_active"]);
+        Assert.Equal(0, metrics["router_delivery_destinations_waiting"]);
 
         // The closed port gives 451 4.4.1 (RFC 3463: no answer from host): list, show and the log
         // show the whole last reply, as mailq would.
