@@ -17,6 +17,9 @@ public sealed record DeliverySettings
     public int MaxMxHosts { get; init; } = 5;
     public int MaxConnectionsPerDestination { get; init; } = 20;
 
+    /// <summary>router.delivery.initial-connections-per-destination: where a destination's concurrency starts before its attempts' outcomes raise or lower it (<see cref="DestinationConcurrency"/>).</summary>
+    public int InitialConnectionsPerDestination { get; init; } = 5;
+
     /// <summary>router.delivery.max-connections: delivery attempts (and so outbound connections in use) at once on this node, over all destinations.</summary>
     public int MaxConnections { get; init; } = 100;
     public int MaxRecipientsPerTransaction { get; init; } = 50;
@@ -150,6 +153,7 @@ public sealed record DeliverySettings
             MaxMxHosts = r.Int("delivery.max-mx-hosts", d.MaxMxHosts),
             MaxConnectionsPerDestination = Math.Max(1, r.Int("delivery.max-connections-per-destination", d.MaxConnectionsPerDestination)),
             MaxConnections = Math.Max(1, r.Int("delivery.max-connections", d.MaxConnections)),
+            InitialConnectionsPerDestination = Math.Max(1, r.Int("delivery.initial-connections-per-destination", d.InitialConnectionsPerDestination)),
             MaxRecipientsPerTransaction = Math.Max(1, r.Int("delivery.max-recipients-per-transaction", d.MaxRecipientsPerTransaction)),
             MaxMessagesPerConnection = Math.Max(1, r.Int("delivery.max-messages-per-connection", d.MaxMessagesPerConnection)),
             ConnectionIdleTimeout = r.Duration("delivery.connection-idle-timeout", d.ConnectionIdleTimeout),

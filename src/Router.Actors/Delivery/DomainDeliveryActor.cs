@@ -38,7 +38,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly RetrySchedule _schedule;
     private readonly Queue<string> _ready = new();
     private readonly WaitingMessages _waiting = new();
-    private readonly HashSet<string> _attempting = [];
+    /// <summary>The attempts in flight, each with the concurrency round it started in.</summary>
+    private readonly Dictionary<string, int> _attempting = [];
     private readonly HashSet<string> _notifying = [];
     private readonly CancellationTokenSource _stopping = new();
     /// <summary>In a cluster: whether this node still holds this domain's shard lease (null: one node, no leases).</summary>
@@ -64,6 +65,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private DateTimeOffset _suspendedUntil = DateTimeOffset.MinValue;
 
+    /// <summary>Messages not tried because of the suspension: tried at once when an attempt meanwhile finds a server again.</summary>
+    private readonly HashSet<string> _heldBySuspension = [];
+
+    private readonly DestinationConcurrency _concurrency;
+
     public DomainDeliveryActor(string domain, DomainServices services)
     {
         _domain = domain;
@@ -73,6 +79,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool, services.RelayCredentials);
         _holdsLease = services.LeaseCheck?.Invoke(domain);
         _schedule = new RetrySchedule(delivery.RetrySchedule, delivery.RetryJitter);
+        _concurrency = new DestinationConcurrency(delivery.InitialConnectionsPerDestination, delivery.MaxConnectionsPerDestination, delivery.RetrySchedule[0]);
         _recentlyDone = new RecentlyDone(services.Settings.DeliveryAckTimeout);
 
         Recover<SnapshotOffer>(offer =>
@@ -257,10 +264,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var now = DateTimeOffset.UtcNow;
+        if (now >= _suspendedUntil) _heldBySuspension.Clear(); // the suspension is over: they are due anyway
         foreach (var id in _waiting.TakeDue(now)) _ready.Enqueue(id);
         var rated = _services.Delivery.RatePerDomain > 0;
         bool holdingSlot = false, inLine = false;
-        while (_ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination)
+        while (_ready.Count > 0 && _attempting.Count < _concurrency.Limit)
         {
             if (rated && now < _nextStartAllowed) break;
             if (!holdingSlot && !(holdingSlot = _services.Slots.TryTake(Self)))
@@ -273,7 +281,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
         if (holdingSlot) _services.Slots.Release();
         var next = _waiting.NextDue;
-        if (rated && !inLine && _ready.Count > 0 && _attempting.Count < _services.Delivery.MaxConnectionsPerDestination && _nextStartAllowed < next) next = _nextStartAllowed;
+        if (rated && !inLine && _ready.Count > 0 && _attempting.Count < _concurrency.Limit && _nextStartAllowed < next) next = _nextStartAllowed;
         if (next == DateTimeOffset.MaxValue) Timers.Cancel("tick");
         else Timers.StartSingleTimer("tick", Tick.Instance, Max(next - now, TimeSpan.FromMilliseconds(1)));
     }
@@ -283,11 +291,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         var id = _ready.Dequeue();
         var entry = _queue.Find(id);
-        if (entry is null || _attempting.Contains(id) || _notifying.Contains(id)) return false;
+        if (entry is null || _attempting.ContainsKey(id) || _notifying.Contains(id)) return false;
         if (SendOwedNotice(entry)) return false;
         if (now < _suspendedUntil && !IsOverdue(entry, now))
         {
             _waiting.Add(id, _suspendedUntil);
+            _heldBySuspension.Add(id);
             return false;
         }
         var message = entry.Message;
@@ -301,7 +310,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             foreach (var r in expired) LogOutcome(message, r, relay: null);
             return false;
         }
-        _attempting.Add(message.QueueId);
+        _attempting.Add(message.QueueId, _concurrency.Round);
         RunAttemptAsync(_services, _attempt, message, pending, _stopping.Token).PipeTo(Self);
         return true;
     }
@@ -311,20 +320,32 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         now - entry.Message.ArrivedAt >= _services.Delivery.GiveUpAfter && entry.Attempts > 0;
 
     /// <summary>
-    /// An attempt in which no server answered for any recipient (DNS failed, no host could be
-    /// reached, every greeting was refused, connections dropped) suspends the destination for the
-    /// first retry step; one in which a server answered ends a suspension.
+    /// Feeds an attempt's outcome (started in concurrency round <paramref name="round"/>) to the
+    /// destination's concurrency (<see cref="DestinationConcurrency"/>, which holds a lowered limit
+    /// for the first retry step). An attempt in which no server answered for any recipient (DNS
+    /// failed, no host could be reached, every greeting was refused, connections dropped) lowers
+    /// it, and once such attempts in a row make a whole cohort, suspends the destination for the
+    /// first retry step (Postfix's "delivery temporarily suspended"). One in which a server
+    /// answered raises it and ends a suspension: the messages it held back are tried at once.
     /// </summary>
-    private void NoteDestination(RecipientResult[] results, DateTimeOffset now)
+    private void NoteDestination(RecipientResult[] results, int round, DateTimeOffset now)
     {
         if (results.Any(r => r.RemoteMta is not null))
         {
+            _concurrency.Answered(now);
             _suspendedUntil = DateTimeOffset.MinValue;
+            foreach (var held in _heldBySuspension)
+            {
+                foreach (var id in _waiting.Take(held)) _ready.Enqueue(id);
+            }
+            _heldBySuspension.Clear();
             return;
         }
         // Expired or permanently refused (no such domain, null MX): no news about the destination.
         if (results.Any(r => r.Outcome != RecipientOutcome.Deferred) || now < _suspendedUntil) return;
+        if (!_concurrency.Failed(round, now)) return;
         _suspendedUntil = _schedule.Next(now, 1, Random.Shared);
+        _heldBySuspension.Clear();
         _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, results[0].FullReply());
     }
 
@@ -351,7 +372,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     private void OnAttemptDone(AttemptDone done)
     {
-        _attempting.Remove(done.QueueId);
+        _attempting.Remove(done.QueueId, out var round);
         var entry = _queue.Find(done.QueueId);
         if (entry is null)
         {
@@ -387,7 +408,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             results = results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray();
         }
-        NoteDestination(results, now);
+        NoteDestination(results, round, now);
         Record(entry, results, now, attempted: true, done.Content);
         foreach (var r in results)
         {
@@ -556,6 +577,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     {
         // The operator asks for an attempt now: that overrides a suspension (postqueue -f).
         _suspendedUntil = DateTimeOffset.MinValue;
+        _heldBySuspension.Clear();
         var moved = _waiting.Take(retry.QueueId);
         foreach (var id in moved) _ready.Enqueue(id);
         var queued = retry.QueueId is null ? _queue.Count : _queue.Find(retry.QueueId) is null ? 0 : 1;

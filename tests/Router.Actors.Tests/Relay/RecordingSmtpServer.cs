@@ -20,6 +20,8 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
     private readonly ConcurrentQueue<string> _rcptLines = new();
     private readonly Task _accepting;
     private int _connections;
+    private int _open;
+    private int _turnedAway;
 
     public RecordingSmtpServer()
     {
@@ -39,6 +41,12 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
 
     /// <summary>The greeting ("220 sink.test ESMTP" by default); one that is not 220 is followed by hanging up.</summary>
     public string Greeting { get; set; } = "220 sink.test ESMTP";
+
+    /// <summary>Connections open at once beyond which a new one is greeted "421 4.7.0 Too many connections" and closed (0: no limit), as providers limit a client's connections.</summary>
+    public int MaxOpen { get; set; }
+
+    /// <summary>Connections greeted with 421 because of <see cref="MaxOpen"/>.</summary>
+    public int TurnedAway => Volatile.Read(ref _turnedAway);
 
     /// <summary>Offers 8BITMIME (RFC 6152); on by default.</summary>
     public bool Offers8BitMime { get; set; } = true;
@@ -99,12 +107,18 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
     private async Task ServeAsync(TcpClient client)
     {
         using var _ = client;
+        var open = Interlocked.Increment(ref _open);
         try
         {
             var stream = client.GetStream();
             using var reader = new StreamReader(stream, Encoding.Latin1);
             await using var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
             var greeting = Greeting;
+            if (MaxOpen > 0 && open > MaxOpen)
+            {
+                Interlocked.Increment(ref _turnedAway);
+                greeting = "421 4.7.0 Too many connections";
+            }
             await writer.WriteLineAsync(greeting);
             if (!greeting.StartsWith("220", StringComparison.Ordinal)) return;
             string? from = null;
@@ -160,6 +174,10 @@ internal sealed class RecordingSmtpServer : IAsyncDisposable
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
         {
             // The client hung up or the server is stopping.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _open);
         }
     }
 
