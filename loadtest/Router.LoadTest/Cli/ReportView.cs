@@ -34,12 +34,15 @@ internal static class ReportView
     {
         var table = NewTable("loadtest sink " + s.Listen);
         Row(table, "connections", s.Connections);
+        Row(table, "connections turned away (--max-connections)", s.ConnectionsTurnedAway);
+        Row(table, "most sessions at once", s.PeakConnections);
         Row(table, "transactions", s.Transactions);
         Row(table, "messages accepted", s.Messages);
         Row(table, "messages refused (too big)", s.MessagesRejected);
         Row(table, "recipients accepted / 4xx / 5xx", $"{s.RecipientsAccepted} / {s.RecipientsTempFailed} / {s.RecipientsPermFailed}");
         Row(table, "recipients delivered", s.RecipientsDelivered);
         Row(table, "bytes", s.Bytes);
+        Row(table, "most messages awaiting their reply at once (--data-delay)", s.PeakMessagesInFlight);
         Row(table, "end-to-end latency p50 / p90 / p99 / max", $"{s.LatencyP50Ms:F1} / {s.LatencyP90Ms:F1} / {s.LatencyP99Ms:F1} / {s.LatencyMaxMs:F1} ms ({s.LatencySamples} samples)");
         Row(table, "uptime", $"{s.UptimeSeconds:F1} s");
         return table;

@@ -20,10 +20,12 @@ internal static class SinkCommand
         var maxSize = new Option<long>("--max-size") { Description = "SIZE limit announced and enforced, in bytes", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var duration = new Option<string?>("--duration") { Description = "stop by itself after this long, e.g. 5m" };
         var json = new Option<bool>("--json") { Description = "print the final summary as one JSON object" };
+        var maxConnections = new Option<int>("--max-connections") { Description = "sessions served at once; more are greeted 421 4.7.0 and closed (0: no limit)" };
+        var dataDelay = new Option<string?>("--data-delay") { Description = "wait this long before replying to each message's final dot, e.g. 200ms" };
 
         var command = new Command("sink", "Run a fast SMTP server that counts (and optionally fails) what it receives.")
         {
-            listen, tempFail, permFail, rules, hostName, statsFile, maildir, maxSize, duration, json,
+            listen, tempFail, permFail, rules, hostName, statsFile, maildir, maxSize, duration, json, maxConnections, dataDelay,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -41,6 +43,8 @@ internal static class SinkCommand
                     StatsFile = parse.GetValue(statsFile),
                     Maildir = parse.GetValue(maildir),
                     MaxMessageSize = parse.GetValue(maxSize),
+                    MaxConnections = parse.GetValue(maxConnections) >= 0 ? parse.GetValue(maxConnections) : throw new FormatException("--max-connections must be 0 or more"),
+                    DataReplyDelay = parse.GetValue(dataDelay) is { } delay ? CliValues.ParseDuration(delay) : TimeSpan.Zero,
                 };
                 if (options.TempFailFraction + options.PermFailFraction > 1) throw new FormatException("--tempfail plus --permfail exceeds 1");
                 stopAfter = parse.GetValue(duration) is { } d ? CliValues.ParseDuration(d) : null;

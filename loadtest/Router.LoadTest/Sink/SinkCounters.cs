@@ -21,6 +21,12 @@ internal sealed class SinkCounters
     public long RecipientsDelivered;
     public long MessagesRejected;
     public long Bytes;
+    public long ConnectionsTurnedAway;
+    public long PeakConnections;
+
+    /// <summary>Messages whose content has arrived and whose reply has not been sent yet (<see cref="SinkOptions.DataReplyDelay"/>).</summary>
+    public long MessagesInFlight;
+    public long PeakMessagesInFlight;
 
     public LatencyHistogram Latency { get; } = new();
 
@@ -42,6 +48,9 @@ internal sealed class SinkCounters
         RecipientsDelivered = Interlocked.Read(ref RecipientsDelivered),
         MessagesRejected = Interlocked.Read(ref MessagesRejected),
         Bytes = Interlocked.Read(ref Bytes),
+        ConnectionsTurnedAway = Interlocked.Read(ref ConnectionsTurnedAway),
+        PeakConnections = Interlocked.Read(ref PeakConnections),
+        PeakMessagesInFlight = Interlocked.Read(ref PeakMessagesInFlight),
         LatencySamples = Latency.Count,
         LatencyP50Ms = Latency.PercentileMilliseconds(0.50),
         LatencyP90Ms = Latency.PercentileMilliseconds(0.90),
@@ -49,6 +58,15 @@ internal sealed class SinkCounters
         LatencyMaxMs = Latency.MaxMilliseconds,
         UptimeSeconds = Stopwatch.GetElapsedTime(_started).TotalSeconds,
     };
+
+    /// <summary>Raises <paramref name="peak"/> to <paramref name="value"/> if it is lower.</summary>
+    public static void RaisePeak(ref long peak, long value)
+    {
+        long seen;
+        while ((seen = Interlocked.Read(ref peak)) < value && Interlocked.CompareExchange(ref peak, value, seen) != seen)
+        {
+        }
+    }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

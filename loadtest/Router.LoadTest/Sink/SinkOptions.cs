@@ -28,6 +28,15 @@ public sealed record SinkOptions
     /// <summary>When set, each accepted message is stored as a file in this Maildir (tmp/ then new/).</summary>
     public string? Maildir { get; init; }
 
+    /// <summary>
+    /// Sessions served at once (0: no limit); a connection beyond them is greeted "421 4.7.0 Too
+    /// many connections" and closed, as providers limit a client's connections.
+    /// </summary>
+    public int MaxConnections { get; init; }
+
+    /// <summary>How long the reply to each message's final dot waits: a slow destination, whose transactions stay open.</summary>
+    public TimeSpan DataReplyDelay { get; init; }
+
     /// <summary>When true, accepted messages are kept in memory for <see cref="SmtpSink.Messages"/> (tests).</summary>
     public bool CaptureMessages { get; init; }
 }

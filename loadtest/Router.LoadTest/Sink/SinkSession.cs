@@ -66,6 +66,26 @@ internal sealed class SinkSession
         Close,
     }
 
+    /// <summary>Greets with 421 (too many connections) and closes.</summary>
+    public async Task TurnAwayAsync(CancellationToken ct)
+    {
+        try
+        {
+            _out.Write(Encoding.ASCII.GetBytes($"421 4.7.0 {_sink.Options.HostName} Too many connections, try again later\r\n"));
+            await FlushAsync(ct);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client hung up first.
+        }
+        finally
+        {
+            await _reader.CompleteAsync();
+            _socket.Dispose();
+            _message.Dispose();
+        }
+    }
+
     public async Task RunAsync(CancellationToken ct)
     {
         try
@@ -269,6 +289,18 @@ internal sealed class SinkSession
             if (_sink.Options.CaptureMessages)
                 _sink.Capture(new SinkMessage(_reversePath, [.. _recipients], _message.Span.ToArray()));
             if (_sink.Options.Maildir is { } maildir) await MaildirWriter.WriteAsync(maildir, _message.Memory, ct);
+            if (_sink.Options.DataReplyDelay > TimeSpan.Zero)
+            {
+                SinkCounters.RaisePeak(ref counters.PeakMessagesInFlight, Interlocked.Increment(ref counters.MessagesInFlight));
+                try
+                {
+                    await Task.Delay(_sink.Options.DataReplyDelay, ct);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref counters.MessagesInFlight);
+                }
+            }
             var id = Interlocked.Increment(ref counters.Messages);
             Interlocked.Add(ref counters.RecipientsDelivered, _acceptedRecipients);
             _out.Write(Encoding.ASCII.GetBytes($"250 2.0.0 Ok: queued as S{id}\r\n"));

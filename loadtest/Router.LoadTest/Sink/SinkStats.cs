@@ -27,6 +27,15 @@ public sealed record SinkStats
     public long MessagesRejected { get; init; }
 
     public long Bytes { get; init; }
+
+    /// <summary>Connections greeted with 421 because <see cref="SinkOptions.MaxConnections"/> were being served.</summary>
+    public long ConnectionsTurnedAway { get; init; }
+
+    /// <summary>The most sessions served at once.</summary>
+    public long PeakConnections { get; init; }
+
+    /// <summary>The most messages at once whose content had arrived and whose reply had not been sent: deliveries in progress.</summary>
+    public long PeakMessagesInFlight { get; init; }
     public long LatencySamples { get; init; }
     public double LatencyP50Ms { get; init; }
     public double LatencyP90Ms { get; init; }

@@ -135,20 +135,24 @@ public sealed class SmtpSink : IAsyncDisposable
             }
             socket.NoDelay = true;
             Interlocked.Increment(ref Counters.Connections);
-            Interlocked.Increment(ref Counters.ActiveConnections);
+            var active = Interlocked.Increment(ref Counters.ActiveConnections);
+            var turnAway = Options.MaxConnections > 0 && active > Options.MaxConnections;
+            if (turnAway) Interlocked.Increment(ref Counters.ConnectionsTurnedAway);
+            else SinkCounters.RaisePeak(ref Counters.PeakConnections, active);
             Counters.Signal();
-            var session = RunSessionAsync(socket, ct);
+            var session = RunSessionAsync(socket, turnAway, ct);
             _sessions.TryAdd(session, true);
             _ = session.ContinueWith(t => _sessions.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
-    private async Task RunSessionAsync(Socket socket, CancellationToken ct)
+    private async Task RunSessionAsync(Socket socket, bool turnAway, CancellationToken ct)
     {
         await Task.Yield();
         try
         {
-            await new SinkSession(this, socket).RunAsync(ct);
+            var session = new SinkSession(this, socket);
+            await (turnAway ? session.TurnAwayAsync(ct) : session.RunAsync(ct));
         }
         finally
         {

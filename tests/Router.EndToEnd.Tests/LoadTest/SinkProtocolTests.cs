@@ -42,6 +42,43 @@ public sealed class SinkProtocolTests
     }
 
     [Fact]
+    public async Task Connections_beyond_the_limit_are_greeted_with_421_and_closed()
+    {
+        await using var sink = await SinkFixture.StartSinkAsync(new SinkOptions { MaxConnections = 1 });
+        using var first = new TcpClient();
+        await first.ConnectAsync(sink.EndPoint, Ct);
+        var firstReader = new StreamReader(first.GetStream());
+        Assert.StartsWith("220 ", await firstReader.ReadLineAsync(Ct));
+
+        using (var second = new TcpClient())
+        {
+            await second.ConnectAsync(sink.EndPoint, Ct);
+            var text = await new StreamReader(second.GetStream()).ReadToEndAsync(Ct); // the sink closes it
+            Assert.Equal("421 4.7.0 sink.test Too many connections, try again later\r\n", text);
+        }
+        var stats = await sink.WaitUntilAsync(s => s.ActiveConnections == 1, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal((1, 1), (stats.ConnectionsTurnedAway, stats.PeakConnections));
+
+        // Once the first has gone, a new one is served.
+        first.Dispose();
+        await sink.WaitUntilAsync(s => s.ActiveConnections == 0, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(["220", "221"], (await ConverseAsync(sink, "QUIT\r\n", 2)).Select(r => r[..3]));
+    }
+
+    [Fact]
+    public async Task The_reply_to_the_final_dot_waits_for_the_data_delay()
+    {
+        await using var sink = await SinkFixture.StartSinkAsync(new SinkOptions { DataReplyDelay = TimeSpan.FromSeconds(1) });
+        const string transaction = "EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var both = await Task.WhenAll(ConverseAsync(sink, transaction, 7), ConverseAsync(sink, transaction, 7));
+        Assert.All(both, replies => Assert.Equal(["220", "250", "250", "250", "354", "250", "221"], replies.Select(r => r[..3])));
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1), $"answered after {clock.ElapsedMilliseconds} ms");
+        // The two messages waited for their replies at the same time.
+        Assert.Equal(2, sink.Stats.PeakMessagesInFlight);
+    }
+
+    [Fact]
     public async Task EHLO_announces_the_extensions_the_generator_relies_on()
     {
         await using var sink = await SinkFixture.StartSinkAsync(new SinkOptions { MaxMessageSize = 12345 });
