@@ -47,7 +47,8 @@ public sealed class DeliveryConcurrencyTests : IAsyncLifetime
     [Fact]
     public async Task A_destination_that_turns_away_connections_beyond_two_is_not_suspended()
     {
-        var sink = await StartSinkAsync(new SinkOptions { MaxConnections = 2, DataReplyDelay = TimeSpan.FromMilliseconds(100) });
+        // Transactions held open 300 ms: more than two attempts are in flight at once early on.
+        var sink = await StartSinkAsync(new SinkOptions { MaxConnections = 2, DataReplyDelay = TimeSpan.FromMilliseconds(300) });
         const string domain = "busy.provider.test";
         await StartRouterAsync([domain], sink.EndPoint, "");
         const int messages = 20;
