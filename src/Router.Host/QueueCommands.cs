@@ -24,6 +24,8 @@ internal static class QueueCommands
             var total = 0;
             foreach (var listing in listings)
             {
+                // Postfix's words: why the messages of this destination are not being tried.
+                if (listing.SuspendedUntil is { } until) Console.WriteLine($"-- {listing.Domain}: delivery temporarily suspended until {until:u}: {listing.SuspendedFor}");
                 foreach (var m in listing.Messages)
                 {
                     total++;

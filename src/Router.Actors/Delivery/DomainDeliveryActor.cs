@@ -65,6 +65,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private DateTimeOffset _suspendedUntil = DateTimeOffset.MinValue;
 
+    /// <summary>The error that suspended the destination (for the queue listing).</summary>
+    private string? _suspendedFor;
+
     /// <summary>Messages not tried because of the suspension: tried at once when an attempt meanwhile finds a server again.</summary>
     private readonly HashSet<string> _heldBySuspension = [];
 
@@ -101,7 +104,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         Command<NoticeDone>(OnNoticeDone);
         Command<SweepConnections>(_ => _pool.Sweep());
         Command<SweepBodies>(sweep => ReleaseUnheld(sweep.QueueIds));
-        Command<GetQueue>(_ => Sender.Tell(new QueueListing(_domain, _queue.Entries.Select(Describe).ToArray())));
+        Command<GetQueue>(_ => Sender.Tell(Listing()));
         Command<RetryNow>(OnRetryNow);
         Command<DeleteMessage>(OnDelete);
         Command<ReceiveTimeout>(_ => MaybePassivate());
@@ -345,8 +348,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (results.Any(r => r.Outcome != RecipientOutcome.Deferred) || now < _suspendedUntil) return;
         if (!_concurrency.Failed(round, now)) return;
         _suspendedUntil = _schedule.Next(now, 1, Random.Shared);
+        _suspendedFor = results[0].FullReply();
         _heldBySuspension.Clear();
-        _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, results[0].FullReply());
+        _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, _suspendedFor);
     }
 
     /// <summary>One attempt, holding one of the node's delivery slots until it ends, whether or not this actor is still there to hear of it.</summary>
@@ -726,6 +730,18 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         ? new(index, RecipientOutcome.Failed, 451, "4.4.7", $"Delivery time expired after {HumanDuration.Format(_services.Delivery.GiveUpAfter)} without an attempt", null, Expired: true)
         : last with { Index = index, Outcome = RecipientOutcome.Failed, Expired = true };
 
+    private QueueListing Listing()
+    {
+        var suspended = DateTimeOffset.UtcNow < _suspendedUntil;
+        return new QueueListing(_domain, _queue.Entries.Select(Describe).ToArray())
+        {
+            SuspendedUntil = suspended ? _suspendedUntil : null,
+            SuspendedFor = suspended ? _suspendedFor : null,
+            ConnectionLimit = _concurrency.Limit,
+            Attempting = _attempting.Count,
+        };
+    }
+
     private static QueueItem Describe(QueueEntry e) => new(
         e.Message.QueueId,
         e.Message.Sender,
@@ -762,7 +778,20 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     public sealed record GetQueue(string Domain);
 
-    public sealed record QueueListing(string Domain, QueueItem[] Messages);
+    public sealed record QueueListing(string Domain, QueueItem[] Messages)
+    {
+        /// <summary>Until when the destination is suspended (a whole cohort of attempts reached no server); null when it is not.</summary>
+        public DateTimeOffset? SuspendedUntil { get; init; }
+
+        /// <summary>With <see cref="SuspendedUntil"/>: the error that suspended it.</summary>
+        public string? SuspendedFor { get; init; }
+
+        /// <summary>Delivery attempts the destination may have at once now (its concurrency feedback).</summary>
+        public int ConnectionLimit { get; init; }
+
+        /// <summary>Delivery attempts in flight.</summary>
+        public int Attempting { get; init; }
+    }
 
     public sealed record QueueItem(string QueueId, string? Sender, QueueItemRecipient[] Recipients, DateTimeOffset ArrivedAt, long Size, int Attempts, DateTimeOffset NextAttempt);
 

@@ -85,6 +85,41 @@ public sealed class QueueAdminTests
         Assert.Equal(0, (await AdminMetrics.ReadAsync(client))["router_queue_messages"]);
     }
 
+    [Fact]
+    public async Task A_suspended_destination_is_listed_with_the_error_that_suspended_it()
+    {
+        var http = TestPorts.Next();
+        var closed = TestPorts.Next();
+        // A limit of 1: one attempt that reaches no server is a whole cohort, and suspends the destination.
+        using var router = await RouterProcess.StartAsync(new RouterOptions
+        {
+            ExtraHocon = $$"""
+                router.http.endpoint = "127.0.0.1:{{http}}"
+                router.relay.transport { "{{Domain}}" = "127.0.0.1:{{closed}}" }
+                router.delivery.initial-connections-per-destination = 1
+                router.queue.retry-schedule = [10m]
+                """,
+        });
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
+        await router.WaitForOutputAsync("router: admin", Deadline);
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken(), to: "someone@" + Domain), "a@client.test", ["someone@" + Domain]);
+        }
+        await router.WaitForOutputAsync($"delivery to {Domain} temporarily suspended until", Deadline);
+
+        using (var json = JsonDocument.Parse(await client.GetStringAsync("/queue")))
+        {
+            var listing = json.RootElement.EnumerateArray().Single(l => l.GetProperty("domain").GetString() == Domain);
+            Assert.True(listing.GetProperty("suspendedUntil").GetDateTimeOffset() > DateTimeOffset.UtcNow + TimeSpan.FromMinutes(8));
+            Assert.StartsWith("451 4.4.1 ", listing.GetProperty("suspendedFor").GetString(), StringComparison.Ordinal);
+            Assert.Equal(1, listing.GetProperty("connectionLimit").GetInt32());
+        }
+        var list = await CliAsync(router, "queue", "list");
+        Assert.Contains($"-- {Domain}: delivery temporarily suspended until ", list);
+        Assert.Contains(": 451 4.4.1 ", list);
+    }
+
     private static async Task<string> CliAsync(RouterProcess router, params string[] args)
     {
         var (exit, stdout, stderr) = await router.RunCliAsync(args);
