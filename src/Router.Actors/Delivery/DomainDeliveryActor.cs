@@ -336,12 +336,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (results.Any(r => r.RemoteMta is not null))
         {
             _concurrency.Answered(now);
-            _suspendedUntil = DateTimeOffset.MinValue;
-            foreach (var held in _heldBySuspension)
-            {
-                foreach (var id in _waiting.Take(held)) _ready.Enqueue(id);
-            }
-            _heldBySuspension.Clear();
+            LiftSuspension();
             return;
         }
         // Expired or permanently refused (no such domain, null MX): no news about the destination.
@@ -351,6 +346,17 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _suspendedFor = results[0].FullReply();
         _heldBySuspension.Clear();
         _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, _suspendedFor);
+    }
+
+    /// <summary>Ends a suspension: the messages it held back are ready at once.</summary>
+    private void LiftSuspension()
+    {
+        _suspendedUntil = DateTimeOffset.MinValue;
+        foreach (var held in _heldBySuspension)
+        {
+            foreach (var id in _waiting.Take(held)) _ready.Enqueue(id);
+        }
+        _heldBySuspension.Clear();
     }
 
     /// <summary>One attempt, holding one of the node's delivery slots until it ends, whether or not this actor is still there to hear of it.</summary>
@@ -580,10 +586,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private void OnRetryNow(RetryNow retry)
     {
         // The operator asks for an attempt now: that overrides a suspension (postqueue -f).
-        _suspendedUntil = DateTimeOffset.MinValue;
-        _heldBySuspension.Clear();
         var moved = _waiting.Take(retry.QueueId);
         foreach (var id in moved) _ready.Enqueue(id);
+        LiftSuspension();
         var queued = retry.QueueId is null ? _queue.Count : _queue.Find(retry.QueueId) is null ? 0 : 1;
         Sender.Tell(new Retried(moved.Count, queued));
         Kick();

@@ -352,6 +352,29 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retrying_one_message_lifts_the_suspension_for_the_messages_it_held_back()
+    {
+        _server.Greeting = "421 4.3.2 not now";
+        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [TimeSpan.FromMinutes(10)] };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        queue.Tell(await MessageAsync("Q1"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await AwaitAssertAsync(() => Assert.NotNull(Queue(queue).SuspendedUntil), Deadline, TimeSpan.FromMilliseconds(50));
+        // Q2 arrives while the destination is suspended: it is held back, not tried.
+        queue.Tell(await MessageAsync("Q2"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        Assert.Equal(0, Queue(queue).Messages.Single(m => m.QueueId == "Q2").Attempts);
+
+        _server.Greeting = "220 sink.test ESMTP";
+        queue.Tell(new DomainDeliveryActor.RetryNow(Domain, "Q1"));
+
+        Assert.Equal(1, ExpectMsg<DomainDeliveryActor.Retried>(Deadline).Scheduled);
+        await _server.Received(2).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
     public async Task Failed_journal_write_is_answered_NotAccepted_at_once_and_delivers_nothing()
     {
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
