@@ -270,52 +270,61 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (now >= _suspendedUntil) _heldBySuspension.Clear(); // the suspension is over: they are due anyway
         foreach (var id in _waiting.TakeDue(now)) _ready.Enqueue(id);
         var rated = _services.Delivery.RatePerDomain > 0;
-        bool holdingSlot = false, inLine = false;
+        var inLine = false;
         while (_ready.Count > 0 && _attempting.Count < _concurrency.Limit)
         {
             if (rated && now < _nextStartAllowed) break;
-            if (!holdingSlot && !(holdingSlot = _services.Slots.TryTake(Self)))
+            var id = _ready.Peek();
+            if (Settle(id, now) is not { } attempt)
+            {
+                _ready.Dequeue();
+                continue;
+            }
+            // The message stays first in line until this queue gets a slot.
+            if (!_services.Slots.TryTake(Self))
             {
                 inLine = true;
                 break;
             }
+            _ready.Dequeue();
             if (rated) _nextStartAllowed = now + TimeSpan.FromSeconds(1 / _services.Delivery.RatePerDomain);
-            if (StartNext(now)) holdingSlot = false;
+            _attempting.Add(id, _concurrency.Round);
+            RunAttemptAsync(_services, _attempt, attempt.Message, attempt.Pending, _stopping.Token).PipeTo(Self);
         }
-        if (holdingSlot) _services.Slots.Release();
         var next = _waiting.NextDue;
         if (rated && !inLine && _ready.Count > 0 && _attempting.Count < _concurrency.Limit && _nextStartAllowed < next) next = _nextStartAllowed;
         if (next == DateTimeOffset.MaxValue) Timers.Cancel("tick");
         else Timers.StartSingleTimer("tick", Tick.Instance, Max(next - now, TimeSpan.FromMilliseconds(1)));
     }
 
-    /// <summary>Takes the next ready message and starts its attempt with the slot the caller holds; false if it needed none (gone, owing a notice, suspended, empty or expired).</summary>
-    private bool StartNext(DateTimeOffset now)
+    /// <summary>
+    /// A ready message: what its attempt is to deliver, or null when it needs none now, having
+    /// done instead what it needed (nothing for one gone or already in hand, its owed notice, a
+    /// wait for the suspension to end, its expiry).
+    /// </summary>
+    private (QueuedMessage Message, int[] Pending)? Settle(string id, DateTimeOffset now)
     {
-        var id = _ready.Dequeue();
         var entry = _queue.Find(id);
-        if (entry is null || _attempting.ContainsKey(id) || _notifying.Contains(id)) return false;
-        if (SendOwedNotice(entry)) return false;
+        if (entry is null || _attempting.ContainsKey(id) || _notifying.Contains(id)) return null;
+        if (SendOwedNotice(entry)) return null;
         if (now < _suspendedUntil && !IsOverdue(entry, now))
         {
             _waiting.Add(id, _suspendedUntil);
             _heldBySuspension.Add(id);
-            return false;
+            return null;
         }
         var message = entry.Message;
         var pending = entry.PendingRecipients.ToArray();
-        if (pending.Length == 0) return false;
+        if (pending.Length == 0) return null;
         if (IsOverdue(entry, now))
         {
             // Expiry applies whatever state the message is in: no further attempt.
             var expired = pending.Select(i => Expired(i, entry.States[i])).ToArray();
             Record(entry, expired, now, attempted: false, content: null);
             foreach (var r in expired) LogOutcome(message, r, relay: null);
-            return false;
+            return null;
         }
-        _attempting.Add(message.QueueId, _concurrency.Round);
-        RunAttemptAsync(_services, _attempt, message, pending, _stopping.Token).PipeTo(Self);
-        return true;
+        return (message, pending);
     }
 
     /// <summary>Past the give-up time after at least one attempt: it expires rather than being tried again.</summary>

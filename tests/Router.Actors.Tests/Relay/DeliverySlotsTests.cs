@@ -152,6 +152,35 @@ public sealed class DeliverySlotsTests : TestKit, IAsyncLifetime
         Assert.Equal(["B1", "B2", "Q1", "B3", "B4"], order);
     }
 
+    [Fact]
+    public async Task A_suspended_destination_does_not_wait_for_a_slot_for_messages_it_holds_back()
+    {
+        var slots = new DeliverySlots(1);
+        _server.Greeting = "421 4.3.2 not now";
+        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [TimeSpan.FromMinutes(10)] };
+        var queue = Sys.ActorOf(DomainDeliveryActor.Props("down.test", Services(slots)));
+        queue.Tell(await MessageAsync("D1", "down.test"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await AwaitConditionAsync(() => Task.FromResult(ListingOf(queue).SuspendedUntil is not null), Deadline);
+        // Another destination's attempt holds the node's one slot.
+        var other = CreateTestProbe();
+        await AwaitConditionAsync(() => Task.FromResult(slots.TryTake(other)), Deadline);
+
+        queue.Tell(await MessageAsync("D2", "down.test"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+
+        // D2 is held back by the suspension at once: the queue is not in line for a slot it cannot use.
+        var d2 = ListingOf(queue).Messages.Single(m => m.QueueId == "D2");
+        Assert.Equal(0, d2.Attempts);
+        Assert.Equal(0, slots.Waiting);
+    }
+
+    private DomainDeliveryActor.QueueListing ListingOf(IActorRef queue)
+    {
+        queue.Tell(new DomainDeliveryActor.GetQueue("down.test"));
+        return ExpectMsg<DomainDeliveryActor.QueueListing>(Deadline);
+    }
+
     /// <summary>The test's services with <paramref name="slots"/>: every queue of a test shares them, as the queues of a node do.</summary>
     private DomainServices Services(DeliverySlots slots) => _services.Services with { Slots = slots };
 
