@@ -43,6 +43,15 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
 
     private IActorRef StartQueue() => Sys.ActorOf(DomainDeliveryActor.Props(Domain, _services.Services));
 
+    /// <summary>A queue whose server greets every connection with 421, at a limit of one attempt: its first attempt suspends the destination for <paramref name="retryStep"/>.</summary>
+    private IActorRef StartRefusedQueue(TimeSpan retryStep)
+    {
+        _server.Greeting = "421 4.3.2 not now";
+        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [retryStep] };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        return StartQueue();
+    }
+
     private static byte[] Body(string id) => Encoding.ASCII.GetBytes($"Subject: {id}\r\nMessage-ID: <{id}@example.test>\r\n\r\nhello\r\n");
 
     private Task StoreBodyAsync(string id) => _services.Store.StoreAsync(id, [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), Body(id), TimeSpan.FromSeconds(30));
@@ -254,10 +263,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     public async Task A_destination_that_answers_nobody_is_suspended_for_the_first_retry_step()
     {
         // Postfix's "delivery temporarily suspended": one failed round, not one connection per message.
-        _server.Greeting = "421 4.3.2 not now";
-        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [TimeSpan.FromSeconds(2)] };
-        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        var queue = StartQueue();
+        var queue = StartRefusedQueue(TimeSpan.FromSeconds(2));
         for (var i = 1; i <= 5; i++)
         {
             queue.Tell(await MessageAsync("Q" + i));
@@ -333,10 +339,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     [Fact]
     public async Task Retry_now_lifts_a_suspension()
     {
-        _server.Greeting = "421 4.3.2 not now";
-        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [TimeSpan.FromMinutes(10)] };
-        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        var queue = StartQueue();
+        var queue = StartRefusedQueue(TimeSpan.FromMinutes(10));
         queue.Tell(await MessageAsync("Q1"));
         queue.Tell(await MessageAsync("Q2"));
         ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
@@ -354,10 +357,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     [Fact]
     public async Task Retrying_one_message_lifts_the_suspension_for_the_messages_it_held_back()
     {
-        _server.Greeting = "421 4.3.2 not now";
-        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [TimeSpan.FromMinutes(10)] };
-        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        var queue = StartQueue();
+        var queue = StartRefusedQueue(TimeSpan.FromMinutes(10));
         queue.Tell(await MessageAsync("Q1"));
         ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
         await AwaitAssertAsync(() => Assert.NotNull(Queue(queue).SuspendedUntil), Deadline, TimeSpan.FromMilliseconds(50));
