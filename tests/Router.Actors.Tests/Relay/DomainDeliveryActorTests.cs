@@ -313,8 +313,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         Assert.Equal(_server.TurnedAway, left.Length);
         Assert.All(left, m => Assert.Contains("421 4.7.0 Too many connections", Assert.Single(m.Recipients).LastReply, StringComparison.Ordinal));
         // Only the first rounds' extra connections are turned away: each round's first refusal
-        // halves the limit (5, 2, 1) and holds it (3 to 6 of the 30 in runs here; lowering it by
-        // 1/limit per refusal, as Postfix does, left 22 of the 30 turned away).
+        // halves the limit (5, 2, 1) and holds it (2 and 6 of the 30 in the two runs whose count
+        // was printed; lowering it by 1/limit per refusal, as Postfix does, left 22 turned away).
         Assert.InRange(_server.TurnedAway, 1, messages / 3);
     }
 
