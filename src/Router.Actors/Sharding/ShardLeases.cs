@@ -37,6 +37,7 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
     private readonly HashSet<string> _refused = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _renewals;
+    private readonly Task _deadlines;
 
     private sealed record Held(string Owner, long ValidUntil, Action<Exception>? Lost);
 
@@ -47,6 +48,7 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
         _log = log;
         Interval = ttl / 6;
         _renewals = RenewLoopAsync(_stop.Token);
+        _deadlines = DeadlineLoopAsync(_stop.Token);
     }
 
     /// <summary>How often the held leases are renewed; a holder gives a lease up after TTL minus twice this without a renewal.</summary>
@@ -164,25 +166,51 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
     }
 
     /// <summary>
-    /// First gives up what was not renewed in time (after a pause of this process, before anything
-    /// else), then renews the rest in one statement per owner; a lease the statement did not renew
-    /// was taken by another owner.
+    /// Gives up, every quarter of an interval, what was not renewed in time. Apart from the
+    /// renewals: one that hangs (up to an interval) does not hold the check up, and the deadline
+    /// is met within a quarter of an interval rather than a whole one. That leaves the holder at
+    /// least 1.75 intervals before the row expires in the database (validity is TTL minus two).
     /// </summary>
-    private async Task RenewAsync(CancellationToken ct)
+    private async Task DeadlineLoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(Interval / 4);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false)) GiveUpOverdue();
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void GiveUpOverdue()
     {
         List<(string Name, Held Held)> overdue = [];
-        Dictionary<string, List<string>> byOwner = [];
         lock (_lock)
         {
             var now = Stopwatch.GetTimestamp();
             foreach (var (name, held) in _held)
             {
                 if (now >= held.ValidUntil) overdue.Add((name, held));
-                else (byOwner.TryGetValue(held.Owner, out var names) ? names : byOwner[held.Owner] = []).Add(name);
             }
             foreach (var (name, _) in overdue) _held.Remove(name);
         }
         Lose(overdue, $"not renewed for {Validity.TotalSeconds:0.#} s (the database did not answer, or this process was paused)");
+    }
+
+    /// <summary>
+    /// First gives up what was not renewed in time (after a pause of this process, before anything
+    /// else), then renews the rest in one statement per owner; a lease the statement did not renew
+    /// was taken by another owner.
+    /// </summary>
+    private async Task RenewAsync(CancellationToken ct)
+    {
+        GiveUpOverdue();
+        Dictionary<string, List<string>> byOwner = [];
+        lock (_lock)
+        {
+            foreach (var (name, held) in _held) (byOwner.TryGetValue(held.Owner, out var names) ? names : byOwner[held.Owner] = []).Add(name);
+        }
 
         foreach (var (owner, names) in byOwner)
         {
@@ -239,6 +267,7 @@ public sealed class ShardLeases : IExtension, IAsyncDisposable
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _renewals.ConfigureAwait(false);
+        await _deadlines.ConfigureAwait(false);
         _stop.Dispose();
         await _source.DisposeAsync().ConfigureAwait(false);
     }
