@@ -1,8 +1,6 @@
-using System.Text;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Router.Actors.Delivery;
-using Router.Protocol;
 using Xunit.Abstractions;
 
 namespace Router.Actors.Tests.Relay;
@@ -186,11 +184,8 @@ public sealed class DeliverySlotsTests : TestKit, IAsyncLifetime
 
     private async Task<DomainDeliveryActor.Enqueue> MessageAsync(string id, string domain)
     {
-        var body = Encoding.ASCII.GetBytes($"Subject: {id}\r\nMessage-ID: <{id}@example.test>\r\n\r\nhello\r\n");
-        await _services.Store.StoreAsync(id, [domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), body, TimeSpan.FromSeconds(30));
-        return new DomainDeliveryActor.Enqueue(domain, new QueuedMessage(
-            id, domain, "alice@example.test", null, false, false, false, DateTimeOffset.UtcNow, body.Length,
-            [new QueuedRecipient("bob@" + domain, DsnNotify.None, null)]));
+        await _services.StoreBodyAsync(id, domain);
+        return TestDomainServices.Envelope(id, domain);
     }
 
     private static string Subject(string data) =>

@@ -52,9 +52,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         return StartQueue();
     }
 
-    private static byte[] Body(string id) => Encoding.ASCII.GetBytes($"Subject: {id}\r\nMessage-ID: <{id}@example.test>\r\n\r\nhello\r\n");
-
-    private Task StoreBodyAsync(string id) => _services.Store.StoreAsync(id, [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), Body(id), TimeSpan.FromSeconds(30));
+    private Task StoreBodyAsync(string id) => _services.StoreBodyAsync(id, Domain);
 
     /// <summary>Stores the body, as the relay does, and returns the Enqueue for its envelope.</summary>
     private async Task<DomainDeliveryActor.Enqueue> MessageAsync(string id, string? sender = "alice@example.test", params string[] recipients)
@@ -63,14 +61,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         return Envelope(id, sender, recipients);
     }
 
-    private static DomainDeliveryActor.Enqueue Envelope(string id, string? sender = "alice@example.test", params string[] recipients)
-    {
-        if (recipients.Length == 0) recipients = ["bob@remote.test"];
-        var body = Body(id);
-        return new DomainDeliveryActor.Enqueue(Domain, new QueuedMessage(
-            id, Domain, sender, null, false, false, false, DateTimeOffset.UtcNow, body.Length,
-            recipients.Select(r => new QueuedRecipient(r, DsnNotify.None, null)).ToArray()));
-    }
+    private static DomainDeliveryActor.Enqueue Envelope(string id, string? sender = "alice@example.test", params string[] recipients) =>
+        TestDomainServices.Envelope(id, Domain, sender, recipients);
 
     /// <summary>Stores the body and returns the Enqueue of a message to bob@remote.test with <paramref name="notify"/>.</summary>
     private async Task<DomainDeliveryActor.Enqueue> NotifyingMessageAsync(string id, DsnNotify notify, string? sender = "alice@example.test")

@@ -1,9 +1,11 @@
 using System.Net;
+using System.Text;
 using Akka.Actor;
 using Router.Actors.Configuration;
 using Router.Actors.Delivery;
 using Router.Actors.Routing;
 using Router.Actors.Storage;
+using Router.Protocol;
 
 namespace Router.Actors.Tests.Relay;
 
@@ -42,6 +44,22 @@ internal sealed class TestDomainServices(IActorRef mailboxes, IActorRef relay)
         Resolver,
         store,
         new DsnDispatcher(Settings, new RoutingPolicy(Settings), () => new MessageHandoff(mailboxes, relay, bodiesByReference: false, Settings.AckTimeoutFor)));
+
+    /// <summary>A test message's content: its id as the subject and Message-ID.</summary>
+    public static byte[] Body(string id) => Encoding.ASCII.GetBytes($"Subject: {id}\r\nMessage-ID: <{id}@example.test>\r\n\r\nhello\r\n");
+
+    /// <summary>Stores <paramref name="id"/>'s body for <paramref name="domain"/>, as the relay does before it enqueues the envelope.</summary>
+    public Task StoreBodyAsync(string id, string domain) =>
+        Store.StoreAsync(id, [domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), Body(id), TimeSpan.FromSeconds(30));
+
+    /// <summary>The Enqueue of <paramref name="id"/>'s envelope for <paramref name="domain"/> (to bob@ the domain when no recipient is given).</summary>
+    public static DomainDeliveryActor.Enqueue Envelope(string id, string domain, string? sender = "alice@example.test", params string[] recipients)
+    {
+        if (recipients.Length == 0) recipients = ["bob@" + domain];
+        return new DomainDeliveryActor.Enqueue(domain, new QueuedMessage(
+            id, domain, sender, null, false, false, false, DateTimeOffset.UtcNow, Body(id).Length,
+            recipients.Select(r => new QueuedRecipient(r, DsnNotify.None, null)).ToArray()));
+    }
 
     /// <summary>Resolves every domain to the loopback server on <paramref name="port"/>.</summary>
     public static MxResolution Loopback(int port) =>
