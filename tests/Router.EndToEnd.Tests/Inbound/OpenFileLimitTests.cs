@@ -20,6 +20,8 @@ public sealed class OpenFileLimitTests
             MaxConnections = 1000,
             ExtraHocon = "router.limits { max-connections-per-client = 0, connection-rate-per-minute = 0 }",
         });
+        // Logged through Akka's logger, which may write it after the port opened.
+        await router.WaitForOutputAsync("open files are limited to 700 (RLIMIT_NOFILE)", TimeSpan.FromSeconds(10));
         var warning = Regex.Match(router.Output, @"open files are limited to 700 \(RLIMIT_NOFILE\) and (\d+) are open: at most (\d+) SMTP connections at once instead of 1000");
         Assert.True(warning.Success, router.Output);
         var cap = int.Parse(warning.Groups[2].Value);
