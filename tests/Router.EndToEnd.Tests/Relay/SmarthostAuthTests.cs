@@ -13,7 +13,7 @@ namespace Router.EndToEnd.Tests.Relay;
 /// smtp-sink, which offers AUTH in clear) or a certificate A does not trust get no AUTH or no mail,
 /// and the message waits in A's queue with a 4.7.x reason instead of bouncing.
 /// </summary>
-public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixture<SmarthostFixture>, IDisposable
+public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixture<SmarthostFixture>, IAsyncLifetime
 {
     private const string Recipient = "demo@example.test";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -221,10 +221,19 @@ public sealed class SmarthostAuthTests(SmarthostFixture smarthost) : IClassFixtu
         return TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, Recipient), sender, [Recipient]));
     }
 
-    public void Dispose()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         foreach (var router in _routers) router.Dispose();
         foreach (var sink in _sinks) sink.Dispose();
         _folder.Delete(recursive: true);
+        // The smarthost may still be writing the lines of this test's sessions (a failed AUTH, say):
+        // the next test's share of its log must start after them. A session's last line is its
+        // "disconnect from", and the senders are gone, so every session ends.
+        await Eventually.TrueAsync(
+            () => smarthost.Router.Output is var log && Regex.Count(log, @"\bconnect from ") == Regex.Count(log, @"\bdisconnect from "),
+            Deadline,
+            () => $"a disconnect line for each connect line in the smarthost's output:\n{smarthost.Router.Output}");
     }
 }
