@@ -66,30 +66,17 @@ internal sealed class SinkSession
         Close,
     }
 
-    /// <summary>Greets with 421 (too many connections) and closes.</summary>
-    public async Task TurnAwayAsync(CancellationToken ct)
+    /// <summary>Serves the session; one beyond <see cref="SinkOptions.MaxConnections"/> (<paramref name="turnAway"/>) is greeted with 421 and closed.</summary>
+    public async Task RunAsync(bool turnAway, CancellationToken ct)
     {
         try
         {
-            _out.Write(Encoding.ASCII.GetBytes($"421 4.7.0 {_sink.Options.HostName} Too many connections, try again later\r\n"));
-            await FlushAsync(ct);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The client hung up first.
-        }
-        finally
-        {
-            await _reader.CompleteAsync();
-            _socket.Dispose();
-            _message.Dispose();
-        }
-    }
-
-    public async Task RunAsync(CancellationToken ct)
-    {
-        try
-        {
+            if (turnAway)
+            {
+                _out.Write(Encoding.ASCII.GetBytes($"421 4.7.0 {_sink.Options.HostName} Too many connections, try again later\r\n"));
+                await FlushAsync(ct);
+                return;
+            }
             _out.Write(Encoding.ASCII.GetBytes($"220 {_sink.Options.HostName} ESMTP loadtest sink\r\n"));
             await FlushAsync(ct);
             while (true)

@@ -151,8 +151,7 @@ public sealed class SmtpSink : IAsyncDisposable
         await Task.Yield();
         try
         {
-            var session = new SinkSession(this, socket);
-            await (turnAway ? session.TurnAwayAsync(ct) : session.RunAsync(ct));
+            await new SinkSession(this, socket).RunAsync(turnAway, ct);
         }
         finally
         {
