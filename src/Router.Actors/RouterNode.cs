@@ -39,6 +39,7 @@ public sealed class RouterNode : IAsyncDisposable
     private DurableFileWriter? _writer;
     private IMessageStore? _store;
     private ShardLeases? _leases;
+    private DrainingMembers? _draining;
 
     private RouterNode(ActorSystem system, RouterSettings settings)
     {
@@ -256,12 +257,18 @@ public sealed class RouterNode : IAsyncDisposable
         // Entities stop for a hand-off or passivation only once their writes in flight are done.
         var sharding = ClusterSharding.Get(System);
         var shardingSettings = ClusterShardingSettings.Create(System);
+        if (clustered) _draining = DrainingMembers.Start(System);
+        IShardAllocationStrategy Allocation()
+        {
+            var strategy = sharding.DefaultShardAllocationStrategy(shardingSettings);
+            return _draining?.Excluding(strategy, cluster.SelfAddress) ?? strategy;
+        }
         var mailboxes = Mailboxes = await sharding.StartAsync(
             "mailbox",
             key => MailboxActor.Props(key, Settings.MaildirRoot, Settings.Hostname, writer, store),
             shardingSettings,
             new MailboxActor.MessageExtractor(),
-            sharding.DefaultShardAllocationStrategy(shardingSettings),
+            Allocation(),
             HandOffStop.Instance).ConfigureAwait(false);
 
         var domainSharding = shardingSettings.WithRememberEntities(true);
@@ -300,7 +307,7 @@ public sealed class RouterNode : IAsyncDisposable
             domain => DomainDeliveryActor.Props(domain, domainServices),
             domainSharding,
             domainExtractor,
-            sharding.DefaultShardAllocationStrategy(shardingSettings),
+            Allocation(),
             HandOffStop.Instance).ConfigureAwait(false);
         var relay = System.ActorOf(RelayActor.Props(store, Domains, mailboxes), "relay");
         System.ActorOf(BodySweeper.Props(store, Domains, delivery.BodySweepInterval, delivery.BodySweepGrace), "body-sweeper");
@@ -423,12 +430,21 @@ public sealed class RouterNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops accepting, lets transactions in flight finish (up to the grace; a message waiting for
-    /// its owners gets their answer), and only then leaves the cluster: the shards of this node are
-    /// handed over (coordinated shutdown) once its own sessions no longer need them.
+    /// Tells the cluster's members that this node drains (they allocate no more shards to it:
+    /// <see cref="DrainingMembers"/>), stops accepting, lets transactions in flight finish (up to
+    /// the grace; a message waiting for its owners gets their answer), and only then leaves the
+    /// cluster: the shards of this node are handed over (coordinated shutdown) once its own
+    /// sessions no longer need them.
     /// </summary>
     public async Task StopAsync()
     {
+        if (_draining is not null && !System.WhenTerminated.IsCompleted)
+        {
+            var cluster = Cluster.Get(System);
+            var members = cluster.State.Members.Count;
+            var told = await DrainingMembers.TellAllAsync(cluster, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            System.Log.Info("draining: {0} of {1} members allocate no more shards to this node", told, members);
+        }
         var grace = Settings.ShutdownGrace + Settings.DeliveryAckTimeout + TimeSpan.FromSeconds(5);
         // An actor system that has stopped (the cluster downed this node) has no listener to wait for.
         var drained = Task.WhenAll(_listeners.Select(async l =>

@@ -48,6 +48,10 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static IReadOnlyList<string> RelayDomains { get; } =
         Enumerable.Range(0, RelayDomainCount).Select(i => $"relay{i}.test").ToArray();
 
+    /// <summary>Routed to the sink like the relay domains, but sent nothing until a test does: their domain shards are not allocated before.</summary>
+    public static IReadOnlyList<string> FreshDomains { get; } =
+        Enumerable.Range(0, 10).Select(i => $"fresh{i}.test").ToArray();
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(MaildirRoot);
@@ -63,7 +67,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         var akkaPorts = Enumerable.Range(0, NodeCount).Select(_ => TestPorts.Next()).ToArray();
         AdminPorts = Enumerable.Range(0, NodeCount).Select(_ => TestPorts.Next()).ToArray();
         var seeds = string.Join(", ", akkaPorts.Select(p => $"\"akka.tcp://router@127.0.0.1:{p}\""));
-        var routes = string.Join("\n", RelayDomains.Select(d => $"      \"{d}\" = \"127.0.0.1:{Sink.EndPoint.Port}\""))
+        var routes = string.Join("\n", RelayDomains.Concat(FreshDomains).Select(d => $"      \"{d}\" = \"127.0.0.1:{Sink.EndPoint.Port}\""))
             + $"\n      \"{HeldDomain}\" = \"127.0.0.1:{TestPorts.Next()}\"";
         var starts = akkaPorts.Select((port, i) => RouterProcess.StartAsync(new RouterOptions
         {

@@ -342,6 +342,44 @@ public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelp
         await frozen.RestartAsync();
     }
 
+    [Fact]
+    [ClusterStep(7)]
+    public async Task A_node_that_drains_before_it_leaves_is_given_no_new_shard()
+    {
+        // The node the step before restarted holds the fewest shards: new ones would go to it first.
+        var draining = cluster.Nodes[^1];
+        var others = cluster.Nodes.Take(cluster.Nodes.Count - 1).ToArray();
+        // A transaction in flight keeps it draining (up to its shutdown-grace, 5 s) before it hands its shards over.
+        await using (var held = await SmtpDialog.ConnectAsync(draining.Port))
+        {
+            await held.ExpectAsync("220");
+            await held.CommandAsync("EHLO client.test", "250");
+            await held.CommandAsync("MAIL FROM:<held@sender.test>", "250");
+            await held.CommandAsync($"RCPT TO:<{ClusterFixture.Mailboxes[0]}>", "250");
+            await draining.SignalTerminateAsync();
+            await draining.WaitForOutputAsync($"draining: {cluster.Nodes.Count} of {cluster.Nodes.Count} members allocate no more shards to this node", TimeSpan.FromSeconds(30));
+            var marks = cluster.Nodes.Select(n => n.Output.Length).ToArray();
+
+            // Mail for domains that nothing was sent to yet: their shards are allocated now.
+            var token = TestMessages.NewToken();
+            var targets = others.Select(n => n.EndPoint).ToArray();
+            var load = new ClusterLoad(token, targets);
+            await Task.WhenAll(ClusterFixture.FreshDomains.Select(d =>
+                load.UntilAcceptedAsync(null, "probe@" + d, targets, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60))));
+            await load.DrainProbesAsync();
+            var started = cluster.Nodes.Select((n, i) => DomainShardsStarted(n.Output[marks[i]..])).ToArray();
+            output.WriteLine($"domain shards started during the drain, by node: {string.Join(", ", started)}");
+            Assert.True(started[^1] == 0, $"the draining node started {started[^1]} domain shards\n{cluster.Logs()}");
+            Assert.True(started.Sum() > 0, $"no domain shard was started for {ClusterFixture.FreshDomains.Count} new domains\n{cluster.Logs()}");
+            await AwaitDeliveryAsync(new DeliveryLedger(cluster.MaildirRoot, cluster.Sink, token), load.Accepted);
+        }
+        Assert.Equal(0, await draining.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>How many domain shards a node's log shows starting (each takes its lease first).</summary>
+    private static int DomainShardsStarted(string log) =>
+        log.Split("Acquiring lease LeaseSettings(router-shard-domain-").Length - 1;
+
     /// <summary>The longest a message may wait for its 250 while shards move (the acknowledgement timeout is 10 s).</summary>
     private static readonly TimeSpan AcceptanceBound = TimeSpan.FromSeconds(8);
 

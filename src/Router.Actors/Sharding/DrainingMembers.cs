@@ -1,0 +1,123 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+
+namespace Router.Actors.Sharding;
+
+/// <summary>
+/// The members that are draining their sessions before they leave the cluster (a SIGTERM): no
+/// shard is allocated to them any more. A shard allocated to a node in the moment its region
+/// shuts down was never started there, and in Akka.Cluster.Sharding 1.5.73 its hand-off then
+/// waits out the whole <c>handoff-timeout</c>, with every request for the shard held meanwhile
+/// (docs/CLUSTER.md, "A hand-over that waits"): the region, with no shard of its own, stops at
+/// once, and the coordinator's worker takes its termination for the acknowledgement of the
+/// hand-off's first step. A node that stops tells every member first
+/// (<see cref="TellAllAsync"/>), then drains, then hands its shards over; the shard allocation
+/// strategy (<see cref="Excluding"/>) of the coordinator, wherever it runs, leaves it out.
+/// </summary>
+public sealed class DrainingMembers
+{
+    /// <summary>The name of the actor on every member that keeps its node's view.</summary>
+    public const string ActorName = "draining-members";
+
+    private ImmutableHashSet<Address> _members = ImmutableHashSet<Address>.Empty;
+
+    public bool Contains(Address member) => Volatile.Read(ref _members).Contains(member);
+
+    private void Update(Func<ImmutableHashSet<Address>, ImmutableHashSet<Address>> change) =>
+        ImmutableInterlocked.Update(ref _members, change);
+
+    /// <summary>Starts this node's keeper of the set: told by draining members, it forgets each once it is removed from the cluster.</summary>
+    public static DrainingMembers Start(ActorSystem system)
+    {
+        var members = new DrainingMembers();
+        system.ActorOf(Props.Create(() => new Keeper(members)), ActorName);
+        return members;
+    }
+
+    /// <summary>
+    /// Tells every member that <paramref name="self"/> drains, and waits (up to <paramref name="timeout"/>)
+    /// until each has noted it; the number that did.
+    /// </summary>
+    public static async Task<int> TellAllAsync(Cluster cluster, TimeSpan timeout)
+    {
+        var self = cluster.SelfAddress.ToString();
+        var acks = cluster.State.Members.Select(async m =>
+        {
+            try
+            {
+                var keeper = cluster.System.ActorSelection(new RootActorPath(m.Address) / "user" / ActorName);
+                await keeper.Ask<Noted>(new Draining(self), timeout).ConfigureAwait(false);
+                return 1;
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ActorNotFoundException)
+            {
+                return 0; // that member is gone or stopping itself: it allocates nothing
+            }
+        });
+        return (await Task.WhenAll(acks).ConfigureAwait(false)).Sum();
+    }
+
+    /// <summary>
+    /// A shard allocation strategy that leaves the draining members out of <paramref name="inner"/>'s
+    /// choice (for allocation and rebalance), unless every region is draining.
+    /// </summary>
+    public IShardAllocationStrategy Excluding(IShardAllocationStrategy inner, Address self) => new Strategy(inner, this, self);
+
+    /// <summary>A member drains (the address as text: Akka's serializer carries strings as they are).</summary>
+    public sealed record Draining(string Member);
+
+    public sealed record Noted
+    {
+        public static readonly Noted Instance = new();
+    }
+
+    private sealed class Keeper : ReceiveActor
+    {
+        public Keeper(DrainingMembers members)
+        {
+            Receive<Draining>(d =>
+            {
+                var member = Address.Parse(d.Member);
+                members.Update(s => s.Add(member));
+                Sender.Tell(Noted.Instance);
+            });
+            // A node restarted on the same address joins only after its old incarnation is removed.
+            Receive<ClusterEvent.MemberRemoved>(m => members.Update(s => s.Remove(m.Member.Address)));
+            Receive<ClusterEvent.CurrentClusterState>(_ => { });
+        }
+
+        protected override void PreStart() => Cluster.Get(Context.System).Subscribe(Self, typeof(ClusterEvent.MemberRemoved));
+
+        protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+    }
+
+    private sealed class Strategy(IShardAllocationStrategy inner, DrainingMembers draining, Address self) : IActorSystemDependentAllocationStrategy
+    {
+        public void Start(ActorSystem system)
+        {
+            switch (inner)
+            {
+                case IActorSystemDependentAllocationStrategy dependent:
+                    dependent.Start(system);
+                    break;
+                case IStartableAllocationStrategy startable:
+                    startable.Start();
+                    break;
+            }
+        }
+
+        public Task<IActorRef> AllocateShard(IActorRef requester, string shardId, IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations) =>
+            inner.AllocateShard(requester, shardId, Available(currentShardAllocations));
+
+        public Task<IImmutableSet<string>> Rebalance(IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations, IImmutableSet<string> rebalanceInProgress) =>
+            inner.Rebalance(Available(currentShardAllocations), rebalanceInProgress);
+
+        private IImmutableDictionary<IActorRef, IImmutableList<string>> Available(IImmutableDictionary<IActorRef, IImmutableList<string>> regions)
+        {
+            var available = regions.RemoveRange(regions.Keys.Where(r => draining.Contains(r.Path.Address.HasLocalScope ? self : r.Path.Address)));
+            return available.Count > 0 ? available : regions;
+        }
+    }
+}
