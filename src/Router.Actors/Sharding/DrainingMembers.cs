@@ -10,7 +10,7 @@ namespace Router.Actors.Sharding;
 /// shard is allocated to them any more. A shard allocated to a node in the moment its region
 /// shuts down was never started there, and in Akka.Cluster.Sharding 1.5.73 its hand-off then
 /// waits out the whole <c>handoff-timeout</c>, with every request for the shard held meanwhile
-/// (docs/CLUSTER.md, "A hand-over that waits"): the region, with no shard of its own, stops at
+/// (docs/CLUSTER.md, "a hand-over that waits"): the region, with no shard of its own, stops at
 /// once, and the coordinator's worker takes its termination for the acknowledgement of the
 /// hand-off's first step. A node that stops tells every member first
 /// (<see cref="TellAllAsync"/>), then drains, then hands its shards over; the shard allocation
@@ -37,8 +37,8 @@ public sealed class DrainingMembers
     }
 
     /// <summary>
-    /// Tells every member that <paramref name="self"/> drains, and waits (up to <paramref name="timeout"/>)
-    /// until each has noted it; the number that did.
+    /// Tells every member (this one too) that this node drains, and waits up to
+    /// <paramref name="timeout"/> until each has noted it; the number that did.
     /// </summary>
     public static async Task<int> TellAllAsync(Cluster cluster, TimeSpan timeout)
     {
@@ -53,7 +53,7 @@ public sealed class DrainingMembers
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ActorNotFoundException)
             {
-                return 0; // that member is gone or stopping itself: it allocates nothing
+                return 0; // gone, stopping too, or slow: the caller logs how many noted it
             }
         });
         return (await Task.WhenAll(acks).ConfigureAwait(false)).Sum();
