@@ -27,15 +27,20 @@ internal static class DnsLookupClient
         return new LookupClient(lookup);
     }
 
-    /// <summary>How long answers may be kept: their smallest TTL (zero without any).</summary>
+    /// <summary>
+    /// How long answers may be kept: their smallest TTL as received (zero without any). Not
+    /// DnsClient's <c>TimeToLive</c>, which counts down with each second of the machine's uptime
+    /// that begins after the answer was parsed: read a moment later it can be a second short, and
+    /// the caller counts the lifetime on its own clock from when it stores the answer.
+    /// </summary>
     public static TimeSpan AnswerTtl(IEnumerable<DnsResourceRecord> records) =>
-        TimeSpan.FromSeconds(records.Select(r => Math.Max(r.TimeToLive, 0)).DefaultIfEmpty(0).Min());
+        TimeSpan.FromSeconds(records.Select(r => Math.Max(r.InitialTimeToLive, 0)).DefaultIfEmpty(0).Min());
 
     /// <summary>RFC 2308 s5: a negative answer lives for min(SOA TTL, SOA MINIMUM); without an SOA, not at all.</summary>
     public static TimeSpan NegativeTtl(IDnsQueryResponse response)
     {
         var soa = response.Authorities.OfType<SoaRecord>().FirstOrDefault();
-        return soa is null ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(Math.Max(soa.TimeToLive, 0), soa.Minimum));
+        return soa is null ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(Math.Max(soa.InitialTimeToLive, 0), soa.Minimum));
     }
 
     /// <summary>"ip:port", or "ip" for port 53; throws FormatException on anything else.</summary>

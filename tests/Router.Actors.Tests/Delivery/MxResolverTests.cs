@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using DnsClient;
+using DnsClient.Protocol;
 using Router.Actors.Delivery;
 
 namespace Router.Actors.Tests.Delivery;
@@ -323,6 +325,17 @@ public sealed class MxResolverTests(MxTestZone zone) : IClassFixture<MxTestZone>
         var server = await zone.StartAsync([DnsmasqFixture.Mx("ttl.test", "mx.ttl.test", 10), DnsmasqFixture.Host("mx.ttl.test", "127.0.0.90")], localTtl: 120);
 
         await AssertCachedForAsync<MxResolution.Resolved>(server, Options(server) with { MinCacheTtl = TimeSpan.FromSeconds(1) }, "ttl.test", TimeSpan.FromSeconds(120));
+    }
+
+    [Fact]
+    public async Task The_ttl_cached_is_the_one_received_however_late_it_is_read()
+    {
+        // DnsClient counts a record's TimeToLive down with each second of uptime that begins after
+        // it was parsed; An_answer_is_cached_for_its_ttl failed when its answer straddled one.
+        var record = new MxRecord(new ResourceRecordInfo("ttl.test", ResourceRecordType.MX, QueryClass.IN, 120, 16), 10, DnsString.Parse("mx.ttl.test"));
+        await WaitUntil(() => record.TimeToLive < 120, TimeSpan.FromSeconds(3));
+
+        Assert.Equal(TimeSpan.FromSeconds(120), DnsLookupClient.AnswerTtl([record]));
     }
 
     [Fact]
