@@ -261,7 +261,7 @@ public sealed class RouterNode : IAsyncDisposable
         IShardAllocationStrategy Allocation()
         {
             var strategy = sharding.DefaultShardAllocationStrategy(shardingSettings);
-            return _draining?.Excluding(strategy, cluster.SelfAddress) ?? strategy;
+            return _draining is null ? strategy : new DrainingAwareAllocation(strategy, _draining, cluster.SelfAddress);
         }
         var mailboxes = Mailboxes = await sharding.StartAsync(
             "mailbox",
@@ -440,10 +440,8 @@ public sealed class RouterNode : IAsyncDisposable
     {
         if (_draining is not null && !System.WhenTerminated.IsCompleted)
         {
-            var cluster = Cluster.Get(System);
-            var members = cluster.State.Members.Count;
-            var told = await DrainingMembers.TellAllAsync(cluster, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-            System.Log.Info("draining: {0} of {1} members allocate no more shards to this node", told, members);
+            var (noted, asked) = await DrainingMembers.TellAllAsync(Cluster.Get(System), TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            System.Log.Info("draining: {0} of {1} members allocate no more shards to this node", noted, asked);
         }
         var grace = Settings.ShutdownGrace + Settings.DeliveryAckTimeout + TimeSpan.FromSeconds(5);
         // An actor system that has stopped (the cluster downed this node) has no listener to wait for.

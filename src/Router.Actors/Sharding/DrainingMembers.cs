@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Cluster.Sharding;
 
 namespace Router.Actors.Sharding;
 
@@ -14,9 +13,10 @@ namespace Router.Actors.Sharding;
 /// once, and the coordinator's worker takes its termination for the acknowledgement of the
 /// hand-off's first step. A node that stops tells every member first
 /// (<see cref="TellAllAsync"/>), then drains, then hands its shards over; the shard allocation
-/// strategy (<see cref="Excluding"/>) of the coordinator, wherever it runs, leaves it out.
+/// strategy (<see cref="DrainingAwareAllocation"/>) of the coordinator, wherever it runs,
+/// leaves it out.
 /// </summary>
-public sealed class DrainingMembers
+internal sealed class DrainingMembers
 {
     /// <summary>The name of the actor on every member that keeps its node's view.</summary>
     public const string ActorName = "draining-members";
@@ -38,12 +38,13 @@ public sealed class DrainingMembers
 
     /// <summary>
     /// Tells every member (this one too) that this node drains, and waits up to
-    /// <paramref name="timeout"/> until each has noted it; the number that did.
+    /// <paramref name="timeout"/> until each has noted it: how many did, of how many asked.
     /// </summary>
-    public static async Task<int> TellAllAsync(Cluster cluster, TimeSpan timeout)
+    public static async Task<(int Noted, int Asked)> TellAllAsync(Cluster cluster, TimeSpan timeout)
     {
         var self = cluster.SelfAddress.ToString();
-        var acks = cluster.State.Members.Select(async m =>
+        var members = cluster.State.Members;
+        var acks = members.Select(async m =>
         {
             try
             {
@@ -56,14 +57,8 @@ public sealed class DrainingMembers
                 return 0; // gone, stopping too, or slow: the caller logs how many noted it
             }
         });
-        return (await Task.WhenAll(acks).ConfigureAwait(false)).Sum();
+        return ((await Task.WhenAll(acks).ConfigureAwait(false)).Sum(), members.Count);
     }
-
-    /// <summary>
-    /// A shard allocation strategy that leaves the draining members out of <paramref name="inner"/>'s
-    /// choice (for allocation and rebalance), unless every region is draining.
-    /// </summary>
-    public IShardAllocationStrategy Excluding(IShardAllocationStrategy inner, Address self) => new Strategy(inner, this, self);
 
     /// <summary>A member drains (the address as text: Akka's serializer carries strings as they are).</summary>
     public sealed record Draining(string Member);
@@ -85,39 +80,11 @@ public sealed class DrainingMembers
             });
             // A node restarted on the same address joins only after its old incarnation is removed.
             Receive<ClusterEvent.MemberRemoved>(m => members.Update(s => s.Remove(m.Member.Address)));
-            Receive<ClusterEvent.CurrentClusterState>(_ => { });
         }
 
-        protected override void PreStart() => Cluster.Get(Context.System).Subscribe(Self, typeof(ClusterEvent.MemberRemoved));
+        protected override void PreStart() =>
+            Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
 
         protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
-    }
-
-    private sealed class Strategy(IShardAllocationStrategy inner, DrainingMembers draining, Address self) : IActorSystemDependentAllocationStrategy
-    {
-        public void Start(ActorSystem system)
-        {
-            switch (inner)
-            {
-                case IActorSystemDependentAllocationStrategy dependent:
-                    dependent.Start(system);
-                    break;
-                case IStartableAllocationStrategy startable:
-                    startable.Start();
-                    break;
-            }
-        }
-
-        public Task<IActorRef> AllocateShard(IActorRef requester, string shardId, IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations) =>
-            inner.AllocateShard(requester, shardId, Available(currentShardAllocations));
-
-        public Task<IImmutableSet<string>> Rebalance(IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations, IImmutableSet<string> rebalanceInProgress) =>
-            inner.Rebalance(Available(currentShardAllocations), rebalanceInProgress);
-
-        private IImmutableDictionary<IActorRef, IImmutableList<string>> Available(IImmutableDictionary<IActorRef, IImmutableList<string>> regions)
-        {
-            var available = regions.RemoveRange(regions.Keys.Where(r => draining.Contains(r.Path.Address.HasLocalScope ? self : r.Path.Address)));
-            return available.Count > 0 ? available : regions;
-        }
     }
 }

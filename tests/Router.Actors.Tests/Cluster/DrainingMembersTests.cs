@@ -11,7 +11,7 @@ namespace Router.Actors.Tests.Cluster;
 
 /// <summary>
 /// A member that drains before it leaves is told to every member, and the shard allocation
-/// strategy of each leaves it out: no shard is allocated or rebalanced to it any more (two real
+/// strategy of each (<see cref="DrainingAwareAllocation"/>) leaves it out: no shard is allocated or rebalanced to it any more (two real
 /// actor systems in one cluster on loopback). It is forgotten once it is removed, so that a node
 /// restarted on the same address takes shards again.
 /// </summary>
@@ -53,8 +53,8 @@ public sealed class DrainingMembersTests : TestKit, IAsyncLifetime
         DrainingMembers.Start(_other);
         var self = Akka.Cluster.Cluster.Get(Sys).SelfAddress;
         var otherAddress = Akka.Cluster.Cluster.Get(_other).SelfAddress;
-        var strategy = draining.Excluding(ClusterSharding.Get(Sys).DefaultShardAllocationStrategy(ClusterShardingSettings.Create(Sys)), self);
-        ((IActorSystemDependentAllocationStrategy)strategy).Start(Sys);
+        var strategy = new DrainingAwareAllocation(ClusterSharding.Get(Sys).DefaultShardAllocationStrategy(ClusterShardingSettings.Create(Sys)), draining, self);
+        strategy.Start(Sys);
         var local = Sys.ActorOf(Props.Empty, "local-region");
         _other.ActorOf(Props.Empty, "other-region");
         var remote = await Sys.ActorSelection(new RootActorPath(otherAddress) / "user" / "other-region").ResolveOne(Deadline);
@@ -63,13 +63,13 @@ public sealed class DrainingMembersTests : TestKit, IAsyncLifetime
         Assert.Equal(remote, await strategy.AllocateShard(local, "new", Allocations((local, 3), (remote, 0))));
         Assert.NotEmpty(await strategy.Rebalance(Allocations((local, 6), (remote, 0)), ImmutableHashSet<string>.Empty));
 
-        Assert.Equal(2, await DrainingMembers.TellAllAsync(Akka.Cluster.Cluster.Get(_other), Deadline));
+        Assert.Equal((2, 2), await DrainingMembers.TellAllAsync(Akka.Cluster.Cluster.Get(_other), Deadline));
         Assert.True(draining.Contains(otherAddress));
         Assert.Equal(local, await strategy.AllocateShard(local, "new", Allocations((local, 3), (remote, 0))));
         Assert.Empty(await strategy.Rebalance(Allocations((local, 6), (remote, 0)), ImmutableHashSet<string>.Empty));
 
         // When every member drains (the whole cluster stops), shards still go somewhere.
-        Assert.Equal(2, await DrainingMembers.TellAllAsync(Akka.Cluster.Cluster.Get(Sys), Deadline));
+        Assert.Equal((2, 2), await DrainingMembers.TellAllAsync(Akka.Cluster.Cluster.Get(Sys), Deadline));
         Assert.True(draining.Contains(self));
         Assert.Equal(remote, await strategy.AllocateShard(local, "new", Allocations((local, 3), (remote, 0))));
 
