@@ -12,7 +12,7 @@ namespace Router.Actors.Delivery;
 /// one matches, else the MX records (null MX per RFC 7505, implicit MX when there are none), each
 /// host's A then AAAA addresses. NXDOMAIN, null MX and authoritative answers that leave no host
 /// with an address are permanent; SERVFAIL, REFUSED and timeouts are temporary. Results are
-/// cached for their TTL.
+/// cached for their TTL; hosts of equal preference are shuffled again for each caller.
 /// </summary>
 public sealed class MxResolver : IMxResolver
 {
@@ -23,6 +23,9 @@ public sealed class MxResolver : IMxResolver
     private readonly MxResolutionCache _cache;
     private readonly Dictionary<string, StaticRoute> _routes;
     private static readonly IdnMapping Idn = new();
+
+    /// <summary>MX hosts whose addresses are looked up (and cached) per domain, best first.</summary>
+    private int LookedUpHosts => _options.MaxHosts * 4;
 
     /// <param name="random">Shuffles MX hosts of equal preference; seed it in tests.</param>
     /// <param name="clock">Drives cache expiry; a fake one in tests.</param>
@@ -48,17 +51,41 @@ public sealed class MxResolver : IMxResolver
             return WithoutSelf(new MxResolution.Resolved([new MxHost(domain, [literal], _options.MxPort)]));
         if (!TryNormalize(domain, out var name)) return new MxResolution.NoSuchDomain();
 
-        if (_cache.TryGet(name, out var cached)) return cached;
+        if (!_cache.TryGet(name, out var result))
+        {
+            TimeSpan ttl;
+            (result, ttl) = FindRoute(name) is { } route
+                ? await ResolveRouteAsync(route, ct).ConfigureAwait(false)
+                : await ResolveMxAsync(name, ct).ConfigureAwait(false);
+            if (result is MxResolution.Resolved resolved) result = WithoutSelf(resolved);
 
-        var (result, ttl) = FindRoute(name) is { } route
-            ? await ResolveRouteAsync(route, ct).ConfigureAwait(false)
-            : await ResolveMxAsync(name, ct).ConfigureAwait(false);
-        if (result is MxResolution.Resolved resolved) result = WithoutSelf(resolved);
+            // Temporary failures are not cached: the retry that follows them must ask DNS again.
+            if (result is not MxResolution.TemporaryFailure)
+                _cache.Add(name, result, Clamp(ttl));
+        }
+        return result is MxResolution.Resolved hosts ? Spread(hosts) : result;
+    }
 
-        // Temporary failures are not cached: the retry that follows them must ask DNS again.
-        if (result is not MxResolution.TemporaryFailure)
-            _cache.Add(name, result, Clamp(ttl));
-        return result;
+    /// <summary>
+    /// RFC 5321 s5.1: hosts of equal preference "MUST" be tried in random order to spread the
+    /// load. The cache keeps a resolution for its TTL, so each attempt gets its own order here
+    /// (the cached one would send every attempt to the same host for up to an hour); then the
+    /// best <see cref="MxResolverOptions.MaxHosts"/> of them.
+    /// </summary>
+    private MxResolution.Resolved Spread(MxResolution.Resolved resolved)
+    {
+        var hosts = resolved.Hosts.ToArray();
+        lock (_randomLock)
+        {
+            for (var start = 0; start < hosts.Length;)
+            {
+                var end = start + 1;
+                while (end < hosts.Length && hosts[end].Preference == hosts[start].Preference) end++;
+                _random.Shuffle(hosts.AsSpan(start, end - start));
+                start = end;
+            }
+        }
+        return new MxResolution.Resolved(hosts.Length > _options.MaxHosts ? hosts[.._options.MaxHosts] : hosts);
     }
 
     private async Task<(MxResolution, TimeSpan)> ResolveMxAsync(string name, CancellationToken ct)
@@ -75,7 +102,8 @@ public sealed class MxResolver : IMxResolver
         var records = mx.Records.OfType<DnsClient.Protocol.MxRecord>()
             .Select(r => new MxRecord(r.Preference, r.Exchange.Value));
         MxSelection selection;
-        lock (_randomLock) selection = MxSelector.Select(records, _random, _options.MaxHosts);
+        // More hosts than are tried per attempt, so that which of many equal ones are tried varies too (Spread).
+        lock (_randomLock) selection = MxSelector.Select(records, _random, LookedUpHosts);
 
         if (selection.IsNullMx) return (new MxResolution.NullMx(), mx.Ttl);
 
