@@ -116,7 +116,8 @@ public static class CommandParser
             switch (known)
             {
                 case 0: // SIZE
-                    valid = Utf8Parser.TryParse(value, out long n, out var c) && c == value.Length && n >= 0;
+                    // RFC 1870: size-value = 1*20DIGIT (no sign, which Utf8Parser would take).
+                    valid = Utf8Parser.TryParse(value, out long n, out var c) && c == value.Length && char.IsAsciiDigit((char)value[0]);
                     size = n;
                     break;
                 case 1: // BODY

@@ -212,6 +212,7 @@ public sealed class MailCommandTests
     [InlineData("FROM:<a@b.c> SIZE=")]
     [InlineData("FROM:<a@b.c> SIZE=abc")]
     [InlineData("FROM:<a@b.c> SIZE=-1")]
+    [InlineData("FROM:<a@b.c> SIZE=+5")]
     [InlineData("FROM:<a@b.c> SIZE=99999999999999999999")]
     public void SIZE_that_is_not_a_number_is_refused(string argument)
     {
