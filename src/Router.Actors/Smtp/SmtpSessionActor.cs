@@ -758,7 +758,8 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
             // A user name locked from this address is refused without a check, so guessing stops
             // there; other users behind the same address (one office, one NAT) are not locked out.
             if (limits.AuthFailures(client, credentials.User) >= settings.AuthMaxFailures) return new AuthChecked(mechanism, credentials.User, Accepted: false, settings.AuthMaxFailures);
-            var ok = await Task.Run(() => users.Verify(credentials.User, credentials.Password), ct).ConfigureAwait(false);
+            // Acting as another user is refused like a wrong password, and counted as one.
+            var ok = credentials.ActingAs is null && await Task.Run(() => users.Verify(credentials.User, credentials.Password), ct).ConfigureAwait(false);
             if (ok)
             {
                 limits.ClearAuthFailures(client, credentials.User);

@@ -10,5 +10,11 @@ public sealed class SaslCredentials(string user, string password)
 
     public string Password { get; } = password;
 
+    /// <summary>
+    /// The authorization identity of a PLAIN message when it names someone other than
+    /// <see cref="User"/> (RFC 4616: acting as another user). Router lets nobody do that.
+    /// </summary>
+    public string? ActingAs { get; init; }
+
     public override string ToString() => User;
 }

@@ -59,8 +59,10 @@ public static class SaslDecoder
     }
 
     /// <summary>
-    /// RFC 4616 s2: message = [authzid] NUL authcid NUL passwd. An authorization identity other
-    /// than the authentication identity (acting as another user) is refused: null.
+    /// RFC 4616 s2: message = [authzid] NUL authcid NUL passwd; null when malformed. An
+    /// authorization identity other than the authentication identity (acting as another user)
+    /// comes back in <see cref="SaslCredentials.ActingAs"/>, for the caller to refuse as a
+    /// failed authentication (RFC 4954 s6: 535 5.7.8), not as an undecodable response.
     /// </summary>
     public static SaslCredentials? DecodePlain(ReadOnlySpan<byte> message)
     {
@@ -73,10 +75,12 @@ public static class SaslDecoder
         var authcid = rest[..second];
         var password = rest[(second + 1)..];
         if (authcid.IsEmpty || password.IsEmpty || password.IndexOf((byte)0) >= 0) return null;
-        if (!authzid.IsEmpty && !authzid.SequenceEqual(authcid)) return null;
+        var actingAs = authzid.IsEmpty || authzid.SequenceEqual(authcid) ? "" : Utf8(authzid);
         var user = Utf8(authcid);
         var pass = Utf8(password);
-        return user is null || pass is null ? null : new SaslCredentials(user, pass);
+        return user is null || pass is null || actingAs is null
+            ? null
+            : new SaslCredentials(user, pass) { ActingAs = actingAs.Length == 0 ? null : actingAs };
     }
 
     /// <summary>A LOGIN response (user name or password): UTF-8 with no NUL, else null.</summary>

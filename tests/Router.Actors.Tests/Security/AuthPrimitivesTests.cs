@@ -18,8 +18,15 @@ public sealed class AuthPrimitivesTests
         Assert.NotNull(SaslDecoder.DecodePlain(Encoding.UTF8.GetBytes("alice\0alice\0pw")));
     }
 
+    [Fact]
+    public void A_PLAIN_message_acting_as_another_user_decodes_with_that_identity_to_refuse()
+    {
+        var plain = SaslDecoder.DecodePlain(Encoding.UTF8.GetBytes("bob\0alice\0pw"))!;
+        Assert.Equal(("alice", "pw", "bob"), (plain.User, plain.Password, plain.ActingAs));
+        Assert.Null(SaslDecoder.DecodePlain(Encoding.UTF8.GetBytes("alice\0alice\0pw"))!.ActingAs);
+    }
+
     [Theory]
-    [InlineData("bob\0alice\0pw")]   // acting as someone else
     [InlineData("\0alice\0")]        // empty password
     [InlineData("\0\0pw")]           // empty user
     [InlineData("alice\0pw")]        // one NUL
@@ -28,7 +35,11 @@ public sealed class AuthPrimitivesTests
         Assert.Null(SaslDecoder.DecodePlain(Encoding.UTF8.GetBytes(message)));
 
     [Fact]
-    public void Invalid_UTF8_in_PLAIN_is_refused() => Assert.Null(SaslDecoder.DecodePlain([0, (byte)'a', 0, 0xff, 0xfe]));
+    public void Invalid_UTF8_in_PLAIN_is_refused()
+    {
+        Assert.Null(SaslDecoder.DecodePlain([0, (byte)'a', 0, 0xff, 0xfe]));
+        Assert.Null(SaslDecoder.DecodePlain([0xff, 0, (byte)'a', 0, (byte)'p']));
+    }
 
     [Fact]
     public void Responses_are_base64_with_equals_for_empty_and_star_cancels()

@@ -85,6 +85,17 @@ public sealed class AuthTests(SecurityRouterFixture fixture)
     }
 
     [Fact]
+    public async Task Acting_as_another_user_gets_535_5_7_8_even_with_the_right_password()
+    {
+        // RFC 4954 s6: an authorization failure is 535, not the 501 of an undecodable response.
+        await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, IPAddress.Parse("127.0.0.16"));
+        var asBob = Convert.ToBase64String(Encoding.UTF8.GetBytes($"bob\0alice@example.test\0{SecurityRouterFixture.AlicePassword}"));
+        await dialog.CommandAsync("AUTH PLAIN " + asBob, "535 5.7.8");
+        await dialog.CommandAsync("MAIL FROM:<bob@example.test>", "530 5.7.0");
+        await dialog.CommandAsync("AUTH PLAIN " + Plain("alice@example.test", SecurityRouterFixture.AlicePassword), "235 2.7.0");
+    }
+
+    [Fact]
     public async Task AUTH_response_lines_are_taken_up_to_12288_octets()
     {
         await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort, IPAddress.Parse("127.0.0.14"));
