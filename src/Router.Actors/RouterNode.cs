@@ -224,6 +224,9 @@ public sealed class RouterNode : IAsyncDisposable
         // PostgreSQL, where the owner of any mailbox or domain, on any node, can read them, and one
         // Maildir folder that every node writes into.
         var clustered = delivery.Clustered;
+        // One router per data-dir: the spool's lock comes first, before the Maildir's crash
+        // recovery, which would otherwise link and remove files under a router already running.
+        if (!clustered) _store = OpenSpool();
         Directory.CreateDirectory(Settings.MaildirRoot);
         _writer = new DurableFileWriter(Settings.MaildirRoot, Settings.UseSyncfs, Settings.MaxCommitBatch, shared: clustered, Settings.DropWrittenPages);
         var writer = _writer;
@@ -234,10 +237,8 @@ public sealed class RouterNode : IAsyncDisposable
         }
         var connectionString = delivery.ConnectionString;
         var warm = clustered ? WarmUpPersistenceAsync(connectionString) : Task.CompletedTask;
-        IMessageStore store = clustered
-            ? await PostgresMessageStore.OpenAsync(connectionString).ConfigureAwait(false)
-            : OpenSpool();
-        _store = store;
+        _store ??= await PostgresMessageStore.OpenAsync(connectionString).ConfigureAwait(false);
+        var store = _store;
         // Join only when warm: shards can be handed to this node as soon as it is up, and the
         // coordinators' writes need every member's replicator, which starts with the regions below.
         await warm.ConfigureAwait(false);

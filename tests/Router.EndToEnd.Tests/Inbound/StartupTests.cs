@@ -99,6 +99,30 @@ public sealed class StartupTests
         Assert.StartsWith("router: warning: router.limits.max-mesage-size (in ", Assert.Single(warnings), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_second_router_on_the_same_data_dir_exits_with_code_2_before_it_touches_the_maildir()
+    {
+        using var running = await RouterProcess.StartAsync();
+        // A message as the running router's writer holds it between its flush and its link into
+        // new/: the second process's crash recovery linked such files under the running one, which
+        // then failed its own link ("File exists") and answered 451 for a message already delivered.
+        var folder = Path.Combine(running.MaildirRoot, "example.test", "demo");
+        Directory.CreateDirectory(Path.Combine(folder, "new"));
+        var content = "Subject: in flight\r\n\r\nbody\r\n"u8.ToArray();
+        var inFlight = Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "tmp")).FullName,
+            $"1796230068.M1P1Q1.mx.example.test.crc32-{System.IO.Hashing.Crc32.HashToUInt32(content):x8}");
+        await File.WriteAllBytesAsync(inFlight, content);
+        var secondConfig = Path.Combine(running.Folder, "second.hocon");
+        await File.WriteAllTextAsync(secondConfig, running.BuildHocon().Replace($"127.0.0.1:{running.Port}", $"127.0.0.1:{TestPorts.Next()}", StringComparison.Ordinal));
+
+        var (exit, _, stderr) = await RouterProcess.RunCliAsync(secondConfig, "run");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("in use by another router process", stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(inFlight), "the running router's file in tmp/ was taken");
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(folder, "new")));
+    }
+
     /// <summary>An Akka address on a loopback port where nothing listens.</summary>
     private static string SeedNowhere() => $"akka.tcp://router@127.0.0.1:{TestPorts.Next()}";
 
