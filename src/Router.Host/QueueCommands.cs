@@ -88,8 +88,13 @@ internal static class QueueCommands
             using var response = await http.DeleteAsync(new Uri("/queue/" + Uri.EscapeDataString(r.GetValue(idArgument)!), UriKind.Relative), ct).ConfigureAwait(false);
             response.EnsureSuccessStatusCode();
             var result = await response.Content.ReadFromJsonAsync<CountResult>(Json, ct).ConfigureAwait(false);
-            Console.WriteLine($"{result?.Count ?? 0} queue entries deleted");
-            return (result?.Count ?? 0) > 0 ? 0 : 1;
+            if ((result?.Count ?? 0) == 0)
+            {
+                await Console.Error.WriteLineAsync($"router: {r.GetValue(idArgument)} is not in the queue").ConfigureAwait(false);
+                return 1;
+            }
+            Console.WriteLine($"{result!.Count} queue entries deleted");
+            return 0;
         }));
 
         queue.Subcommands.Add(list);

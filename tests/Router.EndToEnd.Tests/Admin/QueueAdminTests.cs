@@ -82,6 +82,9 @@ public sealed class QueueAdminTests
         await router.WaitForOutputAsync($"] {id}: removed", Deadline); // postsuper -d's line
         Assert.Contains("Mail queue is empty", await CliAsync(router, "queue", "list"));
         Assert.Equal(1, (await router.RunCliAsync("queue", "show", id)).Exit);
+        var deletedAgain = await router.RunCliAsync("queue", "delete", id);
+        Assert.Equal(1, deletedAgain.Exit);
+        Assert.Contains($"router: {id} is not in the queue", deletedAgain.Stderr);
         await Eventually.UntilAsync(async () => (await AdminMetrics.ReadAsync(client))["router_spool_references"] == 0, Deadline, "the body to leave the spool");
         Assert.Equal(0, (await AdminMetrics.ReadAsync(client))["router_queue_messages"]);
     }
