@@ -87,7 +87,7 @@ public sealed record DeliverySettings
             ? v
             : throw new ConfigurationException($"{setting} must be off, opportunistic or require, not \"{value}\"");
         var tls = TlsPolicyValue(r.GetString("delivery.starttls", d.StartTls), "router.delivery.starttls");
-        var mxPort = r.Int("delivery.mx-port", d.MxPort);
+        var mxPort = r.Int("delivery.mx-port", d.MxPort, min: 1, max: 65535);
         // A key with a port names a next hop ("smtp.provider.test:587", as relay.auth), any other a domain.
         var tlsPolicy = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in Map("delivery.tls-policy"))
@@ -147,10 +147,10 @@ public sealed record DeliverySettings
         {
             Transport = transport,
             DnsServers = dnsServers,
-            DnsTimeout = r.Duration("dns.timeout", d.DnsTimeout),
+            DnsTimeout = r.PositiveDuration("dns.timeout", d.DnsTimeout),
             UseIpv6 = r.Flag("dns.use-ipv6", d.UseIpv6),
             MxPort = mxPort,
-            MaxMxHosts = r.Int("delivery.max-mx-hosts", d.MaxMxHosts),
+            MaxMxHosts = r.Int("delivery.max-mx-hosts", d.MaxMxHosts, min: 1),
             MaxConnectionsPerDestination = Math.Max(1, r.Int("delivery.max-connections-per-destination", d.MaxConnectionsPerDestination)),
             MaxConnections = Math.Max(1, r.Int("delivery.max-connections", d.MaxConnections)),
             InitialConnectionsPerDestination = Math.Max(1, r.Int("delivery.initial-connections-per-destination", d.InitialConnectionsPerDestination)),
@@ -158,15 +158,15 @@ public sealed record DeliverySettings
             MaxMessagesPerConnection = Math.Max(1, r.Int("delivery.max-messages-per-connection", d.MaxMessagesPerConnection)),
             ConnectionIdleTimeout = r.Duration("delivery.connection-idle-timeout", d.ConnectionIdleTimeout),
             RatePerDomain = r.Number("delivery.rate-per-domain", 0),
-            ConnectTimeout = r.Duration("delivery.connect-timeout", d.ConnectTimeout),
-            CommandTimeout = r.Duration("delivery.command-timeout", d.CommandTimeout),
-            DataTimeout = r.Duration("delivery.data-timeout", d.DataTimeout),
+            ConnectTimeout = r.PositiveDuration("delivery.connect-timeout", d.ConnectTimeout),
+            CommandTimeout = r.PositiveDuration("delivery.command-timeout", d.CommandTimeout),
+            DataTimeout = r.PositiveDuration("delivery.data-timeout", d.DataTimeout),
             StartTls = tls,
             TlsPolicy = tlsPolicy,
             RetrySchedule = schedule,
             RetryJitter = Math.Clamp(r.Number("queue.retry-jitter", d.RetryJitter), 0, 0.5),
-            WarnAfter = r.Duration("queue.warn-after", d.WarnAfter),
-            GiveUpAfter = r.Duration("queue.give-up-after", d.GiveUpAfter),
+            WarnAfter = r.PositiveDuration("queue.warn-after", d.WarnAfter),
+            GiveUpAfter = r.PositiveDuration("queue.give-up-after", d.GiveUpAfter),
             SnapshotEvery = Math.Max(10, r.Int("queue.snapshot-every", d.SnapshotEvery)),
             MaxPersistsInFlight = Math.Max(1, r.Int("queue.max-persists-in-flight", d.MaxPersistsInFlight)),
             BodySweepInterval = sweepInterval,

@@ -181,6 +181,8 @@ public sealed record RouterSettings
         if (bare is not ("reject" or "normalize")) throw new ConfigurationException("router.data.bare-line-endings must be \"reject\" or \"normalize\"");
 
         var maxMessageSize = r.Size("limits.max-message-size") ?? 25L * 1024 * 1024;
+        // Postfix reads message_size_limit = 0 as no limit; here it would refuse every message.
+        if (maxMessageSize <= 0) throw new ConfigurationException($"router.limits.max-message-size must be above zero (there is no \"no limit\"), not {r.GetString("limits.max-message-size")}");
         var settings = new RouterSettings
         {
             Hostname = hostname,
@@ -205,22 +207,22 @@ public sealed record RouterSettings
             MaxMessageSize = maxMessageSize,
             MinFreeSpace = MinFreeSpaceOf(r, maxMessageSize),
             MaxBodyMemory = MaxBodyMemoryOf(r, maxMessageSize),
-            MaxRecipients = r.Int("limits.max-recipients", 1000),
-            IdleTimeout = r.Duration("limits.idle-timeout", TimeSpan.FromMinutes(5)),
-            MaxErrors = r.Int("limits.max-errors", 10),
-            MaxReceivedHeaders = r.Int("limits.max-received-headers", 50),
-            MaxConnections = r.Int("limits.max-connections", 1000),
-            MaxConnectionsPerClient = r.Int("limits.max-connections-per-client", 50),
-            ConnectionRatePerMinute = r.Int("limits.connection-rate-per-minute", 600),
-            MessageRatePerMinute = r.Int("limits.message-rate-per-minute", 600),
+            MaxRecipients = r.Int("limits.max-recipients", 1000, min: 1),
+            IdleTimeout = r.PositiveDuration("limits.idle-timeout", TimeSpan.FromMinutes(5)),
+            MaxErrors = r.Int("limits.max-errors", 10, min: 1),
+            MaxReceivedHeaders = r.Int("limits.max-received-headers", 50, min: 1),
+            MaxConnections = r.Int("limits.max-connections", 1000, min: 0),
+            MaxConnectionsPerClient = r.Int("limits.max-connections-per-client", 50, min: 0),
+            ConnectionRatePerMinute = r.Int("limits.connection-rate-per-minute", 600, min: 0),
+            MessageRatePerMinute = r.Int("limits.message-rate-per-minute", 600, min: 0),
             Security = SecuritySettings.FromConfig(r, PathOf),
             NormalizeBareLineEndings = bare == "normalize",
             UseSyncfs = sync == "syncfs" && OperatingSystem.IsLinux(),
-            MaxCommitBatch = r.Int("storage.max-batch", 512),
+            MaxCommitBatch = r.Int("storage.max-batch", 512, min: 1),
             DropWrittenPages = r.Flag("storage.drop-written-pages", true),
-            DeliveryAckTimeout = r.Duration("delivery-ack-timeout", TimeSpan.FromSeconds(30)),
+            DeliveryAckTimeout = r.PositiveDuration("delivery-ack-timeout", TimeSpan.FromSeconds(30)),
             ShutdownGrace = r.Duration("shutdown-grace", TimeSpan.FromSeconds(10)),
-            ClusterJoinTimeout = r.Duration("cluster-join-timeout", TimeSpan.FromSeconds(60)),
+            ClusterJoinTimeout = r.PositiveDuration("cluster-join-timeout", TimeSpan.FromSeconds(60)),
         };
         if (Routing.RoutingPolicy.UnreachableTarget(settings) is { } unreachable) throw new ConfigurationException(unreachable);
         return settings;

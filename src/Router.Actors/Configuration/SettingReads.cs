@@ -12,6 +12,25 @@ internal static class SettingReads
 {
     public static int Int(this Config r, string key, int fallback) => Read(r, key, "a whole number", () => r.GetInt(key, fallback));
 
+    /// <summary>
+    /// A whole number from <paramref name="min"/> to <paramref name="max"/>: outside that range a
+    /// limit would refuse every message (max-recipients = 0) or mean nothing, so the start stops.
+    /// </summary>
+    public static int Int(this Config r, string key, int fallback, int min, int max = int.MaxValue)
+    {
+        var value = r.Int(key, fallback);
+        return value >= min && value <= max
+            ? value
+            : throw new ConfigurationException(max == int.MaxValue ? $"router.{key} must be at least {min}, not {value}" : $"router.{key} must be from {min} to {max}, not {value}");
+    }
+
+    /// <summary>A duration above zero (an idle timeout of 0s closed every connection after its greeting).</summary>
+    public static TimeSpan PositiveDuration(this Config r, string key, TimeSpan fallback)
+    {
+        var value = r.Duration(key, fallback);
+        return value > TimeSpan.Zero ? value : throw new ConfigurationException($"router.{key} must be a duration above zero such as 30s, not {r.GetString(key)}");
+    }
+
     public static double Number(this Config r, string key, double fallback) => Read(r, key, "a number", () => r.GetDouble(key, fallback));
 
     public static bool Flag(this Config r, string key, bool fallback) => Read(r, key, "on or off", () => r.GetBoolean(key, fallback));

@@ -109,6 +109,13 @@ public sealed class CheckCommandTests : IDisposable
     [InlineData("router { hostname = = }", "router: router.hostname is empty")]
     [InlineData("router.smtp.mta-auth = maybe", "router: router.smtp.mta-auth must be on or off, not \"maybe\"")]
     [InlineData("router.http.endpoint = \"0.0.0.0:8025\"", "router: router.http.endpoint must be a loopback address (127.0.0.0/8 or ::1), not 0.0.0.0")]
+    // Values that refused every message (audit: "configuration OK", then 421 or 552 or 452 to everything).
+    [InlineData("router.limits.idle-timeout = 0s", "router: router.limits.idle-timeout must be a duration above zero such as 30s, not 0s")]
+    [InlineData("router.limits.max-message-size = 0", "router: router.limits.max-message-size must be above zero (there is no \"no limit\"), not 0")]
+    [InlineData("router.limits.max-recipients = 0", "router: router.limits.max-recipients must be at least 1, not 0")]
+    [InlineData("router.limits.max-connections = -5", "router: router.limits.max-connections must be at least 0, not -5")]
+    [InlineData("router.queue.give-up-after = 0s", "router: router.queue.give-up-after must be a duration above zero such as 30s, not 0s")]
+    [InlineData("router.delivery.mx-port = 70000", "router: router.delivery.mx-port must be from 1 to 65535, not 70000")]
     public async Task A_wrong_setting_fails_the_check_with_one_line_naming_it(string hocon, string expected)
     {
         var (exit, _, stderr) = await CheckAsync(hocon);
