@@ -51,6 +51,14 @@ public static class HeaderSection
         return lf < 0 ? headers.Length : start + lf + 1;
     }
 
-    private static bool IsField(ReadOnlySpan<byte> line, ReadOnlySpan<byte> field) =>
-        line.Length > field.Length && line[field.Length] == (byte)':' && System.Text.Ascii.EqualsIgnoreCase(line[..field.Length], field);
+    /// <summary>
+    /// Whether <paramref name="line"/> is a field named <paramref name="name"/> (any case): the name, then
+    /// the colon, or WSP and then the colon (the obsolete syntax of RFC 5322 s4.5, "Return-Path :").
+    /// </summary>
+    internal static bool IsField(ReadOnlySpan<byte> line, ReadOnlySpan<byte> name)
+    {
+        if (line.Length <= name.Length || !System.Text.Ascii.EqualsIgnoreCase(line[..name.Length], name)) return false;
+        var after = line[name.Length..].TrimStart(" \t"u8);
+        return !after.IsEmpty && after[0] == (byte)':';
+    }
 }

@@ -35,6 +35,15 @@ public sealed class HeaderSectionTests
     }
 
     [Fact]
+    public void A_field_with_whitespace_before_its_colon_goes_too()
+    {
+        // The obsolete syntax (RFC 5322 s4.5) is still the field: "Return-Path : <forged>" would sit under ours.
+        Assert.Equal(
+            "Subject: hi\r\nReturn-Path x: kept\r\n\r\n",
+            Without("Return-Path : <forged@evil.test>\r\nSubject: hi\r\nreturn-path\t \t:\r\n <folded@evil.test>\r\nReturn-Path x: kept\r\n\r\n", "Return-Path"));
+    }
+
+    [Fact]
     public void A_message_that_is_all_header_loses_the_field_too()
     {
         Assert.Equal("Subject: hi\r\n", Without("Subject: hi\r\nReturn-Path: <x@y.z>\r\n", "Return-Path"));
