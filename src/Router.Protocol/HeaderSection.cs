@@ -12,6 +12,35 @@ public static class HeaderSection
     }
 
     /// <summary>
+    /// Whether the message begins with a header field: its first line starts with a field name
+    /// (printable US-ASCII but the colon, RFC 5322 s3.6.8), optional WSP (the obsolete syntax of
+    /// s4.5), then the colon. Reads no further than that colon.
+    /// </summary>
+    public static bool BeginsWithField(ReadOnlySpan<byte> message)
+    {
+        var i = 0;
+        while (i < message.Length && message[i] is >= 33 and <= 126 and not (byte)':') i++;
+        if (i == 0) return false;
+        while (i < message.Length && message[i] is (byte)' ' or (byte)'\t') i++;
+        return i < message.Length && message[i] == (byte)':';
+    }
+
+    /// <summary>
+    /// The message such that fields put before it stay fields of their own (RFC 5322 s2.1: header
+    /// fields, an empty line, the body): itself when it begins with a header field or with the
+    /// empty line; otherwise (a first line that starts with WSP, which would fold into the field
+    /// above it, or that is no field, or no line at all) it is all body, and gets an empty line before it.
+    /// </summary>
+    public static ReadOnlyMemory<byte> Framed(ReadOnlyMemory<byte> message)
+    {
+        if (message.Span.StartsWith("\r\n"u8) || BeginsWithField(message.Span)) return message;
+        var framed = new byte[message.Length + 2];
+        "\r\n"u8.CopyTo(framed);
+        message.Span.CopyTo(framed.AsSpan(2));
+        return framed;
+    }
+
+    /// <summary>
     /// The message without the header fields named <paramref name="field"/> (with their folded
     /// continuation lines); the message itself when it has none.
     /// </summary>

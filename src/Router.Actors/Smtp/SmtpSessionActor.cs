@@ -542,7 +542,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
                 _ => Replies.DataLineTooLong,
             });
         }
-        var body = transaction.Body!.Memory;
+        // The fields put on top (Received, Return-Path, Delivered-To, Date, Message-ID, DKIM-Signature)
+        // must not take the client's first line as their continuation, nor a body line into the header
+        // section: decided once here, so every copy (mailboxes, relay, DKIM input) is framed alike.
+        var body = HeaderSection.Framed(transaction.Body!.Memory);
         if (TraceHeaders.CountReceived(body.Span) >= _services.Settings.MaxReceivedHeaders)
         {
             ResetTransaction();

@@ -83,6 +83,48 @@ public sealed class SubmissionPolicyTests(SecurityRouterFixture fixture)
     }
 
     [Fact]
+    public async Task Submitted_message_without_header_fields_gets_Date_and_Message_ID_then_an_empty_line()
+    {
+        var token = TestMessages.NewToken();
+        var message = $"just a body line {token}.\r\n";
+        await SubmitAsync(message, "demo@example.test");
+
+        var stored = MaildirView.StripTrace(await File.ReadAllBytesAsync(Assert.Single(_router.FilesContaining(token))));
+        Assert.Matches(@"\A" + AddedFieldsThen(message), System.Text.Encoding.ASCII.GetString(stored));
+    }
+
+    [Fact]
+    public async Task Relayed_and_local_copies_of_a_message_starting_with_a_tab_have_it_in_the_body()
+    {
+        var token = TestMessages.NewToken();
+        var message = $"\t(authenticated sender: ceo@example.test)\r\nFrom: alice@example.test\r\nSubject: {token}\r\n\r\nx\r\n";
+        await SubmitAsync(message, "demo@example.test", "friend@remote.test");
+
+        var local = MaildirView.StripTrace(await File.ReadAllBytesAsync(Assert.Single(_router.FilesContaining(token))));
+        Assert.Matches(@"\A" + AddedFieldsThen(message), System.Text.Encoding.ASCII.GetString(local));
+        await fixture.Sink.WaitUntilAsync(_ => fixture.Sink.Messages.Any(m => Contains(m.Data, token)), TimeSpan.FromSeconds(30));
+        var relayed = System.Text.Encoding.ASCII.GetString(fixture.Sink.Messages.First(m => Contains(m.Data, token)).Data);
+        // The relayed copy is the local one without Return-Path and Delivered-To (and, with no From field to sign, no DKIM-Signature).
+        Assert.Matches(@"\AReceived: [^\r\n]*\r\n(?:\t[^\r\n]*\r\n)*" + AddedFieldsThen(message), relayed);
+    }
+
+    /// <summary>Alice submits <paramref name="message"/> (raw DATA content) to <paramref name="recipients"/>.</summary>
+    private async Task SubmitAsync(string message, params string[] recipients)
+    {
+        await using var dialog = await TlsDialog.ConnectWithStartTlsAsync(fixture.SubmissionPort);
+        var plain = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("\0alice@example.test\0" + SecurityRouterFixture.AlicePassword));
+        await dialog.CommandAsync("AUTH PLAIN " + plain, "235");
+        await dialog.CommandAsync("MAIL FROM:<alice@example.test>", "250");
+        foreach (var rcpt in recipients) await dialog.CommandAsync($"RCPT TO:<{rcpt}>", "250");
+        await dialog.CommandAsync("DATA", "354");
+        await dialog.CommandAsync(message + ".", "250");
+    }
+
+    /// <summary>A pattern: the Date and Message-ID submission adds, the empty line, then <paramref name="body"/> to the end.</summary>
+    private static string AddedFieldsThen(string body) =>
+        @"Date: [^\r\n]+\r\nMessage-ID: <[^\r\n>]+@mx\.router\.test>\r\n\r\n" + System.Text.RegularExpressions.Regex.Escape(body) + @"\z";
+
+    [Fact]
     public async Task Existing_Message_ID_is_kept()
     {
         var token = TestMessages.NewToken();

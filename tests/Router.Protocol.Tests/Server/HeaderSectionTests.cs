@@ -48,4 +48,44 @@ public sealed class HeaderSectionTests
     {
         Assert.Equal("Subject: hi\r\n", Without("Subject: hi\r\nReturn-Path: <x@y.z>\r\n", "Return-Path"));
     }
+
+    [Theory]
+    [InlineData("Subject: hi\r\n\r\nbody\r\n")]
+    [InlineData("subject:hi\r\n")]
+    [InlineData("Subject : obsolete, WSP before the colon\r\n")]
+    [InlineData("Subject\t:x\r\n")]
+    [InlineData("X-!#$%&'*+-/=?^_`{|}~:x\r\n")]
+    public void A_message_that_begins_with_a_field_is_left_as_it_is(string message)
+    {
+        var bytes = new ReadOnlyMemory<byte>(Encoding.ASCII.GetBytes(message));
+
+        Assert.True(HeaderSection.BeginsWithField(bytes.Span));
+        Assert.True(HeaderSection.Framed(bytes).Equals(bytes), "the same memory, not a copy");
+    }
+
+    [Theory]
+    [InlineData("\t(authenticated sender: ceo@example.test)\r\nSubject: inj\r\n\r\nx\r\n")]
+    [InlineData(" Subject: a continuation line\r\n")]
+    [InlineData("just a body line.\r\n")]
+    [InlineData("Subject\r\n")]
+    [InlineData(":no name\r\n")]
+    [InlineData("Sub ject: a space inside the name\r\n")]
+    [InlineData("Subj\u00e9ct: 8-bit in the name\r\n")]
+    [InlineData("Subject")]
+    [InlineData("")]
+    public void A_message_that_does_not_begin_with_a_field_is_all_body_after_an_empty_line(string message)
+    {
+        var bytes = Encoding.Latin1.GetBytes(message);
+
+        Assert.False(HeaderSection.BeginsWithField(bytes));
+        Assert.Equal("\r\n" + message, Encoding.Latin1.GetString(HeaderSection.Framed(bytes).Span));
+    }
+
+    [Fact]
+    public void A_message_that_begins_with_the_empty_line_gets_no_second_one()
+    {
+        var bytes = new ReadOnlyMemory<byte>("\r\nno header fields\r\n"u8.ToArray());
+
+        Assert.True(HeaderSection.Framed(bytes).Equals(bytes), "the same memory, not a copy");
+    }
 }
