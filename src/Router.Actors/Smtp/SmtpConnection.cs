@@ -8,9 +8,12 @@ namespace Router.Actors.Smtp;
 
 /// <summary>
 /// The byte side of one SMTP connection: a socket read through System.IO.Pipelines, with replies
-/// buffered and flushed only when the client has no further complete command waiting (RFC 2920
-/// s3.1), so a pipelined group gets its replies in one write. Owned by one session actor, which
-/// runs at most one read at a time, so nothing here needs a lock.
+/// buffered and flushed when the client has no further complete command waiting (RFC 2920
+/// s3.1), so a pipelined group gets its replies in one write, or when they reach
+/// <see cref="MaxUnflushed"/>. Every write has a deadline: the session's idle timeout while it
+/// lasts, then <see cref="MaxCloseTimeout"/> for the last replies, after which the socket is closed
+/// whether they left or not (Postfix's smtpd writes with a timeout, then closes). Owned by one
+/// session actor, which runs at most one read at a time, so nothing here needs a lock.
 /// </summary>
 internal sealed class SmtpConnection : IAsyncDisposable
 {
@@ -18,10 +21,31 @@ internal sealed class SmtpConnection : IAsyncDisposable
     private Stream _stream;
     private PipeReader _reader;
     private PipeWriter _writer;
+    private readonly TimeSpan _closeTimeout;
 
-    public SmtpConnection(Socket socket)
+    /// <summary>
+    /// Replies held for a pipelined group are sent once they reach this many octets, even while
+    /// more commands wait: a client that pipelines without reading would otherwise grow the buffer
+    /// with every command (RFC 2920 s3.1 lets a server buffer its replies, not without bound).
+    /// With <see cref="MaxLinesPerBatch"/>, a session holds at most a few tens of KB of them.
+    /// </summary>
+    public const int MaxUnflushed = 16 * 1024;
+
+    /// <summary>Command lines taken in one go, so one batch adds at most this many replies to the buffer.</summary>
+    public const int MaxLinesPerBatch = 64;
+
+    /// <summary>
+    /// The longest the last replies (a 221, a 421) may take to leave when the session ends, and
+    /// never longer than the idle timeout: a client that reads has them at once; one whose receive
+    /// window stays shut would otherwise hold the write, the socket and its descriptor for ever.
+    /// </summary>
+    public static readonly TimeSpan MaxCloseTimeout = TimeSpan.FromSeconds(10);
+
+    /// <param name="idleTimeout">The session's idle timeout, which also bounds the last write (see <see cref="MaxCloseTimeout"/>).</param>
+    public SmtpConnection(Socket socket, TimeSpan idleTimeout)
     {
         _socket = socket;
+        _closeTimeout = idleTimeout < MaxCloseTimeout ? idleTimeout : MaxCloseTimeout;
         _socket.NoDelay = true;
         _stream = new NetworkStream(socket, ownsSocket: true);
         (_reader, _writer) = Open(_stream);
@@ -39,13 +63,17 @@ internal sealed class SmtpConnection : IAsyncDisposable
     public ValueTask<FlushResult> FlushAsync(CancellationToken ct) => _writer.FlushAsync(ct);
 
     /// <summary>
-    /// Reads complete command lines that are already waiting, or waits for at least one. Stops after
+    /// Reads complete command lines that are already waiting (at most <see cref="MaxLinesPerBatch"/>),
+    /// or waits for at least one. Flushes take <paramref name="ct"/>, the idle timeout, as reads do,
+    /// so a client that does not read its replies is timed out like one that does not write. Stops after
     /// a command that changes how the following bytes are read (DATA, BDAT, STARTTLS, AUTH, QUIT),
     /// so message bytes are never taken as commands. A line longer than <paramref name="maxLine"/>
     /// octets (CRLF included) is read to its end and dropped, and reported as <see cref="CommandLine.TooLong"/>.
     /// </summary>
     public async Task<CommandBatch> ReadCommandsAsync(int maxLine, CancellationToken ct)
     {
+        // Replies pile up while commands keep coming: send them before reading more commands.
+        if (_writer.UnflushedBytes >= MaxUnflushed) await _writer.FlushAsync(ct).ConfigureAwait(false);
         if (!_reader.TryRead(out var result))
         {
             // Nothing is waiting: now is the time to send the replies we hold.
@@ -89,7 +117,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
     private List<CommandLine> TakeLines(ref ReadOnlySequence<byte> buffer, int maxLine)
     {
         var lines = new List<CommandLine>(4);
-        while (true)
+        while (lines.Count < MaxLinesPerBatch)
         {
             var lf = buffer.PositionOf((byte)'\n');
             if (lf is null) break;
@@ -174,29 +202,40 @@ internal sealed class SmtpConnection : IAsyncDisposable
         return _socket.Available > 0;
     }
 
-    /// <summary>Replaces the plain stream by a TLS stream over the same socket (RFC 3207).</summary>
-    public async Task UpgradeAsync(Func<Stream, Task<Stream>> handshake)
+    /// <summary>Replaces the plain stream by a TLS stream over the same socket (RFC 3207); <paramref name="ct"/> bounds the 220 and the handshake.</summary>
+    public async Task UpgradeAsync(Func<Stream, Task<Stream>> handshake, CancellationToken ct)
     {
-        await _writer.FlushAsync().ConfigureAwait(false);
+        await _writer.FlushAsync(ct).ConfigureAwait(false);
         await _reader.CompleteAsync().ConfigureAwait(false);
         await _writer.CompleteAsync().ConfigureAwait(false);
         _stream = await handshake(_stream).ConfigureAwait(false);
         (_reader, _writer) = Open(_stream);
     }
 
+    /// <summary>
+    /// Sends what is still held and closes, within <see cref="_closeTimeout"/>. When the replies
+    /// could not all be handed to the kernel in that time (the client does not read), the close is
+    /// abortive (RST): the kernel drops what it still holds for the client, instead of keeping the
+    /// buffers of a socket nobody owns.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        var sent = false;
+        using (var timeout = new CancellationTokenSource(_closeTimeout))
+        {
+            try
+            {
+                sent = !(await _writer.FlushAsync(timeout.Token).ConfigureAwait(false)).IsCanceled;
+            }
+            catch (Exception)
+            {
+                // Timed out, or the client is already gone: closing is all that is left to do.
+            }
+        }
         try
         {
-            await _writer.FlushAsync().ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The client may already be gone; closing is all that is left to do.
-        }
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
+            if (sent) _socket.Shutdown(SocketShutdown.Both);
+            else _socket.LingerState = new LingerOption(enable: true, seconds: 0);
         }
         catch (SocketException)
         {

@@ -71,7 +71,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     {
         _services = services;
         _kind = kind;
-        _connection = new SmtpConnection(socket);
+        _connection = new SmtpConnection(socket, services.Settings.IdleTimeout);
         _trusted = services.Trusted.Contains(_connection.RemoteAddress);
         _maillog = new SessionLog(_log, _connection.RemoteAddress);
 
@@ -152,6 +152,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
         _maillog.Disconnected();
         _readCancel.Cancel();
         _transaction?.Dispose();
+        // Not awaited: the last replies get at most SmtpConnection.MaxCloseTimeout, then the socket closes.
         _ = _connection.DisposeAsync().AsTask();
         _readCancel.Dispose();
     }
@@ -656,7 +657,7 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
                     throw;
                 }
                 return tls;
-            }).ConfigureAwait(false);
+            }, ct).ConfigureAwait(false);
             return TlsStarted.Instance;
         });
     }
