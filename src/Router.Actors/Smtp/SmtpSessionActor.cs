@@ -405,7 +405,10 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     private Next Rcpt(ReadOnlySpan<byte> argument)
     {
         var transaction = _transaction!;
-        if (transaction.Recipients.Count >= _services.Settings.MaxRecipients) return Reply(Replies.TooManyRecipients);
+        if (transaction.Recipients.Count >= _services.Settings.MaxRecipients)
+        {
+            return _recipientOvershoot++ < RecipientOvershootLimit ? Reply(Replies.TooManyRecipients) : Error(Replies.TooManyRecipients);
+        }
         var rcpt = CommandParser.ParseRcpt(argument, transaction.Mail.SmtpUtf8, _services.Policy.Postmaster, out var error);
         if (rcpt is null) return Error(error!);
         _maillog.Rcpt(rcpt.Recipient);
@@ -895,6 +898,16 @@ public sealed class SmtpSessionActor : ReceiveActor, IWithTimers
     }
 
     private const int MaxJunkCommands = 100;
+
+    /// <summary>
+    /// Postfix's smtpd_recipient_overshoot_limit: a RCPT past max-recipients gets 452 4.5.3 (RFC 5321
+    /// s4.5.3.1.8: the client sends the rest in another transaction), and past this many of them in
+    /// a session each one also counts as an error, so that max-errors ends a client that never stops
+    /// (each 452 is a reply and a log line).
+    /// </summary>
+    private const int RecipientOvershootLimit = 1000;
+
+    private int _recipientOvershoot;
 
     private Next Reply(SmtpReply reply)
     {

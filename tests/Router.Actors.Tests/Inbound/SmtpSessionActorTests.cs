@@ -233,6 +233,27 @@ public sealed class SmtpSessionActorTests : TestKit
     }
 
     [Fact]
+    public async Task Recipients_past_max_recipients_count_as_errors_only_after_1000_more_and_then_end_the_session()
+    {
+        var probe = CreateTestProbe();
+        await using var client = await StartSessionAsync(probe, TimeSpan.FromSeconds(30), maxErrors: 3, maxRecipients: 2);
+        await client.SendEnvelopeAsync();
+
+        // The second recipient fills the transaction; the 1000 after it get 452 and are not counted
+        // (Postfix's smtpd_recipient_overshoot_limit), the next two are: two errors of three.
+        await client.SendAsync(string.Concat(Enumerable.Repeat("RCPT TO:<alice@example.test>\r\n", 1 + 1000 + 2)));
+        Assert.StartsWith("250 2.1.5", await client.ReadLineAsync(), StringComparison.Ordinal);
+        for (var i = 0; i < 1000 + 2; i++) Assert.StartsWith("452 4.5.3 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync("NOOP\r\n");
+        Assert.StartsWith("250 2.0.0", await client.ReadLineAsync(), StringComparison.Ordinal);
+
+        await client.SendAsync("RCPT TO:<alice@example.test>\r\n");
+        Assert.StartsWith("452 4.5.3 ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("421 4.7.0 Too many errors", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await Assert.ThrowsAsync<IOException>(client.ReadLineAsync);
+    }
+
+    [Fact]
     public async Task A_refused_BDAT_chunk_counts_as_one_error()
     {
         var probe = CreateTestProbe();
@@ -366,7 +387,7 @@ public sealed class SmtpSessionActorTests : TestKit
         Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadLineAsync(), StringComparison.Ordinal);
     }
 
-    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10, long maxMessageSize = 25L * 1024 * 1024)
+    private async Task<LineClient> StartSessionAsync(TestProbe mailboxes, TimeSpan ackTimeout, TimeSpan? idleTimeout = null, int maxErrors = 10, long maxMessageSize = 25L * 1024 * 1024, int maxRecipients = 1000)
     {
         var settings = TestSettings.Minimal("mx.test") with
         {
@@ -374,6 +395,7 @@ public sealed class SmtpSessionActorTests : TestKit
             IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(30),
             MaxErrors = maxErrors,
             MaxMessageSize = maxMessageSize,
+            MaxRecipients = maxRecipients,
         };
         var services = new SmtpServices(settings, new RoutingPolicy(settings), new TrustedNetworks(settings.TrustedNetworks), mailboxes.Ref, ActorRefs.Nobody);
 
