@@ -106,7 +106,7 @@ public static class CommandParser
 
         long? size = null;
         var body = BodyType.SevenBit;
-        var retFull = false;
+        var ret = DsnReturn.None;
         string? envId = null;
         var seen = 0;
         foreach (var (key, value) in Parameters(rest[used..]))
@@ -130,7 +130,7 @@ public static class CommandParser
                     break;
                 case 3: // RET
                     valid = Is(value, "FULL"u8) || Is(value, "HDRS"u8);
-                    retFull = Is(value, "FULL"u8);
+                    ret = Is(value, "FULL"u8) ? DsnReturn.Full : DsnReturn.Headers;
                     break;
                 case 4: // ENVID
                     valid = value.Length is > 0 and <= 100 && IsXtext(value);
@@ -149,7 +149,7 @@ public static class CommandParser
             seen |= 1 << known;
         }
         error = null;
-        return new MailCommand(address, size, body, smtpUtf8, retFull, envId);
+        return new MailCommand(address, size, body, smtpUtf8, ret, envId);
     }
 
     /// <summary>

@@ -8,6 +8,17 @@ public enum BodyType
 }
 
 /// <summary>
+/// The RET parameter of MAIL (RFC 3461 s4.3): what a failure notice returns. <c>None</c> means
+/// the parameter was absent: a next hop then gets none either and picks its own default.
+/// </summary>
+public enum DsnReturn
+{
+    None,
+    Headers,
+    Full,
+}
+
+/// <summary>
 /// A parsed MAIL FROM command: the reverse path (null for the null sender &lt;&gt;) and its ESMTP
 /// parameters: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461).
 /// </summary>
@@ -16,7 +27,7 @@ public sealed record MailCommand(
     long? DeclaredSize,
     BodyType Body,
     bool SmtpUtf8,
-    bool ReturnFull,
+    DsnReturn Return,
     string? EnvelopeId);
 
 /// <summary>DSN NOTIFY flags (RFC 3461 s4.1). <c>None</c> means the parameter was absent.</summary>

@@ -121,7 +121,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                         EightBitMime = eightBit,
                         Size = body.Length,
                         EnvelopeId = message.EnvelopeId,
-                        ReturnFull = message.ReturnFull,
+                        Return = message.Return(),
                         RecipientDsn = connection.Capabilities.Dsn
                             ? chunk.Select(i => new RecipientDsn(message.Recipients[i].Notify, message.Recipients[i].OriginalRecipient)).ToArray()
                             : null,

@@ -30,7 +30,7 @@ public sealed class DsnDispatcher(RouterSettings settings, RoutingPolicy policy,
         var id = QueueId.Next();
         var trace = TraceHeaders.Received("localhost", System.Net.IPAddress.Loopback, settings.Hostname, "local", id, request.Sender.ToString(), DateTimeOffset.Now);
         var tx = Interlocked.Increment(ref _transactionIds);
-        var mail = new MailCommand(null, bytes.Length, DsnBuilder.Requires8BitMime(request) ? BodyType.EightBitMime : BodyType.SevenBit, DsnBuilder.RequiresSmtpUtf8(request), false, null);
+        var mail = new MailCommand(null, bytes.Length, DsnBuilder.Requires8BitMime(request) ? BodyType.EightBitMime : BodyType.SevenBit, DsnBuilder.RequiresSmtpUtf8(request), DsnReturn.None, null);
         var rcpts = new[] { new RcptCommand(request.Sender, DsnNotify.Never, null) };
         var plan = handoff().Plan(tx, id, mail, decision.Destinations, rcpts, trace, bytes);
         var replies = await plan.AskAsync().ConfigureAwait(false);

@@ -5,6 +5,9 @@ namespace Router.Actors.Delivery;
 /// <summary>
 /// A message as queued for one destination domain: the envelope, never the body (that is in the
 /// message store, under <see cref="QueueId"/>). Persisted in <see cref="QueueEvent.Enqueued"/>.
+/// RET (RFC 3461 s4.3) is two flags, <paramref name="ReturnFull"/> and
+/// <paramref name="ReturnHeaders"/>, because events written before RET=HDRS was kept have only
+/// the first: there RET=HDRS reads as no RET, which is what that version passed on.
 /// </summary>
 public sealed record QueuedMessage(
     string QueueId,
@@ -16,7 +19,12 @@ public sealed record QueuedMessage(
     bool EightBitMime,
     DateTimeOffset ArrivedAt,
     long Size,
-    QueuedRecipient[] Recipients);
+    QueuedRecipient[] Recipients,
+    bool ReturnHeaders = false)
+{
+    /// <summary>RET as the client gave it. A method: the journal stores the flags.</summary>
+    public DsnReturn Return() => ReturnFull ? DsnReturn.Full : ReturnHeaders ? DsnReturn.Headers : DsnReturn.None;
+}
 
 /// <summary>One recipient of a queued message, with its DSN parameters (RFC 3461).</summary>
 public sealed record QueuedRecipient(string Address, DsnNotify Notify, string? OriginalRecipient);

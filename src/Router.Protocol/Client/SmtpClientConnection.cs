@@ -485,8 +485,10 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         if (utf8) Append(" SMTPUTF8");
         if (Capabilities.Dsn)
         {
-            // RFC 3461 s5.2.1: a relay passes the DSN parameters on to a next hop that supports DSN.
-            if (envelope.ReturnFull) Append(" RET=FULL");
+            // RFC 3461 s5.2.1: a relay passes the DSN parameters on to a next hop that supports DSN,
+            // RET as the client gave it (without one, the next hop's default: Postfix returns all).
+            if (envelope.Return == DsnReturn.Full) Append(" RET=FULL");
+            else if (envelope.Return == DsnReturn.Headers) Append(" RET=HDRS");
             if (envelope.EnvelopeId is { } envId) Append(" ENVID=" + envId);
         }
         Append("\r\n");

@@ -11,8 +11,8 @@ public sealed record SmtpEnvelope(string ReversePath, IReadOnlyList<string> Reci
     /// <summary>ENVID as the client gave it (xtext), passed on to a peer offering DSN (RFC 3461 s5.2.1).</summary>
     public string? EnvelopeId { get; init; }
 
-    /// <summary>RET=FULL was asked for; passed on to a peer offering DSN.</summary>
-    public bool ReturnFull { get; init; }
+    /// <summary>RET as the client gave it (FULL, HDRS or none); passed on to a peer offering DSN.</summary>
+    public DsnReturn Return { get; init; }
 
     /// <summary>NOTIFY and ORCPT of each recipient, in <see cref="Recipients"/> order; null: none given.</summary>
     public IReadOnlyList<RecipientDsn>? RecipientDsn { get; init; }

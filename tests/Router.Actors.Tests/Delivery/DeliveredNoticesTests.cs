@@ -12,7 +12,7 @@ namespace Router.Actors.Tests.Delivery;
 /// </summary>
 public sealed class DeliveredNoticesTests
 {
-    private static readonly MailCommand FromAlice = new(new MailAddress("alice", "example.test"), null, BodyType.SevenBit, false, false, null);
+    private static readonly MailCommand FromAlice = new(new MailAddress("alice", "example.test"), null, BodyType.SevenBit, false, DsnReturn.None, null);
     private static readonly MailCommand FromNobody = FromAlice with { ReversePath = null };
     private static readonly Destination Bob = new Destination.Mailbox("bob@example.test");
     private static readonly Destination Carol = new Destination.Mailbox("carol@example.test");

@@ -18,7 +18,7 @@ public sealed class MaildirDeliveryTests : TestKit
 {
     private static readonly byte[] Trace = Encoding.ASCII.GetBytes("Received: from client.test ([127.0.0.1])\r\n\tby mx.test (Router) with ESMTP id X; Tue, 01 Dec 2026 11:00:00 +0000\r\n");
     private static readonly byte[] Body = Encoding.ASCII.GetBytes("Subject: hi\r\n\r\nhello\r\n");
-    private static readonly MailCommand Mail = new(new MailAddress("sender", "remote.test"), null, BodyType.SevenBit, false, false, null);
+    private static readonly MailCommand Mail = new(new MailAddress("sender", "remote.test"), null, BodyType.SevenBit, false, DsnReturn.None, null);
     private readonly string _root = Path.Combine(Path.GetTempPath(), "router-direct-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly DurableFileWriter _writer;
 

@@ -46,6 +46,34 @@ public sealed class QueueSerializerTests() : TestKit(QueueSerializer.Config, "qu
     }
 
     [Fact]
+    public void RET_HDRS_round_trips_in_the_event_and_the_snapshot()
+    {
+        var headers = Message with { ReturnFull = false, ReturnHeaders = true };
+        var message = Assert.IsType<QueueEvent.Enqueued>(RoundTrip<QueueEvent>(new QueueEvent.Enqueued(headers))).Message;
+        Assert.Equal(DsnReturn.Headers, message.Return());
+
+        var queue = new DomainQueue();
+        queue.Apply(new QueueEvent.Enqueued(headers));
+        Assert.Equal(DsnReturn.Headers, Assert.Single(DomainQueue.FromSnapshot(RoundTrip(queue.ToSnapshot())).Entries).Message.Return());
+    }
+
+    [Fact]
+    public void Envelopes_written_before_RET_HDRS_was_kept_still_load_with_their_RET()
+    {
+        // As an earlier version wrote them: ReturnFull only, so RET=HDRS and no RET were both false.
+        var serializer = Assert.IsType<QueueSerializer>(Sys.Serialization.FindSerializerForType(typeof(QueueEvent)));
+        static byte[] Enqueued(bool returnFull) => Encoding.UTF8.GetBytes(
+            $$$"""{"Message":{"QueueId":"Q7","Domain":"remote.test","Sender":"alice@example.test","EnvelopeId":"env-7","ReturnFull":{{{(returnFull ? "true" : "false")}}},"SmtpUtf8":false,"EightBitMime":false,"ArrivedAt":"2026-11-29T12:00:00+00:00","Size":10,"Recipients":[{"Address":"bob@remote.test","Notify":"None"}]}}""");
+        var full = Assert.IsType<QueueEvent.Enqueued>(serializer.FromBinary(Enqueued(returnFull: true), "E")).Message;
+        Assert.Equal(DsnReturn.Full, full.Return());
+        var none = Assert.IsType<QueueEvent.Enqueued>(serializer.FromBinary(Enqueued(returnFull: false), "E")).Message;
+        Assert.False(none.ReturnHeaders);
+        Assert.Equal(DsnReturn.None, none.Return());
+        Assert.Equal("env-7", none.EnvelopeId);
+        Assert.Equal("bob@remote.test", Assert.Single(none.Recipients).Address);
+    }
+
+    [Fact]
     public void Outcome_events_round_trip()
     {
         var next = Arrived.AddMinutes(5);

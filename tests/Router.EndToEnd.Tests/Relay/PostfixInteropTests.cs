@@ -37,6 +37,34 @@ public sealed class PostfixInteropTests(RelayWorldFixture world) : IDisposable
         Assert.Contains("by mx.router.test", dump, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("RET=HDRS")]
+    [InlineData("RET=FULL")]
+    public async Task RET_as_the_client_gave_it_goes_on_to_Postfix_smtp_sink_which_offers_DSN(string ret)
+    {
+        // RFC 3461 s5.2.1. Without RET=HDRS the next hop picks its default, and Postfix's is the full message.
+        await StartSmtpSinkAsync(RelayWorldFixture.PostfixSink, "-d", Path.Combine(_dumps, "%M."));
+        var token = TestMessages.NewToken();
+        await using (var c = await world.Router.ConnectEhloAsync())
+        {
+            await c.CommandAsync($"MAIL FROM:<alice@example.test> {ret} ENVID={token}", "250");
+            await c.CommandAsync("RCPT TO:<user@postfix.relay.test> NOTIFY=FAILURE", "250");
+            await c.CommandAsync("DATA", "354");
+            await c.SendAsync(TestMessages.Create(token, "user@postfix.relay.test"));
+            await c.CommandAsync(".", "250");
+        }
+
+        var dump = await Eventually.ValueAsync(
+            () => Directory.EnumerateFiles(_dumps).Select(File.ReadAllText).FirstOrDefault(t => t.Contains(token, StringComparison.Ordinal)),
+            Deadline,
+            () => $"a dump holding {token} in {_dumps}");
+        var mailArgs = Assert.Single(dump.Split('\n'), l => l.StartsWith("X-Mail-Args: ", StringComparison.Ordinal)).TrimEnd('\r');
+        Assert.StartsWith("X-Mail-Args: <alice@example.test>", mailArgs, StringComparison.Ordinal);
+        Assert.Contains($" {ret} ", mailArgs + " ", StringComparison.Ordinal);
+        Assert.Contains($" ENVID={token}", mailArgs, StringComparison.Ordinal);
+        Assert.Contains("X-Rcpt-Args: <user@postfix.relay.test> NOTIFY=FAILURE", dump, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Postfix_smtp_sink_hard_RCPT_failure_bounces_to_the_sender()
     {

@@ -310,7 +310,7 @@ public sealed class SmtpClientConnectionTests
     private static SmtpEnvelope WithDsn(SmtpEnvelope envelope) => envelope with
     {
         EnvelopeId = "QX1+2Bid",
-        ReturnFull = true,
+        Return = DsnReturn.Full,
         RecipientDsn = [new RecipientDsn(DsnNotify.Success | DsnNotify.Failure, "rfc822;Bob+2Btag@y.test"), new RecipientDsn(DsnNotify.Never, null), new RecipientDsn(DsnNotify.None, null)],
     };
 
@@ -332,6 +332,24 @@ public sealed class SmtpClientConnectionTests
             await s.SendAsync("250 queued");
             await s.ExpectCloseAsync();
         }, connection => AssertDeliveredAsync(connection, WithDsn(Envelope("b@y.test", "c@y.test", "d@y.test")), Message));
+    }
+
+    [Theory]
+    [InlineData(DsnReturn.Headers, "MAIL FROM:<a@x.test> RET=HDRS")]
+    [InlineData(DsnReturn.Full, "MAIL FROM:<a@x.test> RET=FULL")]
+    [InlineData(DsnReturn.None, "MAIL FROM:<a@x.test>")]
+    public async Task RET_goes_on_to_a_peer_that_offers_DSN_as_the_client_gave_it(DsnReturn ret, string mail)
+    {
+        // RFC 3461 s5.2.1: RET=HDRS too, or the next hop applies its own default (Postfix: the full message).
+        await DialogAsync(async s =>
+        {
+            await GreetAsync(s, "PIPELINING", "DSN");
+            await s.ExpectAsync(mail, "RCPT TO:<b@y.test>", "DATA");
+            await s.SendAsync("250 ok", "250 ok", "354 go");
+            await s.ReadDataAsync();
+            await s.SendAsync("250 queued");
+            await s.ExpectCloseAsync();
+        }, connection => AssertDeliveredAsync(connection, Envelope("b@y.test") with { Return = ret }, Message));
     }
 
     [Fact]

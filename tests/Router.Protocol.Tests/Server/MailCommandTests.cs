@@ -30,13 +30,13 @@ public sealed class MailCommandTests
     }
 
     [Fact]
-    public void Defaults_are_seven_bit_no_size_no_envid_headers_only()
+    public void Defaults_are_seven_bit_no_size_no_envid_no_RET()
     {
         var mail = Accepted("FROM:<a@b.c>");
         Assert.Null(mail.DeclaredSize);
         Assert.Equal(BodyType.SevenBit, mail.Body);
         Assert.False(mail.SmtpUtf8);
-        Assert.False(mail.ReturnFull);
+        Assert.Equal(DsnReturn.None, mail.Return);
         Assert.Null(mail.EnvelopeId);
     }
 
@@ -314,13 +314,14 @@ public sealed class MailCommandTests
     [Fact]
     public void RET_FULL_asks_for_the_full_message()
     {
-        Assert.True(Accepted("FROM:<a@b.c> RET=FULL").ReturnFull);
+        Assert.Equal(DsnReturn.Full, Accepted("FROM:<a@b.c> RET=FULL").Return);
     }
 
     [Fact]
-    public void RET_HDRS_asks_for_headers_only()
+    public void RET_HDRS_asks_for_headers_only_and_is_kept_apart_from_no_RET()
     {
-        Assert.False(Accepted("FROM:<a@b.c> RET=HDRS").ReturnFull);
+        Assert.Equal(DsnReturn.Headers, Accepted("FROM:<a@b.c> RET=HDRS").Return);
+        Assert.Equal(DsnReturn.Headers, Accepted("FROM:<a@b.c> ret=hdrs").Return);
     }
 
     [Fact]
@@ -359,7 +360,7 @@ public sealed class MailCommandTests
     public void All_parameters_together_are_parsed()
     {
         var mail = Accepted("FROM:<a@b.c> SIZE=42 BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=x1");
-        Assert.Equal(new MailCommand(new MailAddress("a", "b.c"), 42, BodyType.EightBitMime, true, true, "x1"), mail);
+        Assert.Equal(new MailCommand(new MailAddress("a", "b.c"), 42, BodyType.EightBitMime, true, DsnReturn.Full, "x1"), mail);
     }
 
     [Fact]
