@@ -83,6 +83,26 @@ public sealed class DkimMessageSignerTests : IDisposable
     }
 
     [Fact]
+    public async Task An_8bit_message_without_MIME_fields_is_signed_as_MIME_text_and_the_signature_survives_a_next_hop_without_8BITMIME()
+    {
+        // No MIME-Version, no Content-Type: the 7-bit form gets both (RFC 2045 s4), and they are signed.
+        var eightBit = Message.Replace("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n", "", StringComparison.Ordinal)
+            .Replace("Hello  Bob,", "Grüße, Bob – à bientôt", StringComparison.Ordinal);
+
+        var leaving = _signer.Outgoing(Encoding.UTF8.GetBytes(eightBit), envelopeDomain: null);
+
+        Assert.True(leaving.Span.IndexOfAnyInRange((byte)0x80, (byte)0xFF) < 0, "the signed message still has 8-bit content");
+        var relayed = Router.Protocol.SevenBitDowngrade.Apply(leaving);
+        Assert.True(relayed.Span.SequenceEqual(leaving.Span));
+        var parsed = MimeMessage.Load(new MemoryStream(relayed.ToArray()));
+        var signature = parsed.Headers[parsed.Headers.IndexOf(HeaderId.DkimSignature)];
+        Assert.Matches("h=[^;]*mime-version", signature.Value.ToLowerInvariant());
+        Assert.True(await new DkimVerifier(new Locator(_key)).VerifyAsync(parsed, signature));
+        Assert.Equal("utf-8", parsed.Body!.ContentType.Charset);
+        Assert.Contains("Grüße, Bob", parsed.TextBody, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_message_no_key_applies_to_leaves_unchanged_even_with_8bit_content()
     {
         var foreign = Encoding.UTF8.GetBytes(Message.Replace("alice@example.test", "alice@other.test", StringComparison.Ordinal).Replace("Hello", "Grüße", StringComparison.Ordinal));
