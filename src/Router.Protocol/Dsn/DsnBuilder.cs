@@ -19,6 +19,9 @@ public static partial class DsnBuilder
     public const string DelaySubject = "Delayed Mail (still being retried)";
     public const string SuccessSubject = "Successful Mail Delivery Report";
 
+    /// <summary>The diagnostic-type (RFC 3464 s2.3.6) of a cause this MTA found itself, with no server reply to quote.</summary>
+    private const string DiagnosticType = "X-Router";
+
     private const int FoldWidth = 78;
     private const int MaxFieldLength = 2000;
 
@@ -190,7 +193,10 @@ public static partial class DsnBuilder
             });
             Field(sb, "Status", StatusFor(request.Kind, r.Status));
             if (r.RemoteMta is { } mta) Field(sb, "Remote-MTA", "dns; " + Clean(mta, ascii));
+            // RFC 3464 s2.3.6: a server's reply is an smtp diagnostic; a cause of our own (no connection,
+            // a refused greeting, a lost connection, DNS) gets a type of ours, as Postfix's "X-Postfix; ...".
             if (r.RemoteReply is { } reply) Field(sb, "Diagnostic-Code", "smtp; " + Clean(reply.ToString(), ascii));
+            else if (r.Reason is { } reason) Field(sb, "Diagnostic-Code", DiagnosticType + "; " + Clean(reason, ascii));
             if (r.LastAttemptDate is { } last) Field(sb, "Last-Attempt-Date", DateUtils.FormatDate(last));
             if (request.Kind == DsnKind.Delay && r.WillRetryUntil is { } until) Field(sb, "Will-Retry-Until", DateUtils.FormatDate(until));
         }

@@ -20,7 +20,8 @@ public sealed record DsnRecipient(MailAddress Address, string Status)
     public SmtpReply? RemoteReply { get; init; }
 
     /// <summary>
-    /// A readable cause when no server replied (e.g. "Host or domain name not found"); with a
+    /// A readable cause when no server replied (e.g. "Host or domain name not found"), which is
+    /// also the Diagnostic-Code, as "X-Router; cause" (RFC 3464 s2.3.6); with a
     /// <see cref="RemoteReply"/>, why delivery stopped after it (e.g. "Delivery time expired after
     /// 5 days"), written before the reply.
     /// </summary>

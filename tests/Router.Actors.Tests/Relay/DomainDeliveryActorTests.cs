@@ -679,6 +679,7 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         // Our own refusal, not a reply the server sent (RFC 3464 s2.3.5, s2.3.6).
         Assert.DoesNotContain("Remote-MTA:", text, StringComparison.Ordinal);
         Assert.DoesNotContain("Diagnostic-Code: smtp;", text, StringComparison.Ordinal);
+        Assert.Contains("Diagnostic-Code: X-Router; ", text, StringComparison.Ordinal);
         Assert.DoesNotContain("said:", text, StringComparison.Ordinal);
         _mailboxes.Reply(new OwnerReply.Durable(bounce.TransactionId, "mailbox"));
         await EmptiesAsync(queue);

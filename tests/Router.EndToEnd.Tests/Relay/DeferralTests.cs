@@ -95,6 +95,35 @@ public sealed partial class DeferralTests(RelayWorldFixture world)
         Assert.NotEqual(delayed.QueueId, failed.QueueId);
     }
 
+    [Fact]
+    public async Task A_refused_connection_is_the_X_Router_diagnostic_code_of_the_delay_notice_and_the_bounce()
+    {
+        // No server replied, so no Remote-MTA and no smtp diagnostic: the reason is ours (RFC 3464
+        // s2.3.6), as Postfix's "Diagnostic-Code: X-Postfix; connect to host[ip]:port: Connection refused".
+        var token = TestMessages.NewToken();
+        var router = world.Expiring;
+        await using (var c = await router.ConnectEhloAsync())
+        {
+            await TestMessages.SendAsync(c, TestMessages.Create(token, "user@refused.relay.test"), Sender, ["user@refused.relay.test"]);
+        }
+
+        var failed = await Eventually.ValueAsync(
+            () => DsnReport.FindAll(router, Sender, token).FirstOrDefault(d => d.PerRecipient.Any(r => r["Action"] == "failed")),
+            RelayWorldFixture.GiveUpAfter + TimeSpan.FromSeconds(20),
+            () => $"a bounce for {token}; router output:\n{router.Output}");
+        var delayed = Assert.Single(DsnReport.FindAll(router, Sender, token), d => d.PerRecipient.Any(r => r["Action"] == "delayed"));
+
+        var notice = Assert.Single(delayed.PerRecipient);
+        Assert.Null(notice["Remote-MTA"]);
+        Assert.StartsWith("X-Router; mx.refused.relay.test [127.0.77.3]: ", notice["Diagnostic-Code"], StringComparison.Ordinal);
+        Assert.Contains("refused", notice["Diagnostic-Code"], StringComparison.OrdinalIgnoreCase);
+        var bounce = Assert.Single(failed.PerRecipient);
+        Assert.Equal("5.4.7", bounce["Status"]);
+        Assert.Null(bounce["Remote-MTA"]);
+        Assert.StartsWith("X-Router; Delivery time expired after 5 seconds; last error: mx.refused.relay.test [127.0.77.3]: ", bounce["Diagnostic-Code"], StringComparison.Ordinal);
+        Assert.Contains("refused", bounce["Diagnostic-Code"], StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>The times of the router's log lines that contain <paramref name="text"/> ("[INFO][11/30/2026 11:41:10.608Z]...").</summary>
     private static DateTimeOffset[] LogTimes(RouterProcess router, string text) => router.Output.Split('\n')
         .Where(line => line.Contains(text, StringComparison.Ordinal))

@@ -76,6 +76,17 @@ public sealed class MxRoutingTests(RelayWorldFixture world)
     }
 
     [Fact]
+    public async Task Null_MX_bounce_gives_the_reason_as_an_X_Router_diagnostic_code()
+    {
+        // No server replied: RFC 3464 s2.3.6's diagnostic-type is ours, as Postfix's "X-Postfix; ...".
+        var token = await RelayAsync("user@nullmx.relay.test");
+
+        var recipient = Assert.Single((await BounceAsync(token)).PerRecipient);
+        Assert.Equal("X-Router; Domain nullmx.relay.test does not accept mail (null MX)", recipient["Diagnostic-Code"]);
+        Assert.Null(recipient["Remote-MTA"]);
+    }
+
+    [Fact]
     public async Task Nonexistent_domain_bounces_at_once_with_5_1_2()
     {
         var token = await RelayAsync("user@nowhere.relay.test");

@@ -26,7 +26,7 @@ public sealed class RelayWorldFixture : IAsyncLifetime
     {
         ["pref-best"] = 1,
         ["pref-second"] = 2,
-        // 3: fallback's best MX, where nothing listens
+        // 3: fallback's best MX and refused's only one, where nothing listens
         ["fallback-second"] = 4,
         ["implicit"] = 5,
         ["static-dns"] = 6,
@@ -112,6 +112,10 @@ public sealed class RelayWorldFixture : IAsyncLifetime
             DnsmasqFixture.Host("implicit.relay.test", Ip("implicit")),
 
             DnsmasqFixture.Mx("nullmx.relay.test", ".", 0),
+
+            // The only MX host has an address where nothing listens: every connection is refused.
+            DnsmasqFixture.Mx("refused.relay.test", "mx.refused.relay.test", 10),
+            DnsmasqFixture.Host("mx.refused.relay.test", Address(3).ToString()),
 
             DnsmasqFixture.Mx("static.relay.test", "mx.static.relay.test", 10),
             DnsmasqFixture.Host("mx.static.relay.test", Ip("static-dns")),

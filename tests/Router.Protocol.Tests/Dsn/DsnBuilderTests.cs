@@ -258,7 +258,7 @@ public sealed class DsnBuilderTests
         Assert.All(groups.Skip(1), g => Assert.Equal("failed", g["Action"]));
         Assert.Equal("rfc822; Dave@Gone.Example", groups[2]["Original-Recipient"]);
         Assert.Null(groups[2]["Remote-MTA"]);
-        Assert.Null(groups[2]["Diagnostic-Code"]);
+        Assert.Equal("X-Router; Host or domain name not found", groups[2]["Diagnostic-Code"]);
         Assert.Equal("smtp; 552 5.2.2 Mailbox full", groups[3]["Diagnostic-Code"]);
         var text = Assert.IsType<TextPart>(Report(dsn)[0]).Text;
         Assert.Contains("<dave@gone.example>: Host or domain name not found", text);
@@ -317,6 +317,41 @@ public sealed class DsnBuilderTests
 
         Assert.Equal("smtp; 550 5.7.1 " + words, Groups(dsn)[1]["Diagnostic-Code"]);
         Assert.All(Encoding.UTF8.GetString(bytes).Split("\r\n"), line => Assert.True(line.Length <= 998));
+    }
+
+    [Fact]
+    public void A_cause_found_without_a_server_reply_is_an_X_Router_diagnostic_without_Remote_MTA()
+    {
+        // RFC 3464 s2.3.6 allows a diagnostic-type other than smtp; Postfix writes "X-Postfix; ...".
+        var refused = new DsnRecipient(new MailAddress("carol", "slow.example"), "4.4.1")
+        {
+            Reason = "mx.slow.example [192.0.2.7]: connect to 192.0.2.7:25: Connection refused",
+            LastAttemptDate = LastAttempt,
+            WillRetryUntil = RetryUntil,
+        };
+
+        var (dsn, _) = RoundTrip(Delay() with { Recipients = [refused] });
+
+        var carol = Groups(dsn)[1];
+        Assert.Equal("X-Router; mx.slow.example [192.0.2.7]: connect to 192.0.2.7:25: Connection refused", carol["Diagnostic-Code"]);
+        Assert.Null(carol["Remote-MTA"]);
+        Assert.Equal("4.4.1", carol["Status"]);
+        Assert.Contains("<carol@slow.example>: mx.slow.example [192.0.2.7]: connect to 192.0.2.7:25: Connection refused", Assert.IsType<TextPart>(Report(dsn)[0]).Text);
+    }
+
+    [Fact]
+    public void A_long_X_Router_diagnostic_is_folded_and_kept_7bit()
+    {
+        var words = string.Join(' ', Enumerable.Range(1, 60).Select(i => $"wörd{i}"));
+        var dave = new DsnRecipient(new MailAddress("dave", "gone.example"), "5.4.4") { Reason = "line one\r\nX-Injected: no " + words };
+
+        var (dsn, bytes) = RoundTrip(Bounce(dave));
+
+        Assert.Equal("X-Router; line one  X-Injected: no " + words.Replace('ö', '?'), Groups(dsn)[1]["Diagnostic-Code"]);
+        Assert.Null(Groups(dsn)[1]["X-Injected"]);
+        var status = Encoding.ASCII.GetString(bytes);
+        Assert.DoesNotContain(bytes, b => b > 0x7F);
+        Assert.All(status[status.IndexOf("Diagnostic-Code:", StringComparison.Ordinal)..].Split("\r\n").TakeWhile(l => l.Length > 0), line => Assert.True(line.Length <= 78, line));
     }
 
     [Fact]
