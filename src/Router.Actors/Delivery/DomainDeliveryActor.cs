@@ -14,10 +14,12 @@ namespace Router.Actors.Delivery;
 /// per-destination queue plus its smtp clients). It persists a message's envelope before
 /// acknowledging it, delivers with at most N concurrent attempts over pooled connections,
 /// persists each recipient's outcome, retries deferred recipients on the persisted schedule,
-/// sends one delay notice after the warning time, a bounce for failed recipients or at the
-/// give-up time, and a "relayed" notice for recipients that asked NOTIFY=SUCCESS and went to a
-/// server without DSN (RFC 3464, RFC 3461 s5.2.2), and snapshots so its journal stays short. State changes happen only
-/// in <see cref="DomainQueue.Apply"/>; this class decides and performs the effects.
+/// sends one delay notice after the warning time, a bounce for failed recipients and for those
+/// that an attempt made once the give-up time was reached still deferred (Postfix's
+/// maximal_queue_lifetime), and a "relayed" notice for recipients that asked NOTIFY=SUCCESS and
+/// went to a server without DSN (RFC 3464, RFC 3461 s5.2.2), and snapshots so its journal stays
+/// short. State changes happen only in <see cref="DomainQueue.Apply"/>; this class decides and
+/// performs the effects.
 /// An <see cref="Enqueue"/> may come more than once (<see cref="ShardedAsk"/>): a repeat is
 /// answered, never queued twice. On <see cref="HandOffStop"/> it starts nothing new and stops once
 /// its journal writes and (for a while) its attempts in flight are done.
@@ -65,8 +67,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private DateTimeOffset _suspendedUntil = DateTimeOffset.MinValue;
 
-    /// <summary>The error that suspended the destination (for the queue listing).</summary>
-    private string? _suspendedFor;
+    /// <summary>When the current suspension began: one that began once a message's give-up time was reached expires it.</summary>
+    private DateTimeOffset _suspendedSince;
+
+    /// <summary>The result that suspended the destination (for the queue listing, and the last error of a message it expires).</summary>
+    private RecipientResult? _suspendedBy;
 
     /// <summary>Messages not tried because of the suspension: tried at once when an attempt meanwhile finds a server again.</summary>
     private readonly HashSet<string> _heldBySuspension = [];
@@ -300,26 +305,32 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// <summary>
     /// A ready message: what its attempt is to deliver, or null when it needs none now, having
     /// done instead what it needed (nothing for one gone or already in hand, its owed notice, a
-    /// wait for the suspension to end, its expiry).
+    /// wait for the suspension to end, its expiry under a suspension). A message whose give-up
+    /// time has been reached is attempted once more like any other; that attempt's deferral
+    /// expires it (<see cref="OnAttemptDone"/>).
     /// </summary>
     private (QueuedMessage Message, int[] Pending)? Settle(string id, DateTimeOffset now)
     {
         var entry = _queue.Find(id);
         if (entry is null || _attempting.ContainsKey(id) || _notifying.Contains(id)) return null;
         if (SendOwedNotice(entry)) return null;
-        if (now < _suspendedUntil && !IsOverdue(entry, now))
-        {
-            _waiting.Add(id, _suspendedUntil);
-            _heldBySuspension.Add(id);
-            return null;
-        }
         var message = entry.Message;
         var pending = entry.PendingRecipients.ToArray();
         if (pending.Length == 0) return null;
-        if (IsOverdue(entry, now))
+        if (now < _suspendedUntil)
         {
-            // Expiry applies whatever state the message is in: no further attempt.
-            var expired = pending.Select(i => Expired(i, entry.States[i])).ToArray();
+            if (_suspendedSince < ExpiryOf(message))
+            {
+                _waiting.Add(id, _suspendedUntil);
+                _heldBySuspension.Add(id);
+                return null;
+            }
+            // Postfix's qmgr defers a suspended destination's messages ("delivery temporarily
+            // suspended"), and one so deferred past its lifetime expires. A message waits for the
+            // suspension in force at its give-up time (about a first retry step), not for the
+            // next: attempts to the destination made since that time reached no server.
+            var suspension = _suspendedBy!;
+            var expired = pending.Select(i => Expired(i, suspension with { Text = "delivery temporarily suspended: " + suspension.Text })).ToArray();
             Record(entry, expired, now, attempted: false, content: null);
             foreach (var r in expired) LogOutcome(message, r, relay: null);
             return null;
@@ -327,9 +338,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         return (message, pending);
     }
 
-    /// <summary>Past the give-up time after at least one attempt: it expires rather than being tried again.</summary>
-    private bool IsOverdue(QueueEntry entry, DateTimeOffset now) =>
-        now - entry.Message.ArrivedAt >= _services.Delivery.GiveUpAfter && entry.Attempts > 0;
+    /// <summary>When a message's give-up time is reached: the time of its last attempt.</summary>
+    private DateTimeOffset ExpiryOf(QueuedMessage message) => message.ArrivedAt + _services.Delivery.GiveUpAfter;
 
     /// <summary>
     /// Feeds an attempt's outcome (started in concurrency round <paramref name="round"/>) to the
@@ -351,10 +361,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         // Expired or permanently refused (no such domain, null MX): no news about the destination.
         if (results.Any(r => r.Outcome != RecipientOutcome.Deferred) || now < _suspendedUntil) return;
         if (!_concurrency.Failed(round, now)) return;
+        _suspendedSince = now;
         _suspendedUntil = _schedule.Next(now, 1, Random.Shared);
-        _suspendedFor = results[0].FullReply();
+        _suspendedBy = results[0];
         _heldBySuspension.Clear();
-        _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, _suspendedFor);
+        _log.Warning("delivery to {0} temporarily suspended until {1:u}: {2}", _domain, _suspendedUntil, _suspendedBy.FullReply());
     }
 
     /// <summary>Ends a suspension: the messages it held back are ready at once.</summary>
@@ -423,8 +434,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var results = done.Results;
-        if (now - entry.Message.ArrivedAt >= _services.Delivery.GiveUpAfter)
+        if (now >= ExpiryOf(entry.Message))
         {
+            // The attempt ended once the give-up time was reached: what it deferred expires, with its reply.
             results = results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray();
         }
         NoteDestination(results, round, now);
@@ -452,14 +464,15 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>
     /// Persists an attempt's results (<paramref name="attempted"/>: an attempt ended
-    /// <paramref name="now"/>; false: the message expired without one), then sends the notices
-    /// they call for and schedules what is left.
+    /// <paramref name="now"/>; false: the message expired under a suspension, or its body was
+    /// lost), then sends the notices they call for and schedules what is left: the next attempt
+    /// is at the give-up time at the latest, so the last one is made then.
     /// </summary>
     private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, bool attempted, byte[]? content)
     {
         var message = entry.Message;
         var next = _schedule.Next(now, entry.Attempts + 1, Random.Shared);
-        var expiry = message.ArrivedAt + _services.Delivery.GiveUpAfter;
+        var expiry = ExpiryOf(message);
         if (next > expiry) next = expiry > now ? expiry : now;
         PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next, attempted ? now : null), e =>
         {
@@ -740,9 +753,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>Gives up on a recipient, keeping the last reply it got (RFC 3464: the Diagnostic-Code is what the remote said).</summary>
-    private RecipientResult Expired(int index, RecipientResult? last) => last is null
-        ? new(index, RecipientOutcome.Failed, 451, "4.4.7", $"Delivery time expired after {HumanDuration.Format(_services.Delivery.GiveUpAfter)} without an attempt", null, Expired: true)
-        : last with { Index = index, Outcome = RecipientOutcome.Failed, Expired = true };
+    private static RecipientResult Expired(int index, RecipientResult last) =>
+        last with { Index = index, Outcome = RecipientOutcome.Failed, Expired = true };
 
     private QueueListing Listing()
     {
@@ -750,7 +762,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         return new QueueListing(_domain, _queue.Entries.Select(Describe).ToArray())
         {
             SuspendedUntil = suspended ? _suspendedUntil : null,
-            SuspendedFor = suspended ? _suspendedFor : null,
+            SuspendedFor = suspended ? _suspendedBy?.FullReply() : null,
             ConnectionLimit = _concurrency.Limit,
             Attempting = _attempting.Count,
         };

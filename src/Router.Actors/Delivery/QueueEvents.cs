@@ -39,8 +39,9 @@ public enum RecipientOutcome
 
 /// <summary>
 /// The result of one attempt for one recipient (by index), with the reply that settled it.
-/// <paramref name="Expired"/>: failed because the give-up time passed; the reply is then the last
-/// one received (a DSN reports it as the Diagnostic-Code, with Status 5.4.7).
+/// <paramref name="Expired"/>: failed because the give-up time passed; the reply is then that of
+/// the last attempt, made once that time was reached (a DSN reports it as the Diagnostic-Code,
+/// with Status 5.4.7).
 /// <paramref name="PeerOfferedDsn"/>: for a delivered recipient, whether the server that took it
 /// offered DSN (RFC 3461): if not, a sender who asked NOTIFY=SUCCESS is owed a "relayed" notice
 /// (s5.2.2). Null for other outcomes, and in results written by a version that did not record it
@@ -79,8 +80,10 @@ public abstract record QueueEvent(string QueueId)
 
     /// <summary>
     /// An attempt finished at <see cref="AttemptedAt"/> (a DSN's Last-Attempt-Date); deferred
-    /// recipients are next tried at <see cref="NextAttempt"/>. AttemptedAt is null when the
-    /// message expired without a new attempt, and in events written before it was recorded.
+    /// recipients are next tried at <see cref="NextAttempt"/>. AttemptedAt is null when no
+    /// attempt was made (the message expired while its destination was suspended, or, in events of
+    /// earlier versions, at its give-up time; its body was lost), and in events written before it
+    /// was recorded.
     /// </summary>
     public sealed record Attempted(string QueueId, RecipientResult[] Results, DateTimeOffset NextAttempt, DateTimeOffset? AttemptedAt = null) : QueueEvent(QueueId);
 

@@ -44,10 +44,15 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     private IActorRef StartQueue() => Sys.ActorOf(DomainDeliveryActor.Props(Domain, _services.Services));
 
     /// <summary>A queue whose server greets every connection with 421, at a limit of one attempt: its first attempt suspends the destination for <paramref name="retryStep"/>.</summary>
-    private IActorRef StartRefusedQueue(TimeSpan retryStep)
+    private IActorRef StartRefusedQueue(TimeSpan retryStep, TimeSpan? giveUpAfter = null)
     {
         _server.Greeting = "421 4.3.2 not now";
-        _services.Delivery = TestDomainServices.DefaultDelivery with { MaxConnectionsPerDestination = 1, RetrySchedule = [retryStep] };
+        _services.Delivery = TestDomainServices.DefaultDelivery with
+        {
+            MaxConnectionsPerDestination = 1,
+            RetrySchedule = [retryStep],
+            GiveUpAfter = giveUpAfter ?? TestDomainServices.DefaultDelivery.GiveUpAfter,
+        };
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
         return StartQueue();
     }
@@ -69,6 +74,50 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     {
         var enqueue = await MessageAsync(id, sender);
         return enqueue with { Message = enqueue.Message with { Recipients = [new QueuedRecipient("bob@remote.test", notify, "rfc822;bob@remote.test")] } };
+    }
+
+    /// <summary>The give-up time of the expiry tests (a message is queued for most of it before the test starts).</summary>
+    private static readonly TimeSpan GiveUpAfter = TimeSpan.FromHours(1);
+
+    /// <summary>Stores the body and returns the Enqueue of a message that has <paramref name="left"/> of its <see cref="GiveUpAfter"/> left.</summary>
+    private async Task<DomainDeliveryActor.Enqueue> ExpiringMessageAsync(string id, TimeSpan left)
+    {
+        var enqueue = await MessageAsync(id);
+        return enqueue with { Message = enqueue.Message with { ArrivedAt = DateTimeOffset.UtcNow - GiveUpAfter + left } };
+    }
+
+    /// <summary>
+    /// A queue for one message that its server (which recovers by then) defers with 451 at the
+    /// first attempt, whose retry step (10 minutes) ends after its give-up time (4 s away).
+    /// </summary>
+    private async Task<IActorRef> QueueDeferredUntilGiveUpAsync()
+    {
+        _server.RcptReply = _ => "451 4.3.0 try later";
+        _services.Delivery = TestDomainServices.DefaultDelivery with { RetrySchedule = [TimeSpan.FromMinutes(10)], GiveUpAfter = GiveUpAfter };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var queue = StartQueue();
+        queue.Tell(await ExpiringMessageAsync("Q1", TimeSpan.FromSeconds(4)));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        DomainDeliveryActor.QueueItem? deferred = null;
+        await AwaitAssertAsync(() => deferred = Assert.Single(Queue(queue).Messages, m => m.Attempts == 1), Deadline, TimeSpan.FromMilliseconds(50));
+        // The next attempt is the one at the give-up time.
+        Assert.Equal(deferred!.ArrivedAt + GiveUpAfter, deferred.NextAttempt);
+        Assert.Equal("Deferred", Assert.Single(deferred.Recipients).State);
+        return queue;
+    }
+
+    /// <summary>Writes <paramref name="events"/> to this queue's journal, as a queue of an earlier build or incarnation left them.</summary>
+    private void WriteJournal(params QueueEvent[] events)
+    {
+        var journal = Persistence.Instance.Apply(Sys).JournalFor(null);
+        var writer = Guid.NewGuid().ToString();
+        for (var i = 0; i < events.Length; i++)
+        {
+            var persistent = new Persistent(events[i], i + 1, "domain-" + Domain, string.Empty, false, ActorRefs.NoSender, writer);
+            journal.Tell(new WriteMessages([new AtomicWrite(persistent)], TestActor, 1));
+            ExpectMsg<WriteMessagesSuccessful>(Deadline);
+            ExpectMsg<WriteMessageSuccess>(Deadline);
+        }
     }
 
     private DomainDeliveryActor.QueueListing Queue(IActorRef queue)
@@ -364,6 +413,114 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         Assert.Equal(1, ExpectMsg<DomainDeliveryActor.Retried>(Deadline).Scheduled);
         await _server.Received(2).WaitAsync(Deadline);
         await EmptiesAsync(queue);
+    }
+
+    [Fact]
+    public async Task A_message_deferred_until_its_give_up_time_gets_a_last_attempt_then_and_is_delivered_without_a_bounce()
+    {
+        // Postfix's maximal_queue_lifetime: a message expires only when an attempt made once its
+        // lifetime is reached still defers it. The server has recovered by the give-up time.
+        var queue = await QueueDeferredUntilGiveUpAsync();
+        _server.RcptReply = _ => "250 2.1.5 Ok";
+
+        await _server.Received(1).WaitAsync(Deadline);
+        await EmptiesAsync(queue);
+        Assert.Equal(2, _server.RcptLines.Count);
+        Assert.False(_mailboxes.HasMessages);
+    }
+
+    [Theory]
+    [InlineData("452 4.2.2 mailbox full", "5.4.7")]
+    [InlineData("550 5.1.1 no such user", "5.1.1")]
+    public async Task The_last_attempt_at_the_give_up_time_is_what_the_bounce_reports(string lastReply, string status)
+    {
+        // Deferred by the last attempt: expired (5.4.7) with that attempt's reply, not the one
+        // before. Refused: a bounce like any other permanent failure.
+        var queue = await QueueDeferredUntilGiveUpAsync();
+        _server.RcptReply = _ => lastReply;
+
+        var bounce = _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        var text = Encoding.UTF8.GetString(bounce.Body.Span);
+        Assert.Contains($"Status: {status}", text, StringComparison.Ordinal);
+        Assert.Contains($"Diagnostic-Code: smtp; {lastReply}", text, StringComparison.Ordinal);
+        Assert.Equal(2, _server.RcptLines.Count);
+        _mailboxes.Reply(new OwnerReply.Durable(bounce.TransactionId, "mailbox"));
+        await EmptiesAsync(queue);
+    }
+
+    [Fact]
+    public async Task A_suspension_in_force_at_the_give_up_time_holds_the_last_attempt_until_it_ends()
+    {
+        // The first attempt reaches no server and suspends the destination for 4 s; the give-up
+        // time comes 2 s after it. The message waits for the suspension to end, as the others do,
+        // and its last attempt then finds the server back.
+        var queue = StartRefusedQueue(TimeSpan.FromSeconds(4), GiveUpAfter);
+        DateTimeOffset? deliveredAt = null;
+        _server.BeforeDataReply = () =>
+        {
+            deliveredAt = DateTimeOffset.UtcNow;
+            return Task.CompletedTask;
+        };
+        queue.Tell(await ExpiringMessageAsync("Q1", TimeSpan.FromSeconds(2)));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        DateTimeOffset? suspendedUntil = null;
+        await AwaitAssertAsync(() => suspendedUntil = Assert.NotNull(Queue(queue).SuspendedUntil), Deadline, TimeSpan.FromMilliseconds(50));
+        _server.Greeting = "220 sink.test ESMTP";
+
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.True(deliveredAt >= suspendedUntil, $"delivered at {deliveredAt:O}, before the suspension ended at {suspendedUntil:O}");
+        await EmptiesAsync(queue);
+        Assert.Equal(2, _server.Connections);
+        Assert.False(_mailboxes.HasMessages);
+    }
+
+    [Fact]
+    public async Task A_suspension_that_begins_after_the_give_up_time_expires_the_message_instead_of_holding_it()
+    {
+        // Q1's give-up time comes during a suspension, which holds it. When the suspension ends,
+        // A0 (held back too, first in line) is tried, reaches no server and suspends the
+        // destination again. That suspension began after Q1's give-up time: Q1 expires now, as
+        // Postfix expires a message that a dead destination defers past its lifetime ("delivery
+        // temporarily suspended"), rather than waiting one suspension after another.
+        var queue = StartRefusedQueue(TimeSpan.FromSeconds(4), GiveUpAfter);
+        queue.Tell(await ExpiringMessageAsync("Q1", TimeSpan.FromSeconds(2)));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await AwaitAssertAsync(() => Assert.NotNull(Queue(queue).SuspendedUntil), Deadline, TimeSpan.FromMilliseconds(50));
+        queue.Tell(await MessageAsync("A0"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+
+        var bounce = _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        var text = Encoding.UTF8.GetString(bounce.Body.Span);
+        Assert.Contains("Subject: Q1", text, StringComparison.Ordinal);
+        Assert.Contains("Status: 5.4.7", text, StringComparison.Ordinal);
+        Assert.Contains("; last error: delivery temporarily suspended: mx.sink.test: 421 4.3.2 not now", text, StringComparison.Ordinal);
+        // Q1's first attempt and A0's: Q1 had no second one.
+        Assert.Equal(2, _server.Connections);
+        _mailboxes.Reply(new OwnerReply.Durable(bounce.TransactionId, "mailbox"));
+        await AwaitAssertAsync(() => Assert.Equal("A0", Assert.Single(Queue(queue).Messages).QueueId), Deadline, TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public async Task A_message_recovered_past_its_give_up_time_gets_its_last_attempt()
+    {
+        // The node was down over the message's give-up time: its queue, as an earlier build wrote
+        // it (deferred half an hour before the give-up time, next attempt at it), recovers a
+        // message already past it, which is tried, not expired unseen.
+        _services.Delivery = TestDomainServices.DefaultDelivery with { GiveUpAfter = GiveUpAfter };
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        await StoreBodyAsync("Q1");
+        var arrived = DateTimeOffset.UtcNow - 2 * GiveUpAfter;
+        var deferred = new RecipientResult(0, RecipientOutcome.Deferred, 451, "4.3.0", "try later", "mx.sink.test");
+        WriteJournal(
+            new QueueEvent.Enqueued(Envelope("Q1").Message with { ArrivedAt = arrived }),
+            new QueueEvent.Attempted("Q1", [deferred], arrived + GiveUpAfter, arrived + GiveUpAfter - TimeSpan.FromMinutes(30)));
+
+        var queue = StartQueue();
+
+        await _server.Received(1).WaitAsync(Deadline);
+        Assert.Contains("Subject: Q1", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+        await EmptiesAsync(queue);
+        Assert.False(_mailboxes.HasMessages);
     }
 
     [Fact]
