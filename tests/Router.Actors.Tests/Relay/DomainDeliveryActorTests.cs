@@ -451,17 +451,17 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     [Fact]
     public async Task A_suspension_in_force_at_the_give_up_time_holds_the_last_attempt_until_it_ends()
     {
-        // The first attempt reaches no server and suspends the destination for 4 s; the give-up
-        // time comes 2 s after it. The message waits for the suspension to end, as the others do,
+        // The first attempt reaches no server and suspends the destination for 5 s; the give-up
+        // time comes 3 s after it. The message waits for the suspension to end, as the others do,
         // and its last attempt then finds the server back.
-        var queue = StartRefusedQueue(TimeSpan.FromSeconds(4), GiveUpAfter);
+        var queue = StartRefusedQueue(TimeSpan.FromSeconds(5), GiveUpAfter);
         DateTimeOffset? deliveredAt = null;
         _server.BeforeDataReply = () =>
         {
             deliveredAt = DateTimeOffset.UtcNow;
             return Task.CompletedTask;
         };
-        queue.Tell(await ExpiringMessageAsync("Q1", TimeSpan.FromSeconds(2)));
+        queue.Tell(await ExpiringMessageAsync("Q1", TimeSpan.FromSeconds(3)));
         ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
         DateTimeOffset? suspendedUntil = null;
         await AwaitAssertAsync(() => suspendedUntil = Assert.NotNull(Queue(queue).SuspendedUntil), Deadline, TimeSpan.FromMilliseconds(50));
@@ -482,8 +482,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         // destination again. That suspension began after Q1's give-up time: Q1 expires now, as
         // Postfix expires a message that a dead destination defers past its lifetime ("delivery
         // temporarily suspended"), rather than waiting one suspension after another.
-        var queue = StartRefusedQueue(TimeSpan.FromSeconds(4), GiveUpAfter);
-        queue.Tell(await ExpiringMessageAsync("Q1", TimeSpan.FromSeconds(2)));
+        var queue = StartRefusedQueue(TimeSpan.FromSeconds(5), GiveUpAfter);
+        queue.Tell(await ExpiringMessageAsync("Q1", TimeSpan.FromSeconds(3)));
         ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
         await AwaitAssertAsync(() => Assert.NotNull(Queue(queue).SuspendedUntil), Deadline, TimeSpan.FromMilliseconds(50));
         queue.Tell(await MessageAsync("A0"));
