@@ -96,7 +96,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             return ([.. deferred, .. unsent], loops);
         }
 
-        // A pooled connection may have been closed by the peer meanwhile: then try once afresh.
+        // A pooled connection may have been closed by the peer meanwhile (the socket, or a 421
+        // it sent while idle, read as the reply to MAIL): then try once afresh.
         for (var fresh = 0; fresh < 2; fresh++)
         {
             // Only a connection authenticated as this next hop's user (or not at all, without one) is reused.
@@ -113,6 +114,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                 // RFC 6152 s3: 8-bit content goes only to a peer offering 8BITMIME, else converted to 7 bit.
                 var eightBit = message.EightBitMime && connection.Capabilities.EightBitMime;
                 var body = message.EightBitMime && !eightBit ? SevenBitDowngrade.Apply(content) : content;
+                var stale = false;
                 foreach (var chunk in unsent.Chunk(settings.MaxRecipientsPerTransaction))
                 {
                     var envelope = new SmtpEnvelope(message.Sender ?? "", chunk.Select(i => message.Recipients[i].Address).ToArray())
@@ -127,6 +129,12 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                             : null,
                     };
                     var sent = await connection.SendAsync(envelope, body, ct).ConfigureAwait(false);
+                    // A 421 on a reused connection before any recipient of the transaction was
+                    // accepted (RFC 5321 s3.8): the server closed the idle session (its timeout)
+                    // rather than refused this message, and took none of it; a fresh connection
+                    // carries it. A fresh connection's own 421 defers as any other.
+                    stale = pooled is not null && sent.ClosedBeforeAnyRecipient;
+                    if (stale) break;
                     for (var k = 0; k < chunk.Length; k++)
                     {
                         // A refusal of our own (SIZE over the peer's limit, SMTPUTF8 not offered) names no
@@ -145,6 +153,11 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
                     }
                     unsent = unsent[chunk.Length..];
                     if (sent.Status == TransactionStatus.ServiceClosing) break;
+                }
+                if (stale)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    continue;
                 }
                 pool.Return(nextHop, connection);
                 return unsent.Length == 0 ? ([.. deferred], false) : Failed(new SmtpReply(421, "4.4.2", $"{host.Name} closed the connection"), reached: true);

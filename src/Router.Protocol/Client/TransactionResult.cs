@@ -34,6 +34,14 @@ public sealed class TransactionResult
     /// <summary>Number of recipients whose RCPT was accepted.</summary>
     public int AcceptedRecipients => Status is TransactionStatus.MailRejected ? 0 : RecipientReplies.Count(r => r.IsPositive);
 
+    /// <summary>
+    /// True when the peer said 421 (RFC 5321 s3.8, closing) to MAIL or to a RCPT before it had
+    /// accepted any recipient: no part of the message was taken, so it can go again on another
+    /// connection without being delivered twice.
+    /// </summary>
+    public bool ClosedBeforeAnyRecipient => AcceptedRecipients == 0
+        && (Status == TransactionStatus.ServiceClosing || (Status == TransactionStatus.MailRejected && MailReply?.Code == 421));
+
     /// <summary>True when the peer took responsibility for the message for every accepted recipient.</summary>
     public bool Delivered => Status == TransactionStatus.Completed && DataReply is { IsPositive: true };
 
