@@ -15,7 +15,7 @@ namespace Router.Actors.Delivery;
 /// turn every reply into a per-recipient result (a delivered one records whether the server
 /// offered DSN).
 /// Connection-level failures move on to the next host; when no host works, the recipients are
-/// deferred with the last error.
+/// deferred with the last error, or fail with the last host's 5xx to HELO.
 /// </summary>
 public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, IMxResolver resolver, ConnectionPool pool, RelayCredentials? credentials = null)
 {
@@ -77,7 +77,9 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
     /// Sends to one host. Final outcomes (2xx, 5xx) go to <paramref name="results"/>; a recipient
     /// deferred here (a 4xx to MAIL, its RCPT, DATA or the final dot, or a failure of the host)
     /// stays open for the next MX host, as Postfix's smtp client does, with that outcome in
-    /// <paramref name="latest"/>. Returns the recipients still open and whether the host is ourselves.
+    /// <paramref name="latest"/>; so does one whose host refused HELO with a 5xx, which is final
+    /// only when no later host changes it. Returns the recipients still open and whether the host
+    /// is ourselves.
     /// </summary>
     private async Task<(int[] Open, bool Loops)> TryHostAsync(MxHost host, QueuedMessage message, int[] recipients, byte[] content, List<RecipientResult> results, Dictionary<int, RecipientResult> latest, CancellationToken ct)
     {
@@ -90,10 +92,11 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         // A client may flag an all-ASCII message; a peer without SMTPUTF8 can still take that one.
         var smtpUtf8 = message.SmtpUtf8 && !System.Text.Ascii.IsValid(HeaderSection.Of(content));
         // reached: a connection was made, so the log names the host (Postfix's relay=), not "none".
-        (int[], bool) Failed(SmtpReply error, bool reached, bool loops = false)
+        (int[], bool) Failed(SmtpReply error, bool reached, Trouble trouble = Trouble.None)
         {
-            foreach (var i in unsent) latest[i] = RecipientResult.From(i, error, null, relay: reached ? host.Name : null);
-            return ([.. deferred, .. unsent], loops);
+            // A refused session is the server's own reply: a bounce names it as the Remote-MTA.
+            foreach (var i in unsent) latest[i] = trouble == Trouble.Refused ? RecipientResult.From(i, error, host.Name) : RecipientResult.From(i, error, null, relay: reached ? host.Name : null);
+            return ([.. deferred, .. unsent], trouble == Trouble.Loops);
         }
 
         // A pooled connection may have been closed by the peer meanwhile (the socket, or a 421
@@ -105,8 +108,8 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             SmtpClientConnection? connection = pooled;
             if (connection is null)
             {
-                var (opened, error, trouble) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
-                if (opened is null) return Failed(error!, reached: trouble != Trouble.NoConnection, loops: trouble == Trouble.Loops);
+                var (opened, failure) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
+                if (opened is null) return Failed(failure!.Error, reached: failure.Trouble != Trouble.NoConnection, failure.Trouble);
                 connection = opened;
             }
             try
@@ -174,35 +177,42 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"), reached: true);
     }
 
-    /// <summary>A connection to one of the host's addresses, or the last error and what went wrong with it (<see cref="Trouble"/>).</summary>
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, Trouble Trouble)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
+    /// <summary>Why a host could not be used: the reply its recipients get, and what went wrong beyond that (<see cref="Trouble"/>).</summary>
+    private sealed record HostFailure(SmtpReply Error, Trouble Trouble);
+
+    /// <summary>A connection to one of the host's addresses, or why the last address failed.</summary>
+    private async Task<(SmtpClientConnection? Connection, HostFailure? Failure)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
     {
-        SmtpReply error = new(451, "4.4.1", $"{host.Name}: no address could be reached");
-        var last = Trouble.NoConnection;
+        var last = new HostFailure(new SmtpReply(451, "4.4.1", $"{host.Name}: no address could be reached"), Trouble.NoConnection);
         foreach (var address in host.Addresses)
         {
-            var (connection, failure, trouble) = await OpenAtAsync(host, address, tlsPolicy, login, ct).ConfigureAwait(false);
+            var (connection, failure) = await OpenAtAsync(host, address, tlsPolicy, login, ct).ConfigureAwait(false);
             // RFC 7435: opportunistic TLS whose handshake fails is retried in plaintext (as Postfix
             // does) instead of deferring the mail for as long as the peer's TLS stays broken; not
             // with credentials, which are never sent in plaintext.
-            if (trouble == Trouble.TlsBroke && tlsPolicy == "opportunistic" && login is null) (connection, failure, trouble) = await OpenAtAsync(host, address, "off", null, ct).ConfigureAwait(false);
-            if (connection is not null || trouble == Trouble.Loops) return (connection, failure, trouble);
-            (error, last) = (failure!, trouble);
+            if (failure?.Trouble == Trouble.TlsBroke && tlsPolicy == "opportunistic" && login is null) (connection, failure) = await OpenAtAsync(host, address, "off", null, ct).ConfigureAwait(false);
+            if (connection is not null || failure!.Trouble == Trouble.Loops) return (connection, failure);
+            last = failure;
         }
-        return (null, error, last);
+        return (null, last);
     }
 
-    /// <summary>What went wrong beyond the error reply: no connection was made, the TLS handshake, or the host is this router.</summary>
+    /// <summary>
+    /// What went wrong beyond the error reply: no connection was made, the TLS handshake, the
+    /// host is this router, or it refused the session with a 5xx to HELO (or to EHLO, when HELO
+    /// did not follow).
+    /// </summary>
     private enum Trouble
     {
         None,
         NoConnection,
         TlsBroke,
         Loops,
+        Refused,
     }
 
     /// <summary>Connects to one address of a host: greeting, EHLO, STARTTLS as the policy says, and AUTH with <paramref name="login"/> if any.</summary>
-    private async Task<(SmtpClientConnection? Connection, SmtpReply? Error, Trouble Trouble)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
+    private async Task<(SmtpClientConnection? Connection, HostFailure? Failure)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
     {
         SmtpClientConnection? connection = null;
         try
@@ -210,12 +220,23 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             connection = await SmtpClientConnection.ConnectAsync(new IPEndPoint(address, host.Port), _options, ct).ConfigureAwait(false);
             pool.CountOpened();
             var ehlo = await connection.EhloAsync(ct).ConfigureAwait(false);
-            if (!ehlo.IsPositive) throw new SmtpClientException(SmtpClientErrorKind.GreetingRejected, $"{host.Name} refused HELO: {ehlo}", ehlo);
+            if (!ehlo.IsPositive)
+            {
+                var command = connection.SaidHelo ? "HELO" : "EHLO";
+                await connection.DisposeAsync().ConfigureAwait(false);
+                // RFC 5321 s4.1.4: a 5xx to EHLO is followed by HELO, so a 5xx here refuses the
+                // session itself (Postfix: "refused to talk to me"): the next host is tried, and
+                // at the last one the recipients fail with the server's reply. A 5xx banner stays
+                // soft (below), as with Postfix's smtp_skip_5xx_greeting.
+                return ehlo.IsPermanent
+                    ? (null, new HostFailure(ehlo, Trouble.Refused))
+                    : (null, new HostFailure(new SmtpReply(ehlo.Code, ehlo.Enhanced, $"{host.Name} refused {command}: {ehlo}"), Trouble.None));
+            }
             if (GreetsAsUs(ehlo))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
                 // RFC 3463 X.4.6: routing loop detected.
-                return (null, new SmtpReply(451, "4.4.6", $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"), Trouble.Loops);
+                return (null, new HostFailure(new SmtpReply(451, "4.4.6", $"{host.Name} [{address}] replied to EHLO with my own hostname {hostname}"), Trouble.Loops));
             }
             SmtpReply? tlsRefused = null;
             if (tlsPolicy != "off" && connection.Capabilities.StartTls)
@@ -230,23 +251,27 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             else if (tlsPolicy == "require" && login is null)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
-                return (null, new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires"), Trouble.None);
+                return (null, new HostFailure(new SmtpReply(451, "4.7.5", $"{host.Name} does not offer STARTTLS, which policy requires"), Trouble.None));
             }
             if (login is not null && await AuthenticateAsync(connection, host, address, tlsPolicy, tlsRefused, login, ct).ConfigureAwait(false) is { } refused)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
-                return (null, refused, Trouble.None);
+                return (null, new HostFailure(refused, Trouble.None));
             }
-            return (connection, null, Trouble.None);
+            return (connection, null);
         }
         catch (SmtpClientException e)
         {
             if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
-            var error = e.Reply is { IsPositive: false } reply && e.Kind == SmtpClientErrorKind.GreetingRejected
-                ? new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}")
-                // RFC 3463 X.7.5: a certificate that does not pass, or a refused STARTTLS, is a security failure, not "no answer".
-                : new SmtpReply(451, e.Kind == SmtpClientErrorKind.TlsFailed ? "4.7.5" : "4.4.1", $"{host.Name} [{address}]: {e.Message}");
-            return (null, error, e.Kind == SmtpClientErrorKind.ConnectFailed ? Trouble.NoConnection : e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None);
+            if (e.Reply is { IsPositive: false } reply && e.Kind == SmtpClientErrorKind.GreetingRejected)
+            {
+                // A 5xx banner is soft (Postfix's smtp_skip_5xx_greeting): the next host, or a later attempt.
+                var soft = new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}");
+                return (null, new HostFailure(soft, Trouble.None));
+            }
+            // RFC 3463 X.7.5: a certificate that does not pass, or a refused STARTTLS, is a security failure, not "no answer".
+            var error = new SmtpReply(451, e.Kind == SmtpClientErrorKind.TlsFailed ? "4.7.5" : "4.4.1", $"{host.Name} [{address}]: {e.Message}");
+            return (null, new HostFailure(error, e.Kind == SmtpClientErrorKind.ConnectFailed ? Trouble.NoConnection : e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None));
         }
     }
 

@@ -46,6 +46,9 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     /// <summary>What the last EHLO announced; <see cref="SmtpCapabilities.None"/> before EHLO or after a HELO fallback.</summary>
     public SmtpCapabilities Capabilities { get; private set; } = SmtpCapabilities.None;
 
+    /// <summary>True when the last <see cref="EhloAsync"/> fell back to HELO: the reply it returned is HELO's, not EHLO's.</summary>
+    public bool SaidHelo { get; private set; }
+
     /// <summary>False after an I/O error, a timeout, a malformed reply, a 421, QUIT or disposal: a pool retires it.</summary>
     public bool IsUsable => _usable && !_disposed;
 
@@ -147,8 +150,10 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     {
         using var _ = Enter();
         Capabilities = SmtpCapabilities.None;
+        SaidHelo = false;
         var reply = await EhloCoreAsync(ct);
         if (!reply.IsPermanent) return reply;
+        SaidHelo = true;
         reply = await CommandAsync("HELO ", _options.LocalHostName, _options.CommandTimeout, "HELO", ct);
         ExpectNotIntermediate(reply, "HELO");
         return reply;

@@ -8,11 +8,14 @@ namespace Router.Actors.Tests.Relay;
 /// <summary>
 /// One delivery attempt against scripted servers on loopback ports: a 421 that a server left on
 /// an idle pooled connection (its timeout) is not taken as the reply to the next message, which
-/// goes on a fresh connection, and nothing that a server accepted part of goes twice.
+/// goes on a fresh connection, and nothing that a server accepted part of goes twice; a session
+/// refused with a 5xx to HELO is final at the last host (its reply, its name as the Remote-MTA)
+/// and moves on to the next host before that; a refused EHLO is named as such.
 /// </summary>
 public sealed class DeliveryAttemptTests : IDisposable
 {
     private const string Host = "mx.remote.test";
+    private const string Backup = "mx2.remote.test";
 
     private static readonly byte[] Body = "Subject: hi\r\n\r\nhello\r\n"u8.ToArray();
 
@@ -78,6 +81,64 @@ public sealed class DeliveryAttemptTests : IDisposable
         await server.Completion.WaitAsync(_backstop.Token);
     }
 
+    [Fact]
+    public async Task HELO_refused_with_5xx_at_the_last_host_fails_the_recipient_with_the_servers_reply()
+    {
+        await using var server = ScriptedSmtpServer.Start(RefuseEhloAndHeloAsync);
+        var attempt = AttemptOn([new MxHost(Host, [IPAddress.Loopback], server.EndPoint.Port)]);
+
+        var result = Assert.Single(await attempt.RunAsync(Message("Q1", "bob@remote.test"), [0], Body, _backstop.Token));
+
+        Assert.Equal(RecipientOutcome.Failed, result.Outcome);
+        Assert.Equal("550 5.7.1 you are not welcome", result.FullReply());
+        // A bounce's Remote-MTA and Diagnostic-Code come from the server that refused.
+        Assert.Equal(Host, result.RemoteMta);
+        await server.Completion.WaitAsync(_backstop.Token);
+    }
+
+    [Fact]
+    public async Task HELO_refused_with_5xx_at_a_better_host_moves_on_to_the_next_host()
+    {
+        await using var refusing = ScriptedSmtpServer.Start(RefuseEhloAndHeloAsync);
+        await using var backup = ScriptedSmtpServer.Start(async s =>
+        {
+            await GreetAsync(s);
+            await AcceptAsync(s, "bob@remote.test");
+            await s.ExchangeAsync("QUIT", "221 2.0.0 Bye");
+        });
+        var attempt = AttemptOn(
+        [
+            new MxHost(Host, [IPAddress.Loopback], refusing.EndPoint.Port, 10),
+            new MxHost(Backup, [IPAddress.Loopback], backup.EndPoint.Port, 20),
+        ]);
+
+        var result = Assert.Single(await attempt.RunAsync(Message("Q1", "bob@remote.test"), [0], Body, _backstop.Token));
+
+        Assert.Equal(RecipientOutcome.Delivered, result.Outcome);
+        Assert.Equal(Backup, result.RemoteMta);
+        await _pool.DisposeAsync();
+        await refusing.Completion.WaitAsync(_backstop.Token);
+        await backup.Completion.WaitAsync(_backstop.Token);
+    }
+
+    [Fact]
+    public async Task EHLO_refused_with_4xx_defers_and_names_EHLO()
+    {
+        await using var server = ScriptedSmtpServer.Start(async s =>
+        {
+            await s.SendAsync($"220 {Host} ESMTP");
+            await s.ExchangeAsync("EHLO mx.router.test", "421 4.3.2 too busy");
+            await s.ExpectCloseAsync();
+        });
+        var attempt = AttemptOn([new MxHost(Host, [IPAddress.Loopback], server.EndPoint.Port)]);
+
+        var result = Assert.Single(await attempt.RunAsync(Message("Q1", "bob@remote.test"), [0], Body, _backstop.Token));
+
+        Assert.Equal(RecipientOutcome.Deferred, result.Outcome);
+        Assert.Equal("421 4.3.2 mx.remote.test refused EHLO: 421 4.3.2 too busy", result.FullReply());
+        await server.Completion.WaitAsync(_backstop.Token);
+    }
+
     private DeliveryAttempt AttemptOn(MxHost[] hosts)
     {
         var resolver = new SteeredMxResolver { Resolution = new MxResolution.Resolved(hosts) };
@@ -101,5 +162,13 @@ public sealed class DeliveryAttemptTests : IDisposable
         await s.SendAsync("250 2.1.0 Ok", "250 2.1.5 Ok", "354 Go ahead");
         await s.ReadDataAsync();
         await s.SendAsync("250 2.0.0 Ok: queued");
+    }
+
+    private static async Task RefuseEhloAndHeloAsync(ScriptedSession s)
+    {
+        await s.SendAsync($"220 {Host} ESMTP");
+        await s.ExchangeAsync("EHLO mx.router.test", "550 5.7.1 you are not welcome");
+        await s.ExchangeAsync("HELO mx.router.test", "550 5.7.1 you are not welcome");
+        await s.ExpectCloseAsync();
     }
 }
