@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using Akka.Event;
 using Router.Actors.Configuration;
 using Router.Actors.Security;
 using Router.Protocol;
@@ -14,10 +16,11 @@ namespace Router.Actors.Delivery;
 /// with credentials), send the pending recipients in transactions of at most N recipients, and
 /// turn every reply into a per-recipient result (a delivered one records whether the server
 /// offered DSN).
-/// Connection-level failures move on to the next host; when no host works, the recipients are
-/// deferred with the last error, or fail with the last host's 5xx to HELO.
+/// Connection-level failures move on to the next host, each logged in Postfix's words
+/// ("<id>: connect to mx1.example[192.0.2.1]:25: Connection refused"); when no host works, the
+/// recipients are deferred with the last error, or fail with the last host's 5xx to HELO.
 /// </summary>
-public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, IMxResolver resolver, ConnectionPool pool, RelayCredentials? credentials = null)
+public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, IMxResolver resolver, ConnectionPool pool, RelayCredentials? credentials = null, ILoggingAdapter? log = null)
 {
     private readonly RelayCredentials _credentials = credentials ?? RelayCredentials.None;
 
@@ -64,8 +67,9 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             {
                 // The host answered EHLO with our own name: it is this router (or one that calls
                 // itself so), and hosts of worse preference come after it (RFC 5321 s5.1). As the
-                // best host that is a loop; behind better hosts that failed, a later retry.
-                if (host == hosts[0]) return [.. results, .. All(remaining, LoopsBack(message.Domain))];
+                // best host that is a loop; behind better hosts that failed, a later retry. A
+                // connection reached it, so the log names it (relay=).
+                if (host == hosts[0]) return [.. results, .. remaining.Select(i => RecipientResult.From(i, LoopsBack(message.Domain), null, relay: host.Name))];
                 break;
             }
         }
@@ -91,9 +95,11 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         // SMTPUTF8 only when something needs it (RFC 6531 s3.4): UTF-8 in a header or an address.
         // A client may flag an all-ASCII message; a peer without SMTPUTF8 can still take that one.
         var smtpUtf8 = message.SmtpUtf8 && !System.Text.Ascii.IsValid(HeaderSection.Of(content));
+        // One log line per host that could not take the mail (Postfix logs each at info level).
         // reached: a connection was made, so the log names the host (Postfix's relay=), not "none".
-        (int[], bool) Failed(SmtpReply error, bool reached, Trouble trouble = Trouble.None)
+        (int[], bool) Failed(SmtpReply error, bool reached, string? why = null, Trouble trouble = Trouble.None)
         {
+            log?.Info("{0}: {1}", message.QueueId, why ?? error.Text);
             // A refused session is the server's own reply: a bounce names it as the Remote-MTA.
             foreach (var i in unsent) latest[i] = trouble == Trouble.Refused ? RecipientResult.From(i, error, host.Name) : RecipientResult.From(i, error, null, relay: reached ? host.Name : null);
             return ([.. deferred, .. unsent], trouble == Trouble.Loops);
@@ -109,7 +115,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             if (connection is null)
             {
                 var (opened, failure) = await OpenAsync(host, policy, login, ct).ConfigureAwait(false);
-                if (opened is null) return Failed(failure!.Error, reached: failure.Trouble != Trouble.NoConnection, failure.Trouble);
+                if (opened is null) return Failed(failure!.Error, reached: failure.Trouble != Trouble.NoConnection, failure.Why, failure.Trouble);
                 connection = opened;
             }
             try
@@ -177,8 +183,12 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
         return Failed(new SmtpReply(451, "4.4.2", $"{host.Name}: connection lost"), reached: true);
     }
 
-    /// <summary>Why a host could not be used: the reply its recipients get, and what went wrong beyond that (<see cref="Trouble"/>).</summary>
-    private sealed record HostFailure(SmtpReply Error, Trouble Trouble);
+    /// <summary>
+    /// Why a host could not be used: the reply its recipients get, what went wrong beyond that
+    /// (<see cref="Trouble"/>), and the log line's words where they are not the reply's text
+    /// (Postfix's "connect to ...", "host ... refused to talk to me: ...").
+    /// </summary>
+    private sealed record HostFailure(SmtpReply Error, Trouble Trouble, string? Why = null);
 
     /// <summary>A connection to one of the host's addresses, or why the last address failed.</summary>
     private async Task<(SmtpClientConnection? Connection, HostFailure? Failure)> OpenAsync(MxHost host, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
@@ -214,6 +224,7 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
     /// <summary>Connects to one address of a host: greeting, EHLO, STARTTLS as the policy says, and AUTH with <paramref name="login"/> if any.</summary>
     private async Task<(SmtpClientConnection? Connection, HostFailure? Failure)> OpenAtAsync(MxHost host, IPAddress address, string tlsPolicy, SaslCredentials? login, CancellationToken ct)
     {
+        var server = $"{host.Name}[{address}]";
         SmtpClientConnection? connection = null;
         try
         {
@@ -224,13 +235,14 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             {
                 var command = connection.SaidHelo ? "HELO" : "EHLO";
                 await connection.DisposeAsync().ConfigureAwait(false);
+                var why = $"host {server} refused to talk to me: {ehlo} (in reply to {command} command)";
                 // RFC 5321 s4.1.4: a 5xx to EHLO is followed by HELO, so a 5xx here refuses the
                 // session itself (Postfix: "refused to talk to me"): the next host is tried, and
                 // at the last one the recipients fail with the server's reply. A 5xx banner stays
                 // soft (below), as with Postfix's smtp_skip_5xx_greeting.
                 return ehlo.IsPermanent
-                    ? (null, new HostFailure(ehlo, Trouble.Refused))
-                    : (null, new HostFailure(new SmtpReply(ehlo.Code, ehlo.Enhanced, $"{host.Name} refused {command}: {ehlo}"), Trouble.None));
+                    ? (null, new HostFailure(ehlo, Trouble.Refused, why))
+                    : (null, new HostFailure(new SmtpReply(ehlo.Code, ehlo.Enhanced, $"{host.Name} refused {command}: {ehlo}"), Trouble.None, why));
             }
             if (GreetsAsUs(ehlo))
             {
@@ -267,11 +279,14 @@ public sealed class DeliveryAttempt(DeliverySettings settings, string hostname, 
             {
                 // A 5xx banner is soft (Postfix's smtp_skip_5xx_greeting): the next host, or a later attempt.
                 var soft = new SmtpReply(reply.IsPermanent ? 451 : reply.Code, reply.IsPermanent ? "4.4.2" : reply.Enhanced, $"{host.Name}: {reply}");
-                return (null, new HostFailure(soft, Trouble.None));
+                return (null, new HostFailure(soft, Trouble.None, $"host {server} refused to talk to me: {reply}"));
             }
             // RFC 3463 X.7.5: a certificate that does not pass, or a refused STARTTLS, is a security failure, not "no answer".
             var error = new SmtpReply(451, e.Kind == SmtpClientErrorKind.TlsFailed ? "4.7.5" : "4.4.1", $"{host.Name} [{address}]: {e.Message}");
-            return (null, new HostFailure(error, e.Kind == SmtpClientErrorKind.ConnectFailed ? Trouble.NoConnection : e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None));
+            if (e.Kind != SmtpClientErrorKind.ConnectFailed) return (null, new HostFailure(error, e.Kind == SmtpClientErrorKind.TlsFailed ? Trouble.TlsBroke : Trouble.None));
+            // Postfix's words and the system's reason; a connect that timed out has no socket error.
+            var reason = e.InnerException is SocketException socket ? socket.Message : "Connection timed out";
+            return (null, new HostFailure(error, Trouble.NoConnection, $"connect to {server}:{host.Port}: {reason}"));
         }
     }
 

@@ -84,7 +84,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _services = services;
         var delivery = services.Delivery;
         _pool = new ConnectionPool(delivery.MaxMessagesPerConnection, delivery.ConnectionIdleTimeout);
-        _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool, services.RelayCredentials);
+        _attempt = new DeliveryAttempt(delivery, services.Settings.Hostname, services.Resolver, _pool, services.RelayCredentials, _log);
         _holdsLease = services.LeaseCheck?.Invoke(domain);
         _schedule = new RetrySchedule(delivery.RetrySchedule, delivery.RetryJitter);
         _concurrency = new DestinationConcurrency(delivery.InitialConnectionsPerDestination, delivery.MaxConnectionsPerDestination, delivery.RetrySchedule[0]);

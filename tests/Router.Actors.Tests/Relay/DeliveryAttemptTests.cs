@@ -10,7 +10,8 @@ namespace Router.Actors.Tests.Relay;
 /// an idle pooled connection (its timeout) is not taken as the reply to the next message, which
 /// goes on a fresh connection, and nothing that a server accepted part of goes twice; a session
 /// refused with a 5xx to HELO is final at the last host (its reply, its name as the Remote-MTA)
-/// and moves on to the next host before that; a refused EHLO is named as such.
+/// and moves on to the next host before that; a refused EHLO is named as such; a loop found by
+/// EHLO names the host it reached.
 /// </summary>
 public sealed class DeliveryAttemptTests : IDisposable
 {
@@ -136,6 +137,25 @@ public sealed class DeliveryAttemptTests : IDisposable
 
         Assert.Equal(RecipientOutcome.Deferred, result.Outcome);
         Assert.Equal("421 4.3.2 mx.remote.test refused EHLO: 421 4.3.2 too busy", result.FullReply());
+        await server.Completion.WaitAsync(_backstop.Token);
+    }
+
+    [Fact]
+    public async Task A_loop_found_by_EHLO_names_the_host_it_reached_as_the_relay()
+    {
+        await using var server = ScriptedSmtpServer.Start(async s =>
+        {
+            await s.SendAsync($"220 {Host} ESMTP");
+            await s.ExchangeAsync("EHLO mx.router.test", "250-mx.router.test", "250 PIPELINING");
+            await s.ExpectCloseAsync();
+        });
+        var attempt = AttemptOn([new MxHost(Host, [IPAddress.Loopback], server.EndPoint.Port)]);
+
+        var result = Assert.Single(await attempt.RunAsync(Message("Q1", "bob@remote.test"), [0], Body, _backstop.Token));
+
+        Assert.Equal(RecipientOutcome.Failed, result.Outcome);
+        Assert.Equal("554 5.4.6 mail for remote.test loops back to myself", result.FullReply());
+        Assert.Equal(Host, result.RelayHost());
         await server.Completion.WaitAsync(_backstop.Token);
     }
 

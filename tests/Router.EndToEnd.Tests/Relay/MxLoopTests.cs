@@ -65,4 +65,17 @@ public sealed class MxLoopTests(RelayWorldFixture world)
         Assert.Contains("mail for echo.relay.test loops back to myself", dsn.Explanation, StringComparison.Ordinal);
         Assert.Equal(0, echo.Stats.Transactions);
     }
+
+    [Fact]
+    public async Task A_loop_found_by_EHLO_is_logged_with_the_host_it_reached()
+    {
+        string id;
+        await using (var c = await world.Router.ConnectEhloAsync())
+        {
+            id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(TestMessages.NewToken(), "user@echo.relay.test"), Sender, ["user@echo.relay.test"]));
+        }
+
+        // A connection reached mx.echo.relay.test (relay=none means none was reached).
+        await world.Router.WaitForOutputAsync($"{id}: to=<user@echo.relay.test> relay=mx.echo.relay.test status=Failed (554 5.4.6 mail for echo.relay.test loops back to myself)", Deadline);
+    }
 }

@@ -47,6 +47,21 @@ public sealed class MxRoutingTests(RelayWorldFixture world)
     }
 
     [Fact]
+    public async Task A_better_MX_that_refuses_the_connection_is_logged_when_the_next_takes_the_mail()
+    {
+        var token = TestMessages.NewToken();
+        string id;
+        await using (var c = await world.Router.ConnectEhloAsync())
+        {
+            id = TestMessages.QueueIdOf(await TestMessages.SendAsync(c, TestMessages.Create(token, "user@fallback.relay.test"), Sender, ["user@fallback.relay.test"]));
+        }
+
+        // Postfix's words for the host that failed, then the status line of the one that took it.
+        await world.Router.WaitForOutputAsync($"{id}: connect to mx1.fallback.relay.test[{RelayWorldFixture.Address(3)}]:{world.MxPort}: Connection refused", Deadline);
+        await world.Router.WaitForOutputAsync($"{id}: to=<user@fallback.relay.test> relay=mx2.fallback.relay.test status=Sent (250 ", Deadline);
+    }
+
+    [Fact]
     public async Task Domain_without_MX_is_delivered_to_its_A_record()
     {
         var token = await RelayAsync("user@implicit.relay.test");
