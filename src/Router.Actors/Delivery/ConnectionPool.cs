@@ -17,6 +17,7 @@ public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTi
     private readonly object _gate = new();
     private readonly List<(string Host, SmtpClientConnection Connection, DateTimeOffset Since)> _idle = [];
     private long _opened;
+    private bool _disposed;
 
     /// <summary>Connections opened so far (tests and metrics check reuse with it).</summary>
     public long Opened => Interlocked.Read(ref _opened);
@@ -48,14 +49,18 @@ public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTi
         return null;
     }
 
+    /// <summary>Keeps a connection after its transaction, or closes it (no longer usable, at its message limit, or the pool is closed: an attempt may end after its queue stopped).</summary>
     public void Return(string host, SmtpClientConnection connection)
     {
-        if (!connection.IsUsable || connection.TransactionCount >= maxMessagesPerConnection)
+        lock (_gate)
         {
-            _ = connection.CloseAsync(QuitTimeout);
-            return;
+            if (!_disposed && connection.IsUsable && connection.TransactionCount < maxMessagesPerConnection)
+            {
+                _idle.Add((host, connection, DateTimeOffset.UtcNow));
+                return;
+            }
         }
-        lock (_gate) _idle.Add((host, connection, DateTimeOffset.UtcNow));
+        _ = connection.CloseAsync(QuitTimeout);
     }
 
     /// <summary>Closes connections idle for longer than the timeout.</summary>
@@ -80,6 +85,7 @@ public sealed class ConnectionPool(int maxMessagesPerConnection, TimeSpan idleTi
         List<SmtpClientConnection> all;
         lock (_gate)
         {
+            _disposed = true;
             all = _idle.Select(i => i.Connection).ToList();
             _idle.Clear();
         }

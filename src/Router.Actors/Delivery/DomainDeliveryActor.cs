@@ -54,6 +54,9 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly RecentlyDone _recentlyDone;
     private bool _handingOff;
     private bool _handOffDeadlinePassed;
+
+    /// <summary>A journal write failed and this actor is stopping: its attempts in flight run to their end (see <see cref="PostStop"/>).</summary>
+    private bool _journalFailed;
     private DomainQueue _queue = new();
     private int _persisting;
     private int _eventsSinceSnapshot;
@@ -77,6 +80,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<string> _heldBySuspension = [];
 
     private readonly DestinationConcurrency _concurrency;
+
+    /// <summary>
+    /// Outcomes an earlier incarnation left unrecorded (<see cref="UnrecordedOutcomes"/>) whose
+    /// journal writes are in flight: no attempt starts until the journal took them all.
+    /// </summary>
+    private readonly HashSet<UnrecordedOutcomes.Outcome> _writingFirst = new(ReferenceEqualityComparer.Instance);
 
     public DomainDeliveryActor(string domain, DomainServices services)
     {
@@ -151,7 +160,13 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
-        _stopping.Cancel();
+        // Attempts in flight are cut short (a hand-off, the node stopping), except when the journal
+        // failed: one cut after its data went out may still be delivered, and would be sent again;
+        // left to end (within their timeouts), their outcomes go into the node's record.
+        if (!_journalFailed) _stopping.Cancel();
+        // Its shard moves to another node, which knows nothing of this node's record: there an
+        // outcome not in the journal means one more copy (at-least-once).
+        if (_handingOff) _services.Outcomes.Forget(_domain);
         _services.Slots.Leave(Self);
         _ = _pool.DisposeAsync().AsTask();
         base.PostStop();
@@ -202,16 +217,70 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private void OnRecovered()
     {
         var now = DateTimeOffset.UtcNow;
+        var writing = WriteUnrecorded(now);
         foreach (var entry in _queue.Entries)
         {
+            if (writing.Contains(entry.Message.QueueId)) continue; // scheduled once its outcome is written
             if (SendOwedNotice(entry)) continue;
             if (entry.NextAttempt <= now) _ready.Enqueue(entry.Message.QueueId);
             else _waiting.Add(entry.Message.QueueId, entry.NextAttempt);
         }
         _enqueuedWhileRecovering.Clear();
-        if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
+        if (_writingFirst.Count > 0) _log.Info("queue for {0} recovered with {1} messages; writing first {2} outcomes the journal did not record (their recipients are not tried again, their notices not sent again)", _domain, _queue.Count, _writingFirst.Count);
+        else if (_queue.Count > 0) _log.Info("queue for {0} recovered with {1} messages", _domain, _queue.Count);
         ReleaseOrphans();
         Kick();
+    }
+
+    /// <summary>
+    /// Writes what an earlier incarnation on this node did and its journal did not record (its
+    /// write failed, or the queue stopped first): recipients a next hop settled, notices handed
+    /// over. One the journal has after all (a write reported as failed may have been committed), or
+    /// whose message is gone, is dropped. Returns the messages whose outcome is being written: they
+    /// are scheduled, and any attempt starts, only once the journal took it; if it fails again the
+    /// queue stops again, without having sent anything.
+    /// </summary>
+    private HashSet<string> WriteUnrecorded(DateTimeOffset now)
+    {
+        var writing = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var outcome in _services.Outcomes.For(_domain))
+        {
+            var entry = _queue.Find(outcome.QueueId);
+            switch (outcome)
+            {
+                case UnrecordedOutcomes.Attempt attempt when entry is not null && Settled(entry, attempt.Results, attempt.At) is var results && !results.All(r => Equals(entry.States[r.Index], r)):
+                    _writingFirst.Add(outcome);
+                    writing.Add(outcome.QueueId);
+                    Record(entry, results, attempt.At, attempted: true, content: null, attempt);
+                    break;
+                case UnrecordedOutcomes.Notice notice when entry is not null && !Notified(entry, notice):
+                    _writingFirst.Add(outcome);
+                    writing.Add(outcome.QueueId);
+                    _notifying.Add(outcome.QueueId);
+                    RecordNotice(notice.QueueId, notice.Kind, notice.Recipients, notice);
+                    break;
+                default:
+                    _services.Outcomes.Confirmed(outcome);
+                    break;
+            }
+        }
+        return writing;
+    }
+
+    /// <summary>Whether the journal already has the notice: its recipients marked done.</summary>
+    private static bool Notified(QueueEntry entry, UnrecordedOutcomes.Notice notice) => notice.Kind switch
+    {
+        DsnKind.Failure => notice.Recipients.All(i => entry.BounceDone[i]),
+        DsnKind.Relayed => notice.Recipients.All(i => i < entry.SuccessNoticeDone.Length && entry.SuccessNoticeDone[i]),
+        _ => entry.DelayNotified,
+    };
+
+    /// <summary>An outcome the journal took (or no longer needs): out of the node's record, and no longer holding up attempts.</summary>
+    private void Confirm(UnrecordedOutcomes.Outcome? outcome)
+    {
+        if (outcome is null) return;
+        _services.Outcomes.Confirmed(outcome);
+        _writingFirst.Remove(outcome);
     }
 
     /// <summary>
@@ -269,6 +338,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             // database is away) and another node may run this queue now. No attempt starts; the
             // shard is being stopped.
             _log.Warning("{0}: no delivery attempt, this node no longer holds the shard's lease", _domain);
+            return;
+        }
+        if (_writingFirst.Count > 0)
+        {
+            // Outcomes a failed journal write left behind come first: while the journal cannot
+            // record them, nothing new starts (their callbacks kick again).
             return;
         }
         var now = DateTimeOffset.UtcNow;
@@ -379,7 +454,12 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _heldBySuspension.Clear();
     }
 
-    /// <summary>One attempt, holding one of the node's delivery slots until it ends, whether or not this actor is still there to hear of it.</summary>
+    /// <summary>
+    /// One attempt, holding one of the node's delivery slots until it ends, whether or not this
+    /// actor is still there to hear of it. Recipients it settled go into the node's
+    /// <see cref="UnrecordedOutcomes"/> at once: should this actor have stopped meanwhile (its
+    /// journal failed), the next one records them instead of sending again.
+    /// </summary>
     private static async Task<AttemptDone> RunAttemptAsync(DomainServices services, DeliveryAttempt attempt, QueuedMessage message, int[] pending, CancellationToken ct)
     {
         try
@@ -387,7 +467,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             var content = await services.Store.LoadAsync(message.QueueId, message.Domain, ct).ConfigureAwait(false);
             if (content is null) return new AttemptDone(message.QueueId, null, null);
             var results = await attempt.RunAsync(message, pending, content, ct).ConfigureAwait(false);
-            return new AttemptDone(message.QueueId, results, content);
+            var at = DateTimeOffset.UtcNow;
+            UnrecordedOutcomes.Attempt? unrecorded = null;
+            if (UnrecordedOutcomes.Attempt.Settles(results)) services.Outcomes.Add(unrecorded = new(message.Domain, message.QueueId, results, at));
+            return new AttemptDone(message.QueueId, results, content, unrecorded);
         }
         catch (Exception e)
         {
@@ -406,6 +489,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         var entry = _queue.Find(done.QueueId);
         if (entry is null)
         {
+            Confirm(done.Unrecorded); // deleted meanwhile: nothing to record
             Kick();
             return;
         }
@@ -433,20 +517,22 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
             foreach (var r in lost) LogOutcome(entry.Message, r, null);
             return;
         }
-        var results = done.Results;
-        if (now >= ExpiryOf(entry.Message))
-        {
-            // The attempt ended once the give-up time was reached: what it deferred expires, with its reply.
-            results = results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray();
-        }
+        // The attempt ended once the give-up time was reached: what it deferred expires, with its reply.
+        var results = Settled(entry, done.Results, now);
         NoteDestination(results, round, now);
-        Record(entry, results, now, attempted: true, done.Content);
+        Record(entry, results, now, attempted: true, done.Content, done.Unrecorded);
         foreach (var r in results)
         {
             RouterMetrics.RemoteOutcome(r.Outcome);
             LogOutcome(entry.Message, r, r.RelayHost());
         }
     }
+
+    /// <summary>An attempt's results as recorded: past the give-up time at <paramref name="at"/>, a deferred recipient has expired.</summary>
+    private RecipientResult[] Settled(QueueEntry entry, RecipientResult[] results, DateTimeOffset at) =>
+        at >= ExpiryOf(entry.Message)
+            ? results.Select(r => r.Outcome == RecipientOutcome.Deferred ? Expired(r.Index, r) : r).ToArray()
+            : results;
 
     /// <summary>
     /// One line per recipient and outcome (Postfix's status= lines). A recipient that expired is
@@ -466,9 +552,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// Persists an attempt's results (<paramref name="attempted"/>: an attempt ended
     /// <paramref name="now"/>; false: the message expired under a suspension, or its body was
     /// lost), then sends the notices they call for and schedules what is left: the next attempt
-    /// is at the give-up time at the latest, so the last one is made then.
+    /// is at the give-up time at the latest, so the last one is made then. <paramref name="unrecorded"/>:
+    /// the same results in the node's <see cref="UnrecordedOutcomes"/>, which they leave once written.
     /// </summary>
-    private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, bool attempted, byte[]? content)
+    private void Record(QueueEntry entry, RecipientResult[] results, DateTimeOffset now, bool attempted, byte[]? content, UnrecordedOutcomes.Attempt? unrecorded = null)
     {
         var message = entry.Message;
         var next = _schedule.Next(now, entry.Attempts + 1, Random.Shared);
@@ -476,6 +563,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         if (next > expiry) next = expiry > now ? expiry : now;
         PersistEvent(new QueueEvent.Attempted(message.QueueId, results, next, attempted ? now : null), e =>
         {
+            Confirm(unrecorded);
             var current = _queue.Find(e.QueueId);
             if (current is null)
             {
@@ -553,7 +641,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
                 ReturnFullMessage = message.ReturnFull,
             };
             var sent = await services.Notices.SendAsync(request).ConfigureAwait(false);
-            return new NoticeDone(message.QueueId, kind, recipients, sent);
+            // Handed over: the next incarnation records it rather than sending it again, should this one have stopped.
+            UnrecordedOutcomes.Notice? unrecorded = null;
+            if (sent.Ok) services.Outcomes.Add(unrecorded = new(message.Domain, message.QueueId, kind, recipients));
+            return new NoticeDone(message.QueueId, kind, recipients, sent, unrecorded);
         }
         catch (Exception)
         {
@@ -566,6 +657,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         var entry = _queue.Find(done.QueueId);
         if (entry is null)
         {
+            Confirm(done.Unrecorded);
             _notifying.Remove(done.QueueId);
             return;
         }
@@ -586,15 +678,26 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         };
         if (done.Sent.NoticeId is { } noticeId) _log.Info("{0}: sender {1} notification: {2}", done.QueueId, notice, noticeId);
         else if (done.Sent.Refusal is { } refusal) _log.Warning("{0}: sender {1} notification to <{2}> dropped: {3}", done.QueueId, notice, entry.Message.Sender, refusal);
-        QueueEvent e = done.Kind switch
+        RecordNotice(done.QueueId, done.Kind, done.Recipients, done.Unrecorded);
+    }
+
+    /// <summary>
+    /// Persists that a notice was handed over (or none was due), then sends the next one owed or
+    /// schedules what is left. <paramref name="unrecorded"/>: the same fact in the node's
+    /// <see cref="UnrecordedOutcomes"/>, which it leaves once written.
+    /// </summary>
+    private void RecordNotice(string queueId, DsnKind kind, int[] recipients, UnrecordedOutcomes.Notice? unrecorded)
+    {
+        QueueEvent e = kind switch
         {
-            DsnKind.Failure => new QueueEvent.Bounced(done.QueueId, done.Recipients),
-            DsnKind.Relayed => new QueueEvent.SuccessNotified(done.QueueId, done.Recipients),
-            _ => new QueueEvent.DelayNotified(done.QueueId),
+            DsnKind.Failure => new QueueEvent.Bounced(queueId, recipients),
+            DsnKind.Relayed => new QueueEvent.SuccessNotified(queueId, recipients),
+            _ => new QueueEvent.DelayNotified(queueId),
         };
         // Still "notifying" until the event is applied: a Kick meanwhile must not send the notice again.
         PersistEvent(e, persisted =>
         {
+            Confirm(unrecorded);
             _notifying.Remove(persisted.QueueId);
             var current = _queue.Find(persisted.QueueId);
             // A message may owe another notice (a bounce and a "relayed" notice): the next one now.
@@ -690,7 +793,11 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// A failed write stops this actor (Akka), with every write in flight: their sessions get
     /// <see cref="NotAccepted"/> now (451 at once, the client retries), not the acknowledgement
     /// timeout's silence. A write that failed may still have been committed: the retry then makes
-    /// a second copy (at-least-once), never a 250 without the commit.
+    /// a second copy (at-least-once), never a 250 without the commit. The outcomes it could not
+    /// write stay in the node's <see cref="UnrecordedOutcomes"/>: the next incarnation (sharding
+    /// starts one after its entity-restart-backoff) writes them before it sends anything, so a
+    /// journal that keeps failing (a full disk) sends nothing again. One line, not Akka's stack
+    /// trace on every restart.
     /// </summary>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
@@ -701,7 +808,10 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         {
             if (stashed.Message is Enqueue e) stashed.Sender.Tell(new NotAccepted(e.Message.QueueId, reason));
         }
-        base.OnPersistFailure(cause, @event, sequenceNr);
+        _journalFailed = true;
+        var held = _services.Outcomes.For(_domain).Length;
+        // Postfix's shape: the queue id first, then what happened and what follows.
+        _log.Error("{0}: queue for {1} stopped: journal write ({2}) failed: {3}; {4} delivery outcomes held in memory, written before any new attempt", @event is QueueEvent q ? q.QueueId : "-", _domain, @event.GetType().Name, cause.GetBaseException().Message, held);
     }
 
     /// <summary>A failed recovery stops this actor too: the Enqueues it held get <see cref="NotAccepted"/> at once.</summary>
@@ -843,7 +953,8 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         public static readonly SweepConnections Instance = new();
     }
 
-    private sealed record AttemptDone(string QueueId, RecipientResult[]? Results, byte[]? Content);
+    /// <summary><paramref name="Unrecorded"/>: the settled results as held in the node's <see cref="UnrecordedOutcomes"/> until written.</summary>
+    private sealed record AttemptDone(string QueueId, RecipientResult[]? Results, byte[]? Content, UnrecordedOutcomes.Attempt? Unrecorded = null);
 
     private sealed record HandOffDeadline
     {
@@ -871,7 +982,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, DsnDispatcher.Sent Sent);
+    private sealed record NoticeDone(string QueueId, DsnKind Kind, int[] Recipients, DsnDispatcher.Sent Sent, UnrecordedOutcomes.Notice? Unrecorded = null);
 
     /// <summary>Routes domain messages to the entity of their domain.</summary>
     public sealed class MessageExtractor() : HashCodeMessageExtractor(100)

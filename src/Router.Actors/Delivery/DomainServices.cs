@@ -21,4 +21,7 @@ public sealed record DomainServices(
 
     /// <summary>The node's delivery attempts at once, over all its destinations (router.delivery.max-connections).</summary>
     public DeliverySlots Slots { get; init; } = new(Delivery.MaxConnections);
+
+    /// <summary>The node's outcomes that its queues' journals have not confirmed yet (kept across a queue's restarts).</summary>
+    public UnrecordedOutcomes Outcomes { get; init; } = new();
 }

@@ -8,6 +8,7 @@ using Router.Actors.Delivery;
 using Router.Actors.Mailbox;
 using Router.Actors.Routing;
 using Router.Protocol;
+using Router.Protocol.Dsn;
 using Xunit.Abstractions;
 
 namespace Router.Actors.Tests.Relay;
@@ -544,6 +545,126 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         // The next incarnation knows nothing of it.
         await _journal.OnWrite.Pass();
         Assert.Empty(Queue(StartQueue()).Messages);
+    }
+
+    /// <summary>
+    /// The next hop took the message, then the journal cannot record it (a full disk): the queue
+    /// stops, and every later incarnation on the node (sharding starts one after each stop) writes
+    /// that outcome before anything else, so it stops again without sending. Once the journal
+    /// works the message leaves the queue, sent once.
+    /// </summary>
+    [Fact]
+    public async Task A_delivery_the_journal_cannot_record_is_not_sent_again_by_the_restarted_queue()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        await _journal.OnWrite.SetInterceptorAsync(new FailingJournalWrites(e => e is QueueEvent.Attempted));
+        var queue = StartQueue();
+        Watch(queue);
+
+        queue.Tell(await MessageAsync("Q1"));
+        Assert.Equal("Q1", ExpectMsg<DomainDeliveryActor.Accepted>(Deadline).QueueId);
+        ExpectTerminated(queue, Deadline);
+        Assert.Single(_server.Messages);
+
+        for (var restart = 1; restart <= 3; restart++)
+        {
+            queue = StartQueue();
+            Watch(queue);
+            ExpectTerminated(queue, Deadline);
+            Assert.Single(_server.Messages);
+        }
+
+        await _journal.OnWrite.Pass();
+        await EmptiesAsync(StartQueue());
+        Assert.Equal(0, _services.Outcomes.Count);
+        // Recorded as delivered: a later incarnation has nothing to send.
+        Assert.Empty(Queue(StartQueue()).Messages);
+        Assert.Contains("Subject: Q1", Assert.Single(_server.Messages).Data, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An attempt still in flight when a journal write fails is not cut short (the next hop may
+    /// have its data already): it runs to its 250 after its queue stopped, and the next incarnation
+    /// records it instead of sending the message again.
+    /// </summary>
+    [Fact]
+    public async Task An_attempt_in_flight_when_the_journal_fails_is_recorded_by_the_next_incarnation_not_repeated()
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        var bothAtDot = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var atDot = 0;
+        _server.BeforeDataReply = () =>
+        {
+            var n = Interlocked.Increment(ref atDot);
+            if (n == 2) bothAtDot.TrySetResult();
+            return n == 1 ? first.Task : second.Task;
+        };
+        await _journal.OnWrite.SetInterceptorAsync(new FailingJournalWrites(e => e is QueueEvent.Attempted));
+        var queue = StartQueue();
+        Watch(queue);
+        queue.Tell(await MessageAsync("Q1"));
+        queue.Tell(await MessageAsync("Q2"));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        await bothAtDot.Task.WaitAsync(Deadline);
+
+        // One transaction gets its 250: its outcome cannot be written, the queue stops; then the
+        // other's 250 comes.
+        first.SetResult();
+        ExpectTerminated(queue, Deadline);
+        second.SetResult();
+        await _server.Received(2).WaitAsync(Deadline);
+        // Both outcomes are in the node's record (the second one's attempt ended after its queue stopped).
+        await AwaitAssertAsync(() => Assert.Equal(2, _services.Outcomes.Count), Deadline, TimeSpan.FromMilliseconds(20));
+
+        queue = StartQueue();
+        Watch(queue);
+        ExpectTerminated(queue, Deadline);
+        await _journal.OnWrite.Pass();
+        await EmptiesAsync(StartQueue());
+        Assert.Equal(0, _services.Outcomes.Count);
+
+        Assert.Equal(["Q1", "Q2"], _server.Messages.Select(m => m.Data.Contains("Subject: Q1", StringComparison.Ordinal) ? "Q1" : "Q2").Order());
+    }
+
+    /// <summary>
+    /// A notice handed over whose journal write fails (a bounce, or a "relayed" notice for
+    /// NOTIFY=SUCCESS) is not sent again by the next incarnations: they record it and stop while
+    /// the journal fails, and the message leaves the queue once it works.
+    /// </summary>
+    [Theory]
+    [InlineData(DsnKind.Failure)]
+    [InlineData(DsnKind.Relayed)]
+    public async Task A_notice_the_journal_cannot_record_is_not_sent_twice(DsnKind kind)
+    {
+        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
+        _server.RcptReply = address => address.StartsWith("nobody", StringComparison.Ordinal) ? "550 5.1.1 No such user" : "250 2.1.5 Ok";
+        await _journal.OnWrite.SetInterceptorAsync(new FailingJournalWrites(e => e is QueueEvent.Bounced or QueueEvent.SuccessNotified));
+        var queue = StartQueue();
+        Watch(queue);
+
+        queue.Tell(kind == DsnKind.Failure
+            ? await MessageAsync("Q1", "alice@example.test", "bob@remote.test", "nobody@remote.test")
+            : await NotifyingMessageAsync("Q1", DsnNotify.Success));
+        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
+        var notice = _mailboxes.ExpectMsg<MailboxActor.Deliver>(Deadline);
+        Assert.Contains(kind == DsnKind.Failure ? "Action: failed" : "Action: relayed", Encoding.UTF8.GetString(notice.Body.Span), StringComparison.Ordinal);
+        _mailboxes.Reply(new OwnerReply.Durable(notice.TransactionId, "mailbox"));
+        ExpectTerminated(queue, Deadline);
+
+        for (var restart = 1; restart <= 2; restart++)
+        {
+            queue = StartQueue();
+            Watch(queue);
+            ExpectTerminated(queue, Deadline);
+        }
+
+        await _journal.OnWrite.Pass();
+        await EmptiesAsync(StartQueue());
+        Assert.False(_mailboxes.HasMessages);
+        Assert.Single(_server.Messages);
     }
 
     /// <summary>

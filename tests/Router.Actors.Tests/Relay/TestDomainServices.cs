@@ -35,6 +35,9 @@ internal sealed class TestDomainServices(IActorRef mailboxes, IActorRef relay)
 
     public SteeredMxResolver Resolver { get; } = new();
 
+    /// <summary>The node's record of outcomes not in the journal yet: one for every queue started, as on a node.</summary>
+    public UnrecordedOutcomes Outcomes { get; } = new();
+
     public DomainServices Services => ServicesWith(Store);
 
     /// <summary>The same services over another message store (e.g. one whose reads a test holds back).</summary>
@@ -43,7 +46,10 @@ internal sealed class TestDomainServices(IActorRef mailboxes, IActorRef relay)
         Delivery,
         Resolver,
         store,
-        new DsnDispatcher(Settings, new RoutingPolicy(Settings), () => new MessageHandoff(mailboxes, relay, bodiesByReference: false, Settings.AckTimeoutFor)));
+        new DsnDispatcher(Settings, new RoutingPolicy(Settings), () => new MessageHandoff(mailboxes, relay, bodiesByReference: false, Settings.AckTimeoutFor)))
+    {
+        Outcomes = Outcomes,
+    };
 
     /// <summary>A test message's content: its id as the subject and Message-ID.</summary>
     public static byte[] Body(string id) => Encoding.ASCII.GetBytes($"Subject: {id}\r\nMessage-ID: <{id}@example.test>\r\n\r\nhello\r\n");
