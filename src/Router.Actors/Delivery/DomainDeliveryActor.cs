@@ -217,7 +217,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     private void OnRecovered()
     {
         var now = DateTimeOffset.UtcNow;
-        var writing = WriteUnrecorded(now);
+        var writing = WriteUnrecorded();
         foreach (var entry in _queue.Entries)
         {
             if (writing.Contains(entry.Message.QueueId)) continue; // scheduled once its outcome is written
@@ -240,7 +240,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
     /// are scheduled, and any attempt starts, only once the journal took it; if it fails again the
     /// queue stops again, without having sent anything.
     /// </summary>
-    private HashSet<string> WriteUnrecorded(DateTimeOffset now)
+    private HashSet<string> WriteUnrecorded()
     {
         var writing = new HashSet<string>(StringComparer.Ordinal);
         foreach (var outcome in _services.Outcomes.For(_domain))
@@ -811,7 +811,7 @@ public sealed class DomainDeliveryActor : ReceivePersistentActor, IWithTimers
         _journalFailed = true;
         var held = _services.Outcomes.For(_domain).Length;
         // Postfix's shape: the queue id first, then what happened and what follows.
-        _log.Error("{0}: queue for {1} stopped: journal write ({2}) failed: {3}; {4} delivery outcomes held in memory, written before any new attempt", @event is QueueEvent q ? q.QueueId : "-", _domain, @event.GetType().Name, cause.GetBaseException().Message, held);
+        _log.Error("{0}: queue for {1} stopped: journal write ({2}) failed: {3}; {4} delivery outcomes held in memory, written before any new attempt", @event is QueueEvent q ? q.QueueId : "-", _domain, @event.GetType().Name, cause.GetBaseException().Message.TrimEnd('.'), held);
     }
 
     /// <summary>A failed recovery stops this actor too: the Enqueues it held get <see cref="NotAccepted"/> at once.</summary>
