@@ -968,34 +968,39 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
     public async Task An_8bit_message_goes_to_a_server_without_8BITMIME_in_7_bit()
     {
         // RFC 6152 s3: convert or return; Postfix converts.
-        _server.Offers8BitMime = false;
-        _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
-        var queue = StartQueue();
-        var body = Encoding.UTF8.GetBytes("Subject: Q1\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n");
-        await _services.Store.StoreAsync("Q1", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), body, TimeSpan.FromSeconds(30));
+        var data = await SentToServerWithout8BitMimeAsync("Subject: Q1\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n");
 
-        queue.Tell(Envelope("Q1") with { Message = Envelope("Q1").Message with { EightBitMime = true, Size = body.Length } });
-
-        ExpectMsg<DomainDeliveryActor.Accepted>(Deadline);
-        await _server.Received(1).WaitAsync(Deadline);
-        var data = Assert.Single(_server.Messages).Data;
-        Assert.DoesNotContain(data, c => c > 0x7F);
         Assert.Contains("Subject: Q1", data, StringComparison.Ordinal);
         Assert.Contains("Received: by test", data, StringComparison.Ordinal);
         var converted = MimeKit.MimeMessage.Load(new MemoryStream(Encoding.Latin1.GetBytes(data)));
         Assert.Equal("Grüße aus Köln", converted.TextBody?.TrimEnd());
         Assert.NotEqual(MimeKit.ContentEncoding.EightBit, Assert.IsAssignableFrom<MimeKit.MimePart>(converted.Body).ContentTransferEncoding);
-        await EmptiesAsync(queue);
     }
 
     [Fact]
     public async Task An_8bit_message_without_MIME_fields_goes_to_a_server_without_8BITMIME_as_MIME_text_in_utf_8()
     {
         // RFC 2045 s4: an encoded body needs MIME-Version, and the default us-ascii would mislabel the text.
+        var data = await SentToServerWithout8BitMimeAsync("From: <alice@example.test>\r\nSubject: Q1\r\n\r\nGrüße aus Köln\r\n");
+
+        var header = data[..data.IndexOf("\r\n\r\n", StringComparison.Ordinal)] + "\r\n";
+        Assert.StartsWith("Received: by test\r\nFrom: <alice@example.test>\r\nSubject: Q1\r\n", header, StringComparison.Ordinal);
+        Assert.Contains("\r\nMIME-Version: 1.0\r\n", header, StringComparison.Ordinal);
+        Assert.Contains("\r\nContent-Type: text/plain; charset=utf-8\r\n", header, StringComparison.Ordinal);
+        var converted = MimeKit.MimeMessage.Load(new MemoryStream(Encoding.Latin1.GetBytes(data)));
+        Assert.Equal("Grüße aus Köln", converted.TextBody?.TrimEnd());
+    }
+
+    /// <summary>
+    /// Queues <paramref name="message"/> (below a Received field), flagged BODY=8BITMIME, for a
+    /// server that does not offer 8BITMIME; what that server received, all 7-bit, once the queue is empty.
+    /// </summary>
+    private async Task<string> SentToServerWithout8BitMimeAsync(string message)
+    {
         _server.Offers8BitMime = false;
         _services.Resolver.Resolution = TestDomainServices.Loopback(_server.Port);
         var queue = StartQueue();
-        var body = Encoding.UTF8.GetBytes("From: <alice@example.test>\r\nSubject: Q1\r\n\r\nGrüße aus Köln\r\n");
+        var body = Encoding.UTF8.GetBytes(message);
         await _services.Store.StoreAsync("Q1", [Domain], Encoding.ASCII.GetBytes("Received: by test\r\n"), body, TimeSpan.FromSeconds(30));
 
         queue.Tell(Envelope("Q1") with { Message = Envelope("Q1").Message with { EightBitMime = true, Size = body.Length } });
@@ -1004,13 +1009,8 @@ public sealed class DomainDeliveryActorTests : TestKit, IAsyncLifetime
         await _server.Received(1).WaitAsync(Deadline);
         var data = Assert.Single(_server.Messages).Data;
         Assert.DoesNotContain(data, c => c > 0x7F);
-        var header = data[..data.IndexOf("\r\n\r\n", StringComparison.Ordinal)] + "\r\n";
-        Assert.StartsWith("Received: by test\r\nFrom: <alice@example.test>\r\nSubject: Q1\r\n", header, StringComparison.Ordinal);
-        Assert.Contains("\r\nMIME-Version: 1.0\r\n", header, StringComparison.Ordinal);
-        Assert.Contains("\r\nContent-Type: text/plain; charset=utf-8\r\n", header, StringComparison.Ordinal);
-        var converted = MimeKit.MimeMessage.Load(new MemoryStream(Encoding.Latin1.GetBytes(data)));
-        Assert.Equal("Grüße aus Köln", converted.TextBody?.TrimEnd());
         await EmptiesAsync(queue);
+        return data;
     }
 
     [Fact]
