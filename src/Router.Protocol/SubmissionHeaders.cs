@@ -32,21 +32,11 @@ public static class SubmissionHeaders
             var lf = rest.IndexOf((byte)'\n');
             var line = lf < 0 ? rest : rest[..lf];
             if (line.IsEmpty || (line.Length == 1 && line[0] == (byte)'\r')) break; // end of the header section
-            date |= StartsWithField(line, "Date:"u8);
-            messageId |= StartsWithField(line, "Message-ID:"u8);
+            date |= HeaderSection.IsField(line, "Date"u8); // "Date :" too (obsolete syntax, RFC 5322 s4.5)
+            messageId |= HeaderSection.IsField(line, "Message-ID"u8);
             if (lf < 0) break;
             rest = rest[(lf + 1)..];
         }
         return (date, messageId);
-    }
-
-    private static bool StartsWithField(ReadOnlySpan<byte> line, ReadOnlySpan<byte> name)
-    {
-        if (line.Length >= name.Length && Ascii.EqualsIgnoreCase(line[..name.Length], name)) return true;
-        // "Date :" (whitespace before the colon) is obsolete syntax (RFC 5322 s4.5) but still a Date field.
-        var nameOnly = name[..^1];
-        if (line.Length <= nameOnly.Length || !Ascii.EqualsIgnoreCase(line[..nameOnly.Length], nameOnly)) return false;
-        var after = line[nameOnly.Length..].TrimStart(" \t"u8);
-        return !after.IsEmpty && after[0] == (byte)':' && after.Length < line.Length - nameOnly.Length;
     }
 }

@@ -31,7 +31,7 @@ public static class TraceHeaders
     public static string Rfc5322Date(DateTimeOffset when) =>
         when.ToString("ddd, dd MMM yyyy HH:mm:ss ", CultureInfo.InvariantCulture) + when.ToString("zzz", CultureInfo.InvariantCulture).Replace(":", "", StringComparison.Ordinal);
 
-    /// <summary>Counts "Received:" fields in the header section (used for loop detection, RFC 5321 s6.3).</summary>
+    /// <summary>Counts Received fields in the header section (used for loop detection, RFC 5321 s6.3).</summary>
     public static int CountReceived(ReadOnlySpan<byte> message)
     {
         var count = 0;
@@ -42,7 +42,7 @@ public static class TraceHeaders
             var lf = rest.IndexOf((byte)'\n');
             var line = lf < 0 ? rest : rest[..lf];
             if (line.Length == 0 || (line.Length == 1 && line[0] == (byte)'\r')) break; // end of headers
-            if (line.Length >= 9 && Ascii.EqualsIgnoreCase(line[..9], "Received:"u8)) count++;
+            if (HeaderSection.IsField(line, "Received"u8)) count++; // "Received :" too (RFC 5322 s4.5)
             if (lf < 0) break;
             lineStart += lf + 1;
         }

@@ -110,6 +110,14 @@ public sealed class TraceHeadersTests
     }
 
     [Fact]
+    public void CountReceived_counts_the_obsolete_form_with_whitespace_before_the_colon_but_not_other_names()
+    {
+        // RFC 5322 s4.5: "Received :" is still a Received field; a hop that writes it must not escape the loop limit.
+        var message = "Received : a\r\nReceived\t: b\r\nReceived-SPF: pass\r\nReceivedX: c\r\n\r\n"u8;
+        Assert.Equal(2, TraceHeaders.CountReceived(message));
+    }
+
+    [Fact]
     public void CountReceived_stops_at_the_end_of_the_headers()
     {
         var message = "Received: a\r\nSubject: x\r\n\r\nReceived: quoted in the body\r\nReceived: again\r\n"u8;
