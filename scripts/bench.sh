@@ -636,7 +636,7 @@ run_size() {
 # machine's load hits both alike.
 scenario() {
   local sc=$1 kind=$2 to=$3 size=$4 count=$5 sessions=$6 drivers=$7 runs=$8
-  local sv dir settled lost dup driver run rss hwm
+  local sv dir settled lost dup uniq driver run rss hwm
   local -A port dest cpu_pid cpu_mode sampler sink_before tot_acc tot_del tot_dup run_count
   time_left || { log "time budget spent: skipping $sc"; return 0; }
   for sv in $SERVERS; do
@@ -698,8 +698,12 @@ scenario() {
       tot_del[$sv]=$(( ${tot_del[$sv]} + settled ))
       tot_dup[$sv]=$(( ${tot_dup[$sv]} + dup ))
     fi
-    lost=$(( ${tot_acc[$sv]} > ${tot_del[$sv]} ? ${tot_acc[$sv]} - ${tot_del[$sv]} : 0 ))
-    dup=$(( (${tot_del[$sv]} > ${tot_acc[$sv]} ? ${tot_del[$sv]} - ${tot_acc[$sv]} : 0) + ${tot_dup[$sv]} ))
+    # A file whose Message-ID was already seen is a copy, not a delivery: it counts once, as
+    # duplicated, and cannot stand in for a lost message. More distinct messages than accepted are
+    # copies too (of messages harvested in another run).
+    uniq=$(( ${tot_del[$sv]} - ${tot_dup[$sv]} ))
+    lost=$(( ${tot_acc[$sv]} > uniq ? ${tot_acc[$sv]} - uniq : 0 ))
+    dup=$(( (uniq > ${tot_acc[$sv]} ? uniq - ${tot_acc[$sv]} : 0) + ${tot_dup[$sv]} ))
     dir="$W/$sc-$sv"
     hwm=0; rss=0  # Router: its VmHWM; Postfix: the sampler's peak PSS sum
     if [ "$sv" = router ]; then hwm=$(py hwm "${cpu_pid[$sv]}"); else rss=$(cat "$dir/peak-rss" 2>/dev/null || echo 0); fi
