@@ -334,6 +334,8 @@ def report(jsonl, machine_json, out_md, out_json):
     rows = [json.loads(l) for l in open(jsonl) if l.strip()]
     machine = json.load(open(machine_json))
     runs = [r for r in rows if r['type'] == 'run']
+    incomplete = [r for r in runs if not r.get('complete', True)]
+    runs = [r for r in runs if r.get('complete', True)]  # medians of complete runs only
     servers = {(r['scenario'], r['server']): r for r in rows if r['type'] == 'server'}
     groups = {}
     for r in runs:
@@ -360,6 +362,11 @@ def report(jsonl, machine_json, out_md, out_json):
                  f"and runs of at least about {machine.get('min_seconds', 0)} s (messages per run below), "
                  f"{machine['connections']} concurrent sessions, {machine['runs']} runs (medians), warm-up {machine['warmup']} messages per server.")
     lines.append('')
+    if incomplete:
+        lines.append('**Incomplete runs, left out of the medians** (driver failed, or not every message accepted and delivered): ' + '; '.join(
+            f"{r['scenario']} {r['server']} {r['driver']} #{r['run']}: driver exit {r.get('driver_exit', '?')}, "
+            f"{r['accepted']} of {r['messages']} accepted, {r['delivered_in_time']} delivered" for r in incomplete) + '.')
+        lines.append('')
     lines.append('| Scenario | Driver | Postfix msg/s | Router msg/s | Router / Postfix | p99 accept ms (Postfix / Router) | CPU s per 1k msgs (Postfix / Router) | Peak memory MB (Postfix PSS sum / Router RSS) | Lost (Postfix / Router) | Duplicated (Postfix / Router) |')
     lines.append('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     titles = {'S1': 'S1 4 KiB -> Maildir', 'S2': 'S2 4 KiB relay', 'S3': 'S3 100 KiB relay'}
@@ -387,7 +394,7 @@ def report(jsonl, machine_json, out_md, out_json):
         lines.append('|---|---|---:|---:|---:|---:|')
         for key in sorted(s0, key=lambda k: (k[2] != 'smtp-source', k[2])):
             before, after = summary[key]['e2e_msgs'], s('S0-end', key[1], key[2], 'e2e_msgs')
-            ceiling = max(x for x in (before, after) if x is not None)
+            ceiling = max((x for x in (before, after) if x is not None), default=None)
             lines.append(f"| {key[1]} | {key[2]} | {fmt(before)} / {fmt(after)} | {fmt(ceiling)} | "
                          f"{fmt((ratio(s('S1', 'router', key[2], 'e2e_msgs'), ceiling) or 0) * 100)}% | "
                          f"{fmt((ratio(s('S2', 'router', key[2], 'e2e_msgs'), ceiling) or 0) * 100)}% |")
@@ -570,7 +577,7 @@ router_start() { # DIR PORT: sets ROUTER_PID
 JSONL="$W/results.jsonl"
 : > "$JSONL"
 
-# drive DRIVER PORT TO SIZE COUNT SESSIONS OUTFILE: sets ACCEPTED, P99, ELAPSED (driver's own, or wall)
+# drive DRIVER PORT TO SIZE COUNT SESSIONS OUTFILE: sets ACCEPTED, P99, ELAPSED (driver's own, or wall), DRIVE_RC
 drive() {
   local driver=$1 port=$2 to=$3 size=$4 count=$5 sessions=$6 out=$7 t0 t1 rc=0
   t0=$EPOCHREALTIME
@@ -593,13 +600,13 @@ drive() {
       log "generator exit $rc: $(tail -3 "$out.err")"; ACCEPTED=0; P99=null; ELAPSED=$(awk "BEGIN { print $t1 - $t0 }")
     fi
   fi
-  DRIVE_END=$t1
+  DRIVE_END=$t1 DRIVE_RC=$rc
 }
 
 # measure SCENARIO SERVER DRIVER RUN PORT KIND DEST TO SIZE COUNT SESSIONS CPU_PID CPU_MODE
 measure() {
   local sc=$1 server=$2 driver=$3 run=$4 port=$5 kind=$6 dest=$7 to=$8 size=$9 count=${10} sessions=${11} cpu_pid=${12} cpu_mode=${13}
-  local before cpu0 cpu1 cpu res done_at got e2e accept_s delivered harvested dups=0
+  local before cpu0 cpu1 cpu res done_at got e2e accept_s delivered harvested dups=0 complete=true
   before=$(py count "$kind" "$dest")
   cpu0=$(py cpu "$cpu_pid" "$cpu_mode")
   touch "$W/$sc-$server/measuring"  # Postfix's memory sampler samples while this exists
@@ -618,8 +625,13 @@ measure() {
   TOTAL_ACCEPTED=$(( TOTAL_ACCEPTED + ACCEPTED ))
   TOTAL_DUPS=$(( TOTAL_DUPS + dups ))
   LAST_RATE=$(per_second "$delivered" "$e2e")
-  printf '{"type":"run","scenario":"%s","server":"%s","driver":"%s","run":%s,"messages":%s,"connections":%s,"size":%s,"accepted":%s,"delivered_in_time":%s,"duplicate_ids":%s,"accept_s":%s,"e2e_s":%s,"p99_ms":%s,"cpu_s":%s}\n' \
-    "$sc" "$server" "$driver" "$run" "$count" "$sessions" "$size" "$ACCEPTED" "$delivered" "$dups" "$accept_s" "$e2e" "$P99" "$cpu" >> "$JSONL"
+  # A run whose driver failed, or whose messages were not all accepted and delivered, measured
+  # something else than the load: the report lists it and leaves it out of the medians.
+  if [ "$DRIVE_RC" -ne 0 ] || [ "$ACCEPTED" -ne "$count" ] || [ "$delivered" -lt "$ACCEPTED" ]; then
+    complete=false; log "$sc $server $driver #$run incomplete: driver exit $DRIVE_RC, $ACCEPTED of $count accepted, $delivered delivered"
+  fi
+  printf '{"type":"run","scenario":"%s","server":"%s","driver":"%s","run":%s,"messages":%s,"connections":%s,"size":%s,"accepted":%s,"delivered_in_time":%s,"duplicate_ids":%s,"accept_s":%s,"e2e_s":%s,"p99_ms":%s,"cpu_s":%s,"driver_exit":%s,"complete":%s}\n' \
+    "$sc" "$server" "$driver" "$run" "$count" "$sessions" "$size" "$ACCEPTED" "$delivered" "$dups" "$accept_s" "$e2e" "$P99" "$cpu" "$DRIVE_RC" "$complete" >> "$JSONL"
   log "$sc $server $driver #$run: $ACCEPTED accepted in ${accept_s}s, $delivered delivered in ${e2e}s ($LAST_RATE msg/s), p99 $P99 ms, cpu $cpu s"
 }
 
@@ -721,7 +733,7 @@ scenario() {
 # The runs are sized once, before the first S0 run of each driver (S0-end uses the same size).
 declare -A S0_COUNT
 ceiling() { # SCENARIO-NAME
-  local sc=$1 driver run
+  local sc=$1 driver run complete
   for driver in $DRIVERS; do
     if [ -z "${S0_COUNT[$driver]:-}" ]; then
       time_left || return 0
@@ -733,8 +745,12 @@ ceiling() { # SCENARIO-NAME
       # S0-end always runs whole: every ratio's ceiling may be this one (a minute at most).
       [ "$sc" = S0-end ] || time_left || return 0
       one_hop "$driver" "${S0_COUNT[$driver]}" "$W/drive-$sc-$driver-$run.out"
-      printf '{"type":"run","scenario":"%s","server":"%s","driver":"%s","run":%s,"messages":%s,"connections":%s,"size":%s,"accepted":%s,"delivered_in_time":%s,"duplicate_ids":0,"accept_s":%s,"e2e_s":%s,"p99_ms":%s,"cpu_s":null}\n' \
-        "$sc" "$([ "$driver" = smtp-source ] && echo smtp-sink || echo loadtest-sink)" "$driver" "$run" "${S0_COUNT[$driver]}" "$CONNECTIONS" "$SMALL" "$ACCEPTED" "$GOT" "$ELAPSED" "$ELAPSED" "$P99" >> "$JSONL"
+      complete=true
+      if [ "$DRIVE_RC" -ne 0 ] || [ "$ACCEPTED" -ne "${S0_COUNT[$driver]}" ] || [ "$GOT" -lt "$ACCEPTED" ]; then
+        complete=false; log "$sc $driver #$run incomplete: driver exit $DRIVE_RC, $ACCEPTED of ${S0_COUNT[$driver]} accepted, $GOT received"
+      fi
+      printf '{"type":"run","scenario":"%s","server":"%s","driver":"%s","run":%s,"messages":%s,"connections":%s,"size":%s,"accepted":%s,"delivered_in_time":%s,"duplicate_ids":0,"accept_s":%s,"e2e_s":%s,"p99_ms":%s,"cpu_s":null,"driver_exit":%s,"complete":%s}\n' \
+        "$sc" "$([ "$driver" = smtp-source ] && echo smtp-sink || echo loadtest-sink)" "$driver" "$run" "${S0_COUNT[$driver]}" "$CONNECTIONS" "$SMALL" "$ACCEPTED" "$GOT" "$ELAPSED" "$ELAPSED" "$P99" "$DRIVE_RC" "$complete" >> "$JSONL"
       log "$sc $driver #$run: $GOT in ${ELAPSED}s"
     done
   done
