@@ -140,6 +140,17 @@ stop_pid() { # TERM, wait up to 15 s, then KILL; only a pid we started
   forget_pid "$pid"
 }
 
+# A driver runs under timeout(1), which puts it in a process group of its own, out of Ctrl-C's reach;
+# and bash runs a trap only once a command in the foreground has ended. So a driver runs in the
+# background and is waited for: a trapped signal ends the wait at once, and cleanup stops it.
+wait_driver() { # PID: returns its exit status
+  local rc=0
+  PIDS+=("$1")
+  wait "$1" || rc=$?
+  forget_pid "$1"
+  return $rc
+}
+
 cat > "$W/bench.py" <<'PY'
 """Measuring helpers for bench.sh: counts at destinations, CPU and memory from /proc, the report."""
 import json, os, signal, statistics, sys, time
@@ -584,14 +595,16 @@ drive() {
   if [ "$driver" = smtp-source ]; then
     # -d: keep the connection for the next message (like the generator); -c: count DATA replies.
     timeout "$RUN_TIMEOUT" smtp-source -c -d -s "$sessions" -m "$count" -l "$size" \
-      -f bench@client.test -t "$to" -M client.test "127.0.0.1:$port" > "$out" 2>&1 || rc=$?
+      -f bench@client.test -t "$to" -M client.test "127.0.0.1:$port" > "$out" 2>&1 &
+    wait_driver $! || rc=$?
     t1=$EPOCHREALTIME
     if [ $rc -eq 0 ]; then ACCEPTED=$count; else ACCEPTED=$(tr '\r' '\n' < "$out" | grep -E '^[0-9]+$' | tail -1 || true); ACCEPTED=${ACCEPTED:-0}; log "smtp-source exit $rc: $(tr '\r' '\n' < "$out" | grep -v '^[0-9]*$' | tail -2)"; fi
     P99=null
     ELAPSED=$(awk "BEGIN { print $t1 - $t0 }")
   else
     timeout "$RUN_TIMEOUT" dotnet "$LOADTEST_DLL" run --target "127.0.0.1:$port" --connections "$sessions" \
-      --messages "$count" --size "$size" --to "$to" --from bench@client.test --json --quiet > "$out" 2>"$out.err" || rc=$?
+      --messages "$count" --size "$size" --to "$to" --from bench@client.test --json --quiet > "$out" 2>"$out.err" &
+    wait_driver $! || rc=$?
     t1=$EPOCHREALTIME
     if [ $rc -eq 0 ] && jq -e . "$out" >/dev/null 2>&1; then
       ACCEPTED=$(jq .accepted "$out"); P99=$(jq .latencyP99Ms "$out"); ELAPSED=$(jq .elapsedSeconds "$out")
