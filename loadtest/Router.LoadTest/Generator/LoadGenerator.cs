@@ -103,8 +103,8 @@ public sealed class LoadGenerator
         var failures = 0;
         try
         {
-            // An open loop is bounded by its slots (WaitForSlotAsync), a closed loop by the clock.
-            while (!ct.IsCancellationRequested && (_options.Rate is not null || !Expired))
+            // No message starts once the duration is over, not even an open loop's slot that fell behind.
+            while (!ct.IsCancellationRequested && !Expired)
             {
                 var sequence = Interlocked.Increment(ref _claimed);
                 if (sequence > MessageLimit) break;

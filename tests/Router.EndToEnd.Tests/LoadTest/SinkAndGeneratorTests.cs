@@ -137,6 +137,21 @@ public sealed class SinkAndGeneratorTests
     }
 
     [Fact]
+    public async Task Open_loop_that_falls_behind_its_rate_still_stops_at_the_duration()
+    {
+        // One connection and 200 ms per message: at most 5 msg/s of the 50 asked for.
+        await using var sink = await SinkFixture.StartSinkAsync(new SinkOptions { DataReplyDelay = TimeSpan.FromMilliseconds(200) });
+        var options = SinkFixture.LoadAt(sink) with { Connections = 1, Duration = TimeSpan.FromSeconds(1), Rate = 50 };
+
+        var report = await new LoadGenerator(options).RunAsync(Ct);
+
+        // The slots that fell behind are not sent after the second (all 50 would take 10 s).
+        Assert.InRange(report.Sent, 1, 6);
+        Assert.InRange(report.ElapsedSeconds, 1, 2.5);
+        Assert.Equal(report.Sent, report.Accepted);
+    }
+
+    [Fact]
     public async Task Without_pipelining_the_counts_are_the_same()
     {
         await using var sink = await SinkFixture.StartSinkAsync();
