@@ -418,6 +418,39 @@ def report(jsonl, machine_json, out_md, out_json):
                      f"peak RSS (VmHWM) {fmt((sv.get('hwm_kb') or 0) / 1024)} MB, "
                      f"lost / dup {sv.get('lost', '-')} / {sv.get('duplicated', '-')}.")
         lines.append('')
+    # The issue's targets, from the medians above. A figure that is missing (a scenario, server or
+    # driver not run, or only incomplete runs) is "no data", never "met".
+    targets = []
+    def target(name, value, ok, shown):
+        targets.append((name, shown(value) if value is not None else '-', 'no data' if value is None else ('met' if ok(value) else 'NOT MET')))
+    for dr in drivers:
+        for sc, need in (('S1', 4), ('S2', 4), ('S3', 3)):
+            target(f"{sc} {dr}: Router >= {need}x Postfix", ratio(s(sc, 'router', dr, 'e2e_msgs'), s(sc, 'postfix', dr, 'e2e_msgs')),
+                   lambda v, n=need: v >= n, lambda v: f"{v:.2f}x")
+        s0v = [v for v in (s('S0', 'smtp-sink' if dr == 'smtp-source' else 'loadtest-sink', dr, 'e2e_msgs'),
+                           s('S0-end', 'smtp-sink' if dr == 'smtp-source' else 'loadtest-sink', dr, 'e2e_msgs')) if v is not None]
+        target(f"S1 {dr}: Router >= 50% of S0", ratio(s('S1', 'router', dr, 'e2e_msgs'), max(s0v) if s0v else None),
+               lambda v: v >= 0.5, lambda v: f"{v * 100:.0f}%")
+    for sc in ('S1', 'S2', 'S3'):
+        pf, rt = s(sc, 'postfix', 'loadtest', 'p99_ms'), s(sc, 'router', 'loadtest', 'p99_ms')
+        target(f"{sc} loadtest: Router's p99 acceptance <= Postfix's", (rt, pf) if rt is not None and pf is not None else None,
+               lambda v: v[0] <= v[1], lambda v: f"{v[0]:.1f} / {v[1]:.1f} ms")
+    for sc in ('S1', 'S2', 'S3', 'S4'):
+        for sv in ('postfix', 'router'):
+            if sc == 'S4' and sv == 'postfix':
+                continue
+            x = servers.get((sc, sv))
+            target(f"{sc} {sv}: no message lost or duplicated", (x['lost'], x['duplicated']) if x else None,
+                   lambda v: v == (0, 0), lambda v: f"{v[0]} lost, {v[1]} duplicated")
+    target('complete runs: every driver run accepted and delivered all its messages', len(incomplete) if runs or incomplete else None,
+           lambda v: v == 0, lambda v: f"{v} incomplete")
+    s4run = [r for r in runs if r['scenario'] == 'S4']
+    target('S4: Router peak RSS <= 300 MB with 500 sessions', (servers.get(('S4', 'router')) or {}).get('hwm_kb') or None if s4run and s4run[-1]['connections'] >= 500 else None,
+           lambda v: v <= 300 * 1024, lambda v: f"{v / 1024:.0f} MB")
+    lines.append('| Target (issue #5, from the medians) | Value | Verdict |')
+    lines.append('|---|---:|---|')
+    lines.extend(f"| {n} | {v} | {ok} |" for n, v, ok in targets)
+    lines.append('')
     sizes = {}
     for (sc, sv, dr), v in summary.items():
         if sc != 'S0-end':
