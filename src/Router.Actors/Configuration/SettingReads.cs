@@ -33,6 +33,15 @@ internal static class SettingReads
 
     public static double Number(this Config r, string key, double fallback) => Read(r, key, "a number", () => r.GetDouble(key, fallback));
 
+    /// <summary>A number from <paramref name="min"/> to <paramref name="max"/> (a rate, a fraction); outside it the start stops.</summary>
+    public static double Number(this Config r, string key, double fallback, double min, double max = double.MaxValue)
+    {
+        var value = r.Number(key, fallback);
+        return value >= min && value <= max
+            ? value
+            : throw new ConfigurationException(max == double.MaxValue ? $"router.{key} must be at least {min}, not {value}" : $"router.{key} must be from {min} to {max}, not {value}");
+    }
+
     public static bool Flag(this Config r, string key, bool fallback) => Read(r, key, "on or off", () => r.GetBoolean(key, fallback));
 
     public static TimeSpan Duration(this Config r, string key, TimeSpan fallback) =>

@@ -171,6 +171,56 @@ public sealed partial class ConfigurationReferenceTests
         Assert.Contains(setting + " must be off, opportunistic or require", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// README: a value out of its range (a limit of 0 that would refuse everything, a negative
+    /// count) stops the start naming the setting. These were taken silently: max-failures = 0
+    /// refused every AUTH (the right password too) with 421, the delivery counts were raised to 1,
+    /// snapshot-every to 10 and retry-jitter clamped into 0..0.5 without a word.
+    /// </summary>
+    [Theory]
+    [InlineData("router.auth.max-failures = 0", "router.auth.max-failures must be at least 1, not 0")]
+    [InlineData("router.auth.failure-delay-after = -1", "router.auth.failure-delay-after must be at least 0, not -1")]
+    [InlineData("router.auth.failure-window = 0s", "router.auth.failure-window must be a duration above zero such as 30s, not 0s")]
+    [InlineData("router.delivery.max-connections = 0", "router.delivery.max-connections must be at least 1, not 0")]
+    [InlineData("router.delivery.max-connections-per-destination = -5", "router.delivery.max-connections-per-destination must be at least 1, not -5")]
+    [InlineData("router.delivery.initial-connections-per-destination = 0", "router.delivery.initial-connections-per-destination must be at least 1, not 0")]
+    [InlineData("router.delivery.max-recipients-per-transaction = 0", "router.delivery.max-recipients-per-transaction must be at least 1, not 0")]
+    [InlineData("router.delivery.max-messages-per-connection = 0", "router.delivery.max-messages-per-connection must be at least 1, not 0")]
+    [InlineData("router.delivery.rate-per-domain = -2", "router.delivery.rate-per-domain must be at least 0, not -2")]
+    [InlineData("router.queue.snapshot-every = 5", "router.queue.snapshot-every must be at least 10, not 5")]
+    [InlineData("router.queue.max-persists-in-flight = 0", "router.queue.max-persists-in-flight must be at least 1, not 0")]
+    [InlineData("router.queue.retry-jitter = 0.6", "router.queue.retry-jitter must be from 0 to 0.5, not 0.6")]
+    [InlineData("router.queue.retry-jitter = -0.1", "router.queue.retry-jitter must be from 0 to 0.5, not -0.1")]
+    public void A_count_or_fraction_out_of_its_range_stops_the_start_naming_the_setting(string hocon, string expected)
+    {
+        var config = ConfigurationFactory.ParseString(hocon).WithFallback(Shipped);
+        var error = Assert.Throws<ConfigurationException>(() =>
+        {
+            RouterSettings.FromConfig(config, _ => "/srv/router");
+            DeliverySettings.FromConfig(config);
+        });
+        Assert.Equal(expected, error.Message);
+    }
+
+    [Fact]
+    public void The_lowest_and_highest_values_in_range_are_taken_as_written()
+    {
+        var config = ConfigurationFactory.ParseString("""
+            router {
+              auth { max-failures = 1, failure-delay-after = 0 }
+              delivery { max-connections = 1, max-connections-per-destination = 1, initial-connections-per-destination = 1, rate-per-domain = 0 }
+              queue { snapshot-every = 10, max-persists-in-flight = 1, retry-jitter = 0.5 }
+            }
+            """).WithFallback(Shipped);
+
+        var security = RouterSettings.FromConfig(config, _ => "/srv/router").Security;
+        var delivery = DeliverySettings.FromConfig(config);
+
+        Assert.Equal((1, 0), (security.AuthMaxFailures, security.AuthFailureDelayAfter));
+        Assert.Equal((1, 1, 1, 0.0), (delivery.MaxConnections, delivery.MaxConnectionsPerDestination, delivery.InitialConnectionsPerDestination, delivery.RatePerDomain));
+        Assert.Equal((10, 1, 0.5), (delivery.SnapshotEvery, delivery.MaxPersistsInFlight, delivery.RetryJitter));
+    }
+
     [Fact]
     public void Maps_keyed_by_domains_addresses_or_logins_take_unquoted_dotted_keys_as_the_key()
     {
