@@ -46,7 +46,7 @@ internal static class QueueCommands
             var found = listings.SelectMany(l => l.Messages.Select(m => (l.Domain, m))).Where(x => x.m.QueueId == id).ToArray();
             if (found.Length == 0)
             {
-                await Console.Error.WriteLineAsync($"router: {id} is not in the queue").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"router: {Named(id)} is not in the queue").ConfigureAwait(false);
                 return 1;
             }
             foreach (var (domain, m) in found)
@@ -74,7 +74,7 @@ internal static class QueueCommands
             // Naming what is not queued is an error, as for show and delete; an empty queue with nothing named is not.
             if ((id is not null || domain is not null) && (result?.Queued ?? 0) == 0)
             {
-                var what = id is null ? $"nothing is queued for {domain}" : domain is null ? $"{id} is not in the queue" : $"{id} is not in the queue for {domain}";
+                var what = id is null ? $"nothing is queued for {domain}" : domain is null ? $"{Named(id)} is not in the queue" : $"{Named(id)} is not in the queue for {domain}";
                 await Console.Error.WriteLineAsync($"router: {what}").ConfigureAwait(false);
                 return 1;
             }
@@ -85,12 +85,12 @@ internal static class QueueCommands
         var delete = new Command("delete", "Delete a queued message without a bounce (like postsuper -d)") { idArgument };
         delete.SetAction((r, ct) => WithClient(r, configOption, async http =>
         {
-            using var response = await http.DeleteAsync(new Uri("/queue/" + Uri.EscapeDataString(r.GetValue(idArgument)!), UriKind.Relative), ct).ConfigureAwait(false);
-            response.EnsureSuccessStatusCode();
-            var result = await response.Content.ReadFromJsonAsync<CountResult>(Json, ct).ConfigureAwait(false);
+            var id = r.GetValue(idArgument)!;
+            // "" names nothing; sent, it would be DELETE /queue/, which the endpoint does not route (405).
+            var result = id.Length == 0 ? null : await DeleteAsync(http, id, ct).ConfigureAwait(false);
             if ((result?.Count ?? 0) == 0)
             {
-                await Console.Error.WriteLineAsync($"router: {r.GetValue(idArgument)} is not in the queue").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"router: {Named(id)} is not in the queue").ConfigureAwait(false);
                 return 1;
             }
             Console.WriteLine($"{result!.Count} queue entries deleted");
@@ -123,6 +123,16 @@ internal static class QueueCommands
             return 2;
         }
     }
+
+    private static async Task<CountResult?> DeleteAsync(HttpClient http, string id, CancellationToken ct)
+    {
+        using var response = await http.DeleteAsync(new Uri("/queue/" + Uri.EscapeDataString(id), UriKind.Relative), ct).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<CountResult>(Json, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A queue id as the messages name it: an empty one as "", not as nothing.</summary>
+    private static string Named(string id) => id.Length == 0 ? "\"\"" : id;
 
     private sealed record CountResult(int Count);
 

@@ -85,6 +85,10 @@ public sealed class QueueAdminTests
         var deletedAgain = await router.RunCliAsync("queue", "delete", id);
         Assert.Equal(1, deletedAgain.Exit);
         Assert.Contains($"router: {id} is not in the queue", deletedAgain.Stderr);
+        // An empty id names nothing either (it once went to DELETE /queue/, whose 405 read as "cannot reach the node", exit 2).
+        var emptyId = await router.RunCliAsync("queue", "delete", "");
+        Assert.Equal(1, emptyId.Exit);
+        Assert.Contains("router: \"\" is not in the queue", emptyId.Stderr);
         await Eventually.UntilAsync(async () => (await AdminMetrics.ReadAsync(client))["router_spool_references"] == 0, Deadline, "the body to leave the spool");
         Assert.Equal(0, (await AdminMetrics.ReadAsync(client))["router_queue_messages"]);
     }
