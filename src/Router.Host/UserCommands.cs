@@ -61,7 +61,7 @@ internal static class UserCommands
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine($"router: {e.Message}");
+            Console.Error.WriteLine($"router: {Why(e)}");
             return 2;
         }
         var password = passwordFromStdin || Console.IsInputRedirected ? Console.In.ReadLine() : Prompt();
@@ -87,10 +87,14 @@ internal static class UserCommands
         }
         catch (Exception e) when (e is ConfigurationException or FileNotFoundException or FormatException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            Console.Error.WriteLine($"router: {e.Message}");
+            Console.Error.WriteLine($"router: {Why(e)}");
             return 2;
         }
     }
+
+    /// <summary>The message without the " (Parameter 'user')" that .NET appends to an ArgumentException's: the operator named no parameter.</summary>
+    private static string Why(Exception e) =>
+        e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
 
     /// <summary>Asks twice on the terminal, without echo.</summary>
     private static string? Prompt()

@@ -59,6 +59,11 @@ public sealed class CertificateAndUserCliTests
 
             (exit, _) = await SecureClients.RunAsync("dotnet", null, router, "user", "remove", "dave@example.test", "--config", config);
             Assert.Equal(1, exit);
+
+            // A name that cannot be a user: one line saying why, without .NET's "(Parameter 'user')".
+            (exit, output) = await SecureClients.RunAsync("dotnet", "Pa55-word!\n", router, "user", "add", "bad:name", "--password-stdin", "--config", config);
+            Assert.Equal(2, exit);
+            Assert.Equal("router: 'bad:name' is not a valid user name (no ':', '#', spaces or control characters; 1 to 256 characters)", output.Trim());
         }
         finally
         {
