@@ -406,9 +406,10 @@ def report(jsonl, machine_json, out_md, out_json):
         for key in sorted(s0, key=lambda k: (k[2] != 'smtp-source', k[2])):
             before, after = summary[key]['e2e_msgs'], s('S0-end', key[1], key[2], 'e2e_msgs')
             ceiling = max((x for x in (before, after) if x is not None), default=None)
-            lines.append(f"| {key[1]} | {key[2]} | {fmt(before)} / {fmt(after)} | {fmt(ceiling)} | "
-                         f"{fmt((ratio(s('S1', 'router', key[2], 'e2e_msgs'), ceiling) or 0) * 100)}% | "
-                         f"{fmt((ratio(s('S2', 'router', key[2], 'e2e_msgs'), ceiling) or 0) * 100)}% |")
+            def pct(sc):  # '-' when Router's median or the ceiling is missing, not 0 %
+                r = ratio(s(sc, 'router', key[2], 'e2e_msgs'), ceiling)
+                return '-' if r is None else f"{r * 100:.0f}%"
+            lines.append(f"| {key[1]} | {key[2]} | {fmt(before)} / {fmt(after)} | {fmt(ceiling)} | {pct('S1')} | {pct('S2')} |")
         lines.append('')
     s4 = [r for r in runs if r['scenario'] == 'S4']
     if s4:
