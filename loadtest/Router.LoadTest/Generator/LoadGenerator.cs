@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Router.LoadTest.Sink;
 using Router.Protocol;
 using Router.Protocol.Client;
 
@@ -19,6 +20,7 @@ public sealed class LoadGenerator
     private readonly LatencyHistogram _latency = new();
     private readonly string _runId = Guid.NewGuid().ToString("N")[..12];
     private long _started;
+    private long _ended;
     private long _claimed;
     private long _sent;
     private long _accepted;
@@ -68,7 +70,7 @@ public sealed class LoadGenerator
         _started = Stopwatch.GetTimestamp();
         var workers = Enumerable.Range(0, _options.Connections).Select(i => Task.Run(() => WorkerAsync(i, ct), CancellationToken.None));
         await Task.WhenAll(workers);
-        return Report(Stopwatch.GetElapsedTime(_started));
+        return Report(Stopwatch.GetElapsedTime(_started, Volatile.Read(ref _ended)));
     }
 
     private async Task ProbeAsync(IPEndPoint target, CancellationToken ct)
@@ -130,7 +132,8 @@ public sealed class LoadGenerator
         }
         finally
         {
-            // A slow QUIT does not matter at the end of a run.
+            // The run ends with its last message: a slow QUIT is not part of it, and does not matter.
+            SinkCounters.RaisePeak(ref _ended, Stopwatch.GetTimestamp());
             if (connection is not null) await connection.CloseAsync(TimeSpan.FromSeconds(5));
         }
     }

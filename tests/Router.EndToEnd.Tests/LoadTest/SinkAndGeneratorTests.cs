@@ -152,6 +152,20 @@ public sealed class SinkAndGeneratorTests
     }
 
     [Fact]
+    public async Task Elapsed_time_ends_with_the_last_message_not_with_the_QUIT_after_it()
+    {
+        await using var server = new SilentQuitServer();
+        var options = new LoadGeneratorOptions { Targets = [server.EndPoint], Messages = 20, Timeout = TimeSpan.FromSeconds(2) };
+
+        var report = await new LoadGenerator(options).RunAsync(Ct);
+
+        Assert.Equal(20, report.Accepted);
+        // The unanswered QUIT costs its 2 s timeout at the end, outside the measured run.
+        Assert.InRange(report.ElapsedSeconds, 0, 1.5);
+        Assert.InRange(report.MessagesPerSecond, 20 / 1.5, double.MaxValue);
+    }
+
+    [Fact]
     public async Task Without_pipelining_the_counts_are_the_same()
     {
         await using var sink = await SinkFixture.StartSinkAsync();
