@@ -28,7 +28,7 @@ internal static class CliValues
         }
     }
 
-    /// <summary>"500ms", "30s", "2m", "1h", or a number of seconds.</summary>
+    /// <summary>"500ms", "30s", "2m", "1h", or a number of seconds; at most 1000 hours (timers wait at most about 49 days).</summary>
     public static TimeSpan ParseDuration(string text)
     {
         var t = text.Trim().ToLowerInvariant();
@@ -37,8 +37,8 @@ internal static class CliValues
             : t.EndsWith('m') ? (t[..^1], 60)
             : t.EndsWith('h') ? (t[..^1], 3600)
             : (t, 1);
-        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0)
-            throw new FormatException($"'{text}' is not a duration such as 30s, 500ms, 2m or 1h");
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !(value > 0 && value * scale <= 1000 * 3600))
+            throw new FormatException($"'{text}' is not a duration such as 30s, 500ms, 2m or 1h (at most 1000h)");
         return TimeSpan.FromSeconds(value * scale);
     }
 

@@ -74,6 +74,21 @@ public sealed class LoadTestCliTests
         Assert.Contains("maximum below its minimum", stderr);
     }
 
+    [Theory]
+    [InlineData("run", "--target", "127.0.0.1:25", "--duration", "NaN")]
+    [InlineData("run", "--target", "127.0.0.1:25", "--timeout", "Infinity")]
+    [InlineData("run", "--target", "127.0.0.1:25", "--duration", "1e20")]
+    [InlineData("sink", "--listen", "127.0.0.1:0", "--duration", "2000h")]
+    [InlineData("sink", "--listen", "127.0.0.1:0", "--data-delay", "1e30")]
+    public async Task Durations_that_are_not_numbers_or_too_long_are_usage_errors(params string[] args)
+    {
+        var (exit, stdout, stderr) = await RunAsync(args);
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"loadtest: '{args[^1]}' is not a duration", stderr);
+        Assert.DoesNotContain("   at ", stderr + stdout);
+    }
+
     [Fact]
     public async Task Sink_writes_its_final_stats_file_on_SIGTERM()
     {
