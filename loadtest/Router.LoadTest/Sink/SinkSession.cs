@@ -337,24 +337,30 @@ internal sealed class SinkSession
         return false;
     }
 
-    /// <summary>The X-Loadtest-Sent header (unix milliseconds) from the header section, if present.</summary>
+    /// <summary>The X-Loadtest-Sent header (unix milliseconds) from the header section, if present, unfolded (RFC 5322 s2.2.3).</summary>
     internal static long? SentAt(ReadOnlySpan<byte> message)
     {
         var name = "X-Loadtest-Sent:"u8;
         var headers = message[..Math.Min(message.Length, 64 * 1024)];
+        string? value = null;
         while (headers.Length > 0)
         {
             var eol = headers.IndexOf((byte)'\n');
             var line = eol < 0 ? headers : headers[..eol];
             if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
-            if (line.Length == 0) return null;
-            if (line.Length > name.Length && Ascii.EqualsIgnoreCase(line[..name.Length], name)
-                && long.TryParse(Encoding.ASCII.GetString(line[name.Length..]).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
-                return ms;
-            if (eol < 0) return null;
+            if (value is not null)
+            {
+                // The field goes on over the lines that start with a space or a tab.
+                if (line.Length == 0 || line[0] is not ((byte)' ' or (byte)'\t')) break;
+                value += Encoding.ASCII.GetString(line);
+            }
+            else if (line.Length == 0) return null;
+            else if (line.Length >= name.Length && Ascii.EqualsIgnoreCase(line[..name.Length], name))
+                value = Encoding.ASCII.GetString(line[name.Length..]);
+            if (eol < 0) break;
             headers = headers[(eol + 1)..];
         }
-        return null;
+        return long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) ? ms : null;
     }
 
     private static bool Is(ReadOnlySpan<byte> verb, ReadOnlySpan<byte> expected) => verb.Length == 4 && Ascii.EqualsIgnoreCase(verb, expected);

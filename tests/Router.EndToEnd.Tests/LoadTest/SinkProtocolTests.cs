@@ -105,6 +105,27 @@ public sealed class SinkProtocolTests
         Assert.Equal(1, sink.Stats.Transactions);
     }
 
+    [Theory]
+    [InlineData("X-Loadtest-Sent:\r\n {0}\r\n")]
+    [InlineData("x-loadtest-sent: \r\n\t{0}\r\n")]
+    [InlineData("X-Loadtest-Sent: {0}\r\n")]
+    public async Task End_to_end_latency_is_measured_from_the_timestamp_header_folded_or_not(string header)
+    {
+        await using var sink = await SinkFixture.StartSinkAsync();
+        var sent = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 2000;
+        var replies = await ConverseAsync(sink,
+            "HELO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n" +
+            "Subject: with\r\n" + string.Format(System.Globalization.CultureInfo.InvariantCulture, header, sent) + "\r\nbody\r\n.\r\n" +
+            "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nSubject: without\r\n\r\nX-Loadtest-Sent: 1\r\n.\r\nQUIT\r\n", 11);
+
+        Assert.Equal(["220", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"], replies.Select(r => r[..3]));
+        var stats = sink.Stats;
+        Assert.Equal(2, stats.Messages);
+        // One sample, from the header; the message without one (the line in its body is no header) has none.
+        Assert.Equal(1, stats.LatencySamples);
+        Assert.InRange(stats.LatencyMaxMs, 2000, 60_000);
+    }
+
     [Fact]
     public async Task DATA_without_an_accepted_recipient_is_refused()
     {
