@@ -24,7 +24,7 @@ internal static class ReportView
         Row(table, "connection errors", r.ConnectionErrors);
         Row(table, "recipients accepted / 4xx / 5xx", $"{r.RecipientsAccepted} / {r.RecipientsTempFailed} / {r.RecipientsPermFailed}");
         Row(table, "elapsed", $"{r.ElapsedSeconds:F2} s");
-        Row(table, "throughput", $"{r.MessagesPerSecond:F1} msg/s, {r.MegabytesPerSecond:F2} MB/s");
+        Row(table, "throughput", $"{r.MessagesPerSecond:F1} msg/s sent, {r.MegabytesPerSecond:F2} MB/s accepted");
         Row(table, "latency p50 / p90 / p99 / max", $"{r.LatencyP50Ms:F2} / {r.LatencyP90Ms:F2} / {r.LatencyP99Ms:F2} / {r.LatencyMaxMs:F2} ms");
         if (r.LastError is not null) Row(table, "last error", r.LastError);
         return table;

@@ -141,7 +141,6 @@ public sealed class LoadGenerator
     private async Task SendOneAsync(SmtpClientConnection connection, SmtpEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken ct)
     {
         Interlocked.Increment(ref _sent);
-        Interlocked.Add(ref _bytes, message.Length);
         var start = Stopwatch.GetTimestamp();
         TransactionResult result;
         try
@@ -170,6 +169,7 @@ public sealed class LoadGenerator
         if (result.Delivered)
         {
             Interlocked.Increment(ref _accepted);
+            Interlocked.Add(ref _bytes, message.Length);
             return;
         }
         var refusal = Refusal(result);
@@ -286,7 +286,7 @@ public sealed class LoadGenerator
             RecipientsAccepted = _rcptAccepted,
             RecipientsTempFailed = _rcptTempFailed,
             RecipientsPermFailed = _rcptPermFailed,
-            BytesSent = _bytes,
+            BytesAccepted = _bytes,
             ElapsedSeconds = elapsed.TotalSeconds,
             MessagesPerSecond = _sent / seconds,
             MegabytesPerSecond = _bytes / seconds / 1_000_000,

@@ -21,9 +21,16 @@ public sealed record LoadReport
     public long RecipientsAccepted { get; init; }
     public long RecipientsTempFailed { get; init; }
     public long RecipientsPermFailed { get; init; }
-    public long BytesSent { get; init; }
+
+    /// <summary>Size of the accepted messages: a refused one (at MAIL, at RCPT, or by the client for SIZE) often never sent its content.</summary>
+    public long BytesAccepted { get; init; }
+
     public double ElapsedSeconds { get; init; }
+
+    /// <summary>Messages sent per second, whatever their outcome.</summary>
     public double MessagesPerSecond { get; init; }
+
+    /// <summary>Megabytes (10^6 bytes) of accepted messages per second.</summary>
     public double MegabytesPerSecond { get; init; }
     public double LatencyP50Ms { get; init; }
     public double LatencyP90Ms { get; init; }

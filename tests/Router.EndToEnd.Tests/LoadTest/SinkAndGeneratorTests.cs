@@ -35,7 +35,7 @@ public sealed class SinkAndGeneratorTests
         Assert.Equal(200, report.Accepted);
         Assert.Equal(0, report.TempFailed + report.PermFailed + report.Aborted + report.ConnectionErrors);
         Assert.Equal(400, report.RecipientsAccepted);
-        Assert.InRange(report.BytesSent, 200 * 1024, 200 * 8192);
+        Assert.InRange(report.BytesAccepted, 200 * 1024, 200 * 8192);
         Assert.True(report.LatencyP50Ms > 0 && report.LatencyP50Ms <= report.LatencyP99Ms && report.LatencyP99Ms <= report.LatencyMaxMs);
 
         var stats = await sink.WaitUntilAsync(s => s.ActiveConnections == 0, TimeSpan.FromSeconds(10), Ct);
@@ -43,7 +43,7 @@ public sealed class SinkAndGeneratorTests
         Assert.Equal(200, stats.Transactions);
         Assert.Equal(400, stats.RecipientsDelivered);
         Assert.Equal(5, stats.Connections); // four workers, each reusing its session, plus the probe
-        Assert.Equal(report.BytesSent, stats.Bytes);
+        Assert.Equal(report.BytesAccepted, stats.Bytes);
         Assert.Equal(200, stats.LatencySamples);
     }
 
@@ -56,6 +56,21 @@ public sealed class SinkAndGeneratorTests
         var report = await new LoadGenerator(options).RunAsync(Ct);
 
         AssertOutcomes(report, sink.Stats, accepted: 170, tempFailed: 20, permFailed: 10);
+    }
+
+    [Fact]
+    public async Task Bytes_and_MB_per_second_count_only_the_messages_whose_content_was_taken()
+    {
+        await using var sink = await SinkFixture.StartSinkAsync(new SinkOptions { TempFailFraction = 0.25, PermFailFraction = 0.25 });
+        var options = SinkFixture.LoadAt(sink) with { Connections = 2, Messages = 40, Size = SizeRange.Fixed(5000) };
+
+        var report = await new LoadGenerator(options).RunAsync(Ct);
+
+        // Half the messages were refused at RCPT, so their content never went out.
+        Assert.Equal(20, report.Accepted);
+        Assert.Equal(20 * 5000, report.BytesAccepted);
+        Assert.Equal(report.BytesAccepted, sink.Stats.Bytes);
+        Assert.Equal(report.BytesAccepted / report.ElapsedSeconds / 1_000_000, report.MegabytesPerSecond, 6);
     }
 
     [Fact]
@@ -187,6 +202,7 @@ public sealed class SinkAndGeneratorTests
         var report = await new LoadGenerator(options).RunAsync(Ct);
 
         Assert.Equal(4, report.PermFailed);
+        Assert.Equal(0, report.BytesAccepted);
         Assert.Equal(0, sink.Stats.Transactions);
     }
 
